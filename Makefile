@@ -1,0 +1,54 @@
+# The two commands a new user needs: `make demo` runs the portal, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CSS := portal/static/portal/css/portal.css
+
+.PHONY: demo demo-check test lint bench prereqs install assets migrate totp clean
+
+demo: prereqs install assets migrate  ## run the portal, a Celery worker and beat; Ctrl-C stops all
+	$(PY) manage.py run_demo
+
+demo-check: prereqs install assets migrate  ## the same, unattended: boot, check, run a job, stop
+	$(PY) manage.py run_demo --check
+
+test: prereqs install assets  ## the whole suite (PostgreSQL/Redis/browser tests run when configured)
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: install  ## benchmarks (minutes): not part of `make test` or CI
+	$(PY) bench/audit_chain.py
+
+prereqs:
+	@bash portal/scripts/prereqs.sh
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+assets: $(CSS)
+
+$(CSS): node_modules/.installed $(wildcard portal/assets/scss/*.scss) portal/assets/copy-govuk.mjs
+	npm run build
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+
+totp: install  ## the current authenticator code of a demo account: make totp EMAIL=owen.officer@demo.example
+	@$(PY) manage.py demo_totp $(EMAIL)
+
+clean:
+	rm -rf var/ staticfiles/ portal/static/portal/css portal/static/govuk

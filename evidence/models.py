@@ -1,0 +1,1 @@
+"""Evidence models: built in a later issue."""

@@ -1,0 +1,96 @@
+"""Request middleware: audit context for deep callers, and MFA enforcement for privileged roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import resolve, reverse
+from django.urls.exceptions import Resolver404
+
+from portal.audit import current_request
+from portal.roles import requires_mfa
+
+
+class AuditContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = current_request.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            current_request.reset(token)
+
+
+# What a privileged user may reach before MFA: enrolment, proving the second factor, leaving.
+_ENROL_URLS = {
+    "mfa_index",
+    "mfa_activate_totp",
+    "mfa_add_webauthn",
+    "mfa_generate_recovery_codes",
+    "mfa_view_recovery_codes",
+    "mfa_download_recovery_codes",
+}
+_ALWAYS_URLS = {
+    "account_logout",
+    "mfa_reauthenticate",
+    "mfa_reauthenticate_webauthn",
+    "mfa_authenticate",
+    "account_reauthenticate",
+    "healthz",
+    "accessibility",
+    "privacy",
+    "javascript-catalog",
+}
+
+
+def session_used_mfa(request: HttpRequest) -> bool:
+    return any(record.get("method") == "mfa" for record in get_authentication_records(request, request.user))
+
+
+class RequireMFAMiddleware:
+    """Officers, welfare officers, court recipients, administrators and superusers reach nothing
+    (the admin included) until they have enrolled MFA and this session has proved it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not requires_mfa(user):
+            return self.get_response(request)
+        if request.path.startswith("/static/"):
+            return self.get_response(request)
+        try:
+            url_name = resolve(request.path_info).url_name
+        except Resolver404:
+            url_name = None
+        if url_name in _ALWAYS_URLS:
+            return self.get_response(request)
+        if not is_mfa_enabled(user):
+            if url_name in _ENROL_URLS:
+                return self.get_response(request)
+            messages.warning(
+                request,
+                "Your role requires multi-factor authentication. Set up an authenticator app or a "
+                "security key before you continue.",
+                fail_silently=True,
+            )
+            return redirect("mfa_index")
+        if session_used_mfa(request):
+            return self.get_response(request)
+        # Enrolled, but this session has not proved the second factor (for example it signed in
+        # before enrolling): confirm it before anything else, enrolment pages included.
+        messages.info(
+            request,
+            "Confirm it is you with your authenticator before you continue.",
+            fail_silently=True,
+        )
+        return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': request.get_full_path()})}")

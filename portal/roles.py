@@ -1,0 +1,116 @@
+"""The five roles, what each is called, whether it belongs to a scheme, and whether it must use MFA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portal.models import User
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str  # the Group name: stable, used in code and stored in audit rows
+    label: str  # what people read
+    has_scheme: bool
+    requires_mfa: bool
+    is_staff: bool  # works in the Django admin
+    admin_permissions: tuple[str, ...] = ()  # "app_label.codename" model permissions for the admin
+
+
+VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)
+OFFICER = Role(
+    "supervising_officer",
+    "Supervising officer",
+    has_scheme=True,
+    requires_mfa=True,
+    is_staff=True,
+    admin_permissions=("portal.view_user", "portal.view_job"),
+)
+WELFARE = Role(
+    "welfare_officer",
+    "Welfare officer",
+    has_scheme=True,
+    requires_mfa=True,
+    is_staff=True,
+    admin_permissions=("portal.view_user",),
+)
+COURT = Role("court_recipient", "Court / CPS recipient", has_scheme=False, requires_mfa=True, is_staff=False)
+SCHEME_ADMIN = Role(
+    "scheme_administrator",
+    "Scheme administrator",
+    has_scheme=True,
+    requires_mfa=True,
+    is_staff=True,
+    admin_permissions=(
+        "portal.view_user",
+        "portal.add_user",
+        "portal.change_user",
+        "portal.view_scheme",
+        "portal.change_scheme",
+        "portal.view_auditevent",
+        "portal.view_job",
+    ),
+)
+
+ALL_ROLES: tuple[Role, ...] = (VOLUNTEER, OFFICER, WELFARE, COURT, SCHEME_ADMIN)
+BY_CODE: dict[str, Role] = {role.code: role for role in ALL_ROLES}
+SUPERUSER_LABEL = "Platform superuser"
+
+
+def roles_of(user: User) -> list[Role]:
+    """The user's roles, in the fixed order above; cached on the instance for the request."""
+    cached = getattr(user, "_portal_roles", None)
+    if cached is None:
+        names = {group.name for group in user.groups.all()} if user.pk else set()
+        cached = [role for role in ALL_ROLES if role.code in names]
+        user._portal_roles = cached
+    return cached
+
+
+def has_role(user: User, role: Role) -> bool:
+    return user.is_authenticated and role in roles_of(user)
+
+
+def role_codes(user: User) -> str:
+    """Stored by value in audit rows: the roles as they were at that moment."""
+    codes = [role.code for role in roles_of(user)]
+    if user.is_superuser:
+        codes.insert(0, "superuser")
+    return ",".join(codes) or "none"
+
+
+def role_label(user: User) -> str:
+    labels = [role.label for role in roles_of(user)]
+    if user.is_superuser:
+        labels.insert(0, SUPERUSER_LABEL)
+    return ", ".join(labels) or "No role"
+
+
+def requires_mfa(user: User) -> bool:
+    return user.is_authenticated and (user.is_superuser or any(role.requires_mfa for role in roles_of(user)))
+
+
+def forget_roles(user: User) -> None:
+    user.__dict__.pop("_portal_roles", None)
+
+
+def sync_role_groups(apps=None) -> None:
+    """Make each role's Group exist with exactly its admin permissions (idempotent).
+
+    Called by the roles data migration (with the historical app registry) and after every migrate
+    or flush, so the roles exist whatever state the database was left in.
+    """
+    from django.apps import apps as live_apps
+
+    registry = apps or live_apps
+    group_model = registry.get_model("auth", "Group")
+    permission_model = registry.get_model("auth", "Permission")
+    for role in ALL_ROLES:
+        group, _ = group_model.objects.get_or_create(name=role.code)
+        wanted = []
+        for dotted in role.admin_permissions:
+            app_label, codename = dotted.split(".")
+            wanted.extend(permission_model.objects.filter(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)

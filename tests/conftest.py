@@ -1,0 +1,336 @@
+"""Personas and harness for every test.
+
+The people (scheme "Lantern" unless said otherwise):
+- Vera is a volunteer of Lantern. Volunteers need no MFA.
+- Owen supervises Lantern's volunteers (supervising officer; must use MFA; works in the admin).
+- Wendy is Lantern's welfare officer; Ada is Lantern's scheme administrator.
+- Carla is a court / CPS recipient: she belongs to no scheme.
+- Otto supervises another scheme, Harbour, and must see nothing of Lantern.
+- Root is a platform superuser (no scheme).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from portal import roles
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct-horse-battery-staple"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a service or browser is missing locally; in CI the same absence is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _marked_requirements(request):
+    if request.node.get_closest_marker("postgres"):
+        require(on_postgres(), "this test needs PostgreSQL: set DATABASE_URL=postgresql://…")
+    if request.node.get_closest_marker("redis"):
+        require(shutil.which("redis-server") is not None, "this test needs the redis-server binary")
+
+
+# --- people --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lantern(db):
+    from portal.models import Scheme
+
+    return Scheme.objects.create(name="Lantern Partnership", code="lantern")
+
+
+@pytest.fixture
+def harbour(db):
+    from portal.models import Scheme
+
+    return Scheme.objects.create(name="Harbour Partnership", code="harbour")
+
+
+def make_person(email: str, role: roles.Role | None, scheme=None, **extra):
+    from portal.accounts import user_create
+    from portal.models import User
+
+    if role is None:
+        return User.objects.create_superuser(email=email, password=PASSWORD)
+    return user_create(
+        email=email,
+        full_name=extra.get("full_name", email.split("@")[0].title()),
+        role_codes=[role.code],
+        scheme=scheme,
+        password=PASSWORD,
+    )
+
+
+@pytest.fixture
+def vera(lantern):
+    return make_person("vera@lantern.example", roles.VOLUNTEER, lantern, full_name="Vera Volunteer")
+
+
+@pytest.fixture
+def owen(lantern):
+    return make_person("owen@lantern.example", roles.OFFICER, lantern)
+
+
+@pytest.fixture
+def wendy(lantern):
+    return make_person("wendy@lantern.example", roles.WELFARE, lantern)
+
+
+@pytest.fixture
+def ada(lantern):
+    return make_person("ada@lantern.example", roles.SCHEME_ADMIN, lantern)
+
+
+@pytest.fixture
+def carla(db):
+    return make_person("carla@court.example", roles.COURT, None)
+
+
+@pytest.fixture
+def otto(harbour):
+    return make_person("otto@harbour.example", roles.OFFICER, harbour)
+
+
+@pytest.fixture
+def root(db):
+    return make_person("root@platform.example", None)
+
+
+def enrol_totp(user) -> str:
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def totp_code(secret: str) -> str:
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD))
+
+
+def mfa_login(client, user, secret: str) -> None:
+    """Sign in the way a person does: password, then the authenticator code."""
+    response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/authenticate/")
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
+    assert response.status_code == 302, response.content[:500]
+
+
+# --- real worker and throwaway broker -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shared_database_url() -> str:
+    """The URL of the database the tests are using, for a worker process to share."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        user = db.get("USER") or "postgres"
+        auth = f"{user}:{db['PASSWORD']}@" if db.get("PASSWORD") else f"{user}@"
+        return f"postgresql://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+class ThrowawayRedis:
+    """A redis-server of our own on a free port, so a broker-down test never stops the shared one."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.tmp = tmp
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("throwaway redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path) -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+def _switch_broker(url: str) -> None:
+    from portal.celery import app
+
+    # Celery prefers the CELERY_BROKER_URL environment variable to its configuration.
+    os.environ["CELERY_BROKER_URL"] = url
+    app.conf.broker_url = url
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _in_memory_broker():
+    """Unless a test asks for a real broker, messages stay in this process (memory://)."""
+    from portal.celery import app
+
+    configured = app.conf.broker_url
+    from_env = os.environ.get("CELERY_BROKER_URL")
+    _switch_broker("memory://")
+    yield
+    _switch_broker(configured)
+    if from_env is None:
+        os.environ.pop("CELERY_BROKER_URL", None)
+
+
+@pytest.fixture
+def use_broker():
+    """Point this test process's Celery producer at another broker, and back afterwards."""
+    from portal.celery import app
+
+    original = app.conf.broker_url
+
+    def switch(url: str) -> None:
+        _switch_broker(url)
+
+    yield switch
+    switch(original)
+
+
+class Worker:
+    def __init__(self, broker_url: str, log: Path) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": shared_database_url(),
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_RESULT_BACKEND": broker_url if broker_url.startswith("redis") else "",
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+        }
+        if not env["CELERY_RESULT_BACKEND"]:
+            env.pop("CELERY_RESULT_BACKEND")
+        self.log = log
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    workers: list[Worker] = []
+
+    def start(broker_url: str) -> Worker:
+        worker = Worker(broker_url, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

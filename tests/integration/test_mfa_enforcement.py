@@ -1,0 +1,111 @@
+"""Privileged roles reach nothing — the admin included — until MFA is enrolled and proved."""
+
+import pytest
+from django.urls import reverse
+
+from portal.models import AuditEvent
+from tests.conftest import PASSWORD, enrol_totp, mfa_login, totp_code
+
+PRIVILEGED = ["owen", "wendy", "carla", "ada", "root"]
+
+
+def _password_login(client, user):
+    return client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+
+
+@pytest.mark.parametrize("persona", PRIVILEGED)
+def test_a_privileged_user_without_mfa_is_sent_to_enrolment_from_everywhere(client, persona, request):
+    user = request.getfixturevalue(persona)
+    response = _password_login(client, user)
+    assert response.status_code == 302
+    for path in ["/", "/admin/", "/admin/portal/user/", "/accounts/password/change/"]:
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response["Location"] == reverse("mfa_index"), path
+
+
+@pytest.mark.parametrize("persona", PRIVILEGED)
+def test_a_privileged_user_without_mfa_can_still_reach_enrolment_and_sign_out(client, persona, request):
+    user = request.getfixturevalue(persona)
+    _password_login(client, user)
+    assert client.get(reverse("mfa_index")).status_code == 200
+    response = client.post(reverse("account_logout"))
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302  # signed out: back to the login page
+    assert "/accounts/login/" in client.get("/")["Location"]
+
+
+@pytest.mark.parametrize("persona", ["owen", "wendy", "ada", "root"])
+def test_an_enrolled_officer_signs_in_with_a_code_and_lands_in_the_admin(client, persona, request):
+    user = request.getfixturevalue(persona)
+    secret = enrol_totp(user)
+    response = _password_login(client, user)
+    # The password alone opens nothing: allauth asks for the code first.
+    assert response["Location"].startswith("/accounts/2fa/authenticate/")
+    assert client.get("/admin/").status_code == 302
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_a_wrong_code_is_refused_and_audited(client, owen):
+    enrol_totp(owen)
+    _password_login(client, owen)
+    response = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    assert response.status_code == 200
+    assert b"Incorrect code" in response.content
+    assert client.get("/admin/").status_code == 302
+    assert AuditEvent.objects.filter(action="mfa.failure", actor_email=owen.email, outcome="failure").exists()
+
+
+def test_an_enrolled_court_recipient_reaches_their_inbox_after_the_code(client, carla):
+    secret = enrol_totp(carla)
+    mfa_login(client, carla, secret)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"Bundles shared with you" in response.content
+
+
+def test_a_session_that_never_proved_mfa_must_confirm_it_first(client, owen):
+    """E.g. signed in before enrolling, or through any path that skipped the second factor."""
+    secret = enrol_totp(owen)
+    client.force_login(owen)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("mfa_reauthenticate"))
+    response = client.post(response["Location"], {"code": totp_code(secret)})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_admins_own_login_form_is_not_a_way_round_mfa(client, owen):
+    enrol_totp(owen)
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    response = client.post("/admin/login/", {"username": owen.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_volunteer_needs_no_mfa_and_sees_the_dashboard(client, vera):
+    response = _password_login(client, vera)
+    assert response["Location"] == "/"
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"Your dashboard" in response.content
+
+
+def test_a_volunteer_cannot_enter_the_admin(client, vera):
+    _password_login(client, vera)
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert b"does not give access to the officer admin" in response.content
+
+
+def test_reauthentication_is_available_for_sensitive_actions(client, vera):
+    _password_login(client, vera)
+    response = client.get(reverse("account_reauthenticate"))
+    assert response.status_code == 200
+    response = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert response.status_code == 302

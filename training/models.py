@@ -1,0 +1,1 @@
+"""Training models: built in a later issue."""

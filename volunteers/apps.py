@@ -1,0 +1,9 @@
+"""Volunteers: invitation, vetting, welfare screening and deployability."""
+
+from django.apps import AppConfig
+
+
+class VolunteersConfig(AppConfig):
+    name = "volunteers"
+    verbose_name = "Volunteers"
+    default_auto_field = "django.db.models.BigAutoField"

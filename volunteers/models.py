@@ -1,0 +1,1 @@
+"""Volunteers models: built in a later issue."""
