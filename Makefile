@@ -45,7 +45,7 @@ $(CSS): node_modules/.installed $(wildcard portal/assets/scss/*.scss) portal/ass
 
 migrate: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo > /dev/null
 
 totp: install  ## the current authenticator code of a demo account: make totp EMAIL=owen.officer@demo.example
 	@$(PY) manage.py demo_totp $(EMAIL)

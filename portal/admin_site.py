@@ -50,6 +50,7 @@ class PortalAdminSite(admin.AdminSite):
     site_header = "Accredited Volunteer Portal — officer admin"
     site_title = "Officer admin"
     index_title = "Your scheme"
+    site_url = None  # officers' home is the admin itself; "/" would only send them back here
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         # Every ModelAdmin — ours and third-party ones — is audited, without each one remembering to.
@@ -68,3 +69,7 @@ class PortalAdminSite(admin.AdminSite):
 
     def logout(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("account_logout"))
+
+    def password_change(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
+        # One place to change a password: allauth's, with its validators, audit and re-authentication.
+        return HttpResponseRedirect(reverse("account_change_password"))

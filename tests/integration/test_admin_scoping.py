@@ -157,3 +157,27 @@ def test_an_officer_must_belong_to_a_scheme(db):
 
     with pytest.raises(ValidationError, match="must belong to a scheme"):
         make_person("o2@x.example", roles.OFFICER, None)
+
+
+def test_deleting_in_the_admin_is_audited(signed_in, root):
+    from django.contrib.auth.models import Group
+
+    doomed = Group.objects.create(name="temporary-group")
+    client = signed_in(root)
+    response = client.post(f"/admin/auth/group/{doomed.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="admin.delete", object_type="auth.group")
+    assert event.object_id == str(doomed.pk) and event.actor_email == root.email
+
+
+def test_object_permissions_count_only_per_object_grants_never_global_ones(ada, otto, lantern, harbour):
+    from portal.models import Scheme
+    from portal.permissions import grant, objects_with_perm, revoke
+
+    # Ada's role gives her the global change_scheme permission: it must not count as an object grant.
+    assert ada.has_perm("portal.change_scheme")
+    assert list(objects_with_perm(ada, "portal.change_scheme", Scheme.objects.all())) == []
+    grant("portal.change_scheme", otto, harbour)
+    assert list(objects_with_perm(otto, "portal.change_scheme", Scheme.objects.all())) == [harbour]
+    revoke("portal.change_scheme", otto, harbour)
+    assert list(objects_with_perm(otto, "portal.change_scheme", Scheme.objects.all())) == []

@@ -109,3 +109,35 @@ def test_reauthentication_is_available_for_sensitive_actions(client, vera):
     assert response.status_code == 200
     response = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
     assert response.status_code == 302
+
+
+def test_enrolling_and_removing_an_authenticator_app_is_audited_and_then_required(
+    client, owen, django_capture_on_commit_callbacks
+):
+    from allauth.mfa.models import Authenticator
+
+    _password_login(client, owen)
+    page = client.get(reverse("mfa_activate_totp"), follow=True)
+    if page.redirect_chain:  # a sensitive action: allauth asks for the password again first
+        assert page.redirect_chain[-1][0].startswith(reverse("account_reauthenticate"))
+        client.post(page.redirect_chain[-1][0], {"password": PASSWORD})
+        page = client.get(reverse("mfa_activate_totp"))
+    assert page.status_code == 200
+    secret = client.session["mfa.totp.secret"]
+    with django_capture_on_commit_callbacks(execute=True):  # allauth signals enrolment on commit
+        response = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)})
+    assert response.status_code == 302
+    assert Authenticator.objects.filter(user=owen, type="totp").exists()
+    assert AuditEvent.objects.filter(action="mfa.enrol", actor_email=owen.email, detail__type="totp").exists()
+
+    # Enrolled now, but this session only ever proved the password: it must prove the code.
+    response = client.get("/admin/")
+    assert response["Location"].startswith(reverse("mfa_reauthenticate"))
+    client.post(response["Location"], {"code": totp_code(secret)})
+    assert client.get("/admin/").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mfa_deactivate_totp"))
+    assert AuditEvent.objects.filter(action="mfa.remove", actor_email=owen.email).exists()
+    # Without a factor the officer is back to enrolment.
+    assert client.get("/admin/")["Location"] == reverse("mfa_index")

@@ -76,16 +76,16 @@ class Command(BaseCommand):
         }
         processes: dict[str, subprocess.Popen] = {}
         logs = {}
+        prefix = "demo-check-" if check else "demo-"
         try:
             for name, command in commands.items():
-                if check:
-                    logs[name] = open(log_dir / f"demo-check-{name}.log", "w")  # noqa: SIM115
+                logs[name] = open(log_dir / f"{prefix}{name}.log", "w")  # noqa: SIM115
                 processes[name] = subprocess.Popen(
                     command,
                     cwd=settings.BASE_DIR,
                     start_new_session=True,  # its own process group, so we can stop its children too
-                    stdout=logs.get(name),
-                    stderr=subprocess.STDOUT if check else None,
+                    stdout=logs[name],
+                    stderr=subprocess.STDOUT,
                 )
             url = f"http://127.0.0.1:{port}/"
             self._wait_healthy(url, processes, timeout)
@@ -93,16 +93,15 @@ class Command(BaseCommand):
                 self._run_one_job(timeout)
                 self.stdout.write(self.style.SUCCESS(f"demo-check passed: {url}healthz answered and a job ran."))
                 return
-            self._print_banner(url)
+            self._print_banner(url, log_dir, prefix)
             self._wait_forever(processes)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         except CommandError:
-            if check:
-                for name, handle in logs.items():
-                    handle.flush()
-                    tail = (log_dir / f"demo-check-{name}.log").read_text(errors="replace")[-1500:]
-                    self.stderr.write(f"--- last lines of {name} ---\n{tail}")
+            for name, handle in logs.items():
+                handle.flush()
+                tail = (log_dir / f"{prefix}{name}.log").read_text(errors="replace")[-1500:]
+                self.stderr.write(f"--- last lines of {name} ---\n{tail}")
             raise
         finally:
             self._stop(processes)
@@ -146,7 +145,7 @@ class Command(BaseCommand):
             time.sleep(0.5)
         raise CommandError(f"Job {job.pk} was still {job.state} after {timeout}s: is the worker consuming?")
 
-    def _print_banner(self, url: str) -> None:
+    def _print_banner(self, url: str, log_dir: Path, prefix: str) -> None:
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"The portal is running at {url}"))
         self.stdout.write("Sign in with one of these (officers and other privileged roles then enter a TOTP code):")
@@ -156,6 +155,7 @@ class Command(BaseCommand):
                 line += f"   TOTP secret {login.totp_secret}"
             self.stdout.write(line)
         self.stdout.write("Current TOTP code for an account: make totp EMAIL=<address>")
+        self.stdout.write(f"Logs: {log_dir}/{prefix}web.log, {prefix}worker.log, {prefix}beat.log")
         self.stdout.write("Press Ctrl-C to stop the web server, the worker and beat.")
 
     def _wait_forever(self, processes: dict[str, subprocess.Popen]) -> None:
