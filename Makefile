@@ -22,6 +22,7 @@ lint: install
 
 bench: install  ## benchmarks (minutes): not part of `make test` or CI
 	$(PY) bench/audit_chain.py
+	$(PY) bench/welfare_console.py
 
 prereqs:
 	@bash portal/scripts/prereqs.sh

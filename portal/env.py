@@ -57,6 +57,14 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    items = env_list(name, [str(item) for item in default])
+    try:
+        return [int(item) for item in items]
+    except ValueError:
+        raise EnvError(f"{name}={','.join(items)!r} must be whole numbers separated by commas.") from None
+
+
 def env_secret(name: str, default: str = "") -> str:
     """Read NAME, or the file named by NAME_FILE (Docker and systemd credentials), never both."""
     file_name = _raw(f"{name}_FILE")

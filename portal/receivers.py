@@ -84,7 +84,18 @@ def on_roles_changed(sender: Any, instance: Any, action: str, reverse: bool, pk_
 
 
 @receiver(post_migrate)
-def on_post_migrate(sender: Any, app_config: Any, **kwargs: Any) -> None:
-    # Also runs after `flush` (tests), which would otherwise leave the portal with no roles.
-    if app_config.label == "portal":
-        sync_role_groups()
+def on_post_migrate(sender: Any, app_config: Any, using: str = "default", **kwargs: Any) -> None:
+    """Once per migrate (and per flush, which tests run): give each role its permissions.
+
+    Runs on the last app's signal, after making sure every app's permissions exist, so a role can be
+    granted permissions of any app whatever order the receivers run in.
+    """
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+
+    configs = list(apps.get_app_configs())
+    if app_config is not configs[-1]:
+        return
+    for config in configs:
+        create_permissions(config, verbosity=0, using=using)
+    sync_role_groups()

@@ -19,6 +19,27 @@ class Role:
     admin_permissions: tuple[str, ...] = ()  # "app_label.codename" model permissions for the admin
 
 
+# What supervising officers (and scheme administrators) do to volunteers' records in the admin. Never
+# the welfare models: officers see "not deployable on welfare grounds", not screening records.
+OFFICER_VOLUNTEER_PERMISSIONS = (
+    "volunteers.view_volunteer",
+    "volunteers.change_volunteer",
+    "volunteers.view_statuschange",
+    "volunteers.view_invitation",
+    "volunteers.add_invitation",
+    "volunteers.view_vettingrecord",
+    "volunteers.add_vettingrecord",
+    "volunteers.change_vettingrecord",
+    "volunteers.view_vettingcheck",
+    "volunteers.add_vettingcheck",
+    "volunteers.view_adverseinformation",
+    "volunteers.add_adverseinformation",
+    "volunteers.change_adverseinformation",
+    "volunteers.view_integrityreview",
+    "volunteers.add_integrityreview",
+    "volunteers.view_codeofconduct",
+)
+
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)
 OFFICER = Role(
     "supervising_officer",
@@ -26,7 +47,11 @@ OFFICER = Role(
     has_scheme=True,
     requires_mfa=True,
     is_staff=True,
-    admin_permissions=("portal.view_user", "portal.view_job"),
+    admin_permissions=(
+        "portal.view_user",
+        "portal.view_job",
+        *OFFICER_VOLUNTEER_PERMISSIONS,
+    ),
 )
 WELFARE = Role(
     "welfare_officer",
@@ -34,7 +59,14 @@ WELFARE = Role(
     has_scheme=True,
     requires_mfa=True,
     is_staff=True,
-    admin_permissions=("portal.view_user",),
+    admin_permissions=(
+        "volunteers.view_screeningrecord",
+        "volunteers.add_screeningrecord",
+        "volunteers.view_exposureevent",
+        "volunteers.add_exposureevent",
+        "volunteers.view_standdown",
+        "volunteers.view_screeningrequest",
+    ),
 )
 COURT = Role("court_recipient", "Court / CPS recipient", has_scheme=False, requires_mfa=True, is_staff=False)
 SCHEME_ADMIN = Role(
@@ -51,6 +83,10 @@ SCHEME_ADMIN = Role(
         "portal.change_scheme",
         "portal.view_auditevent",
         "portal.view_job",
+        *OFFICER_VOLUNTEER_PERMISSIONS,
+        "volunteers.view_schemevolunteersettings",
+        "volunteers.change_schemevolunteersettings",
+        "volunteers.add_schemevolunteersettings",
     ),
 )
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
-from portal.env import EnvError, env_bool, env_int, env_list, env_secret, env_str
+from portal.env import EnvError, env_bool, env_int, env_int_list, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Absolute, so a web process and a worker started from different folders share the same files.
@@ -277,6 +280,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A job whose broker message is lost, or whose worker died, is found by this sweep and sent again.
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "portal.jobs_sweep", "schedule": float(env_int("PORTAL_SWEEP_SECONDS", 60, minimum=5))},
+    # Daily, early morning UK time: vetting, integrity-review and screening expiry reminders.
+    "volunteers-expiry-reminders": {
+        "task": "volunteers.expiry_reminders",
+        "schedule": crontab(hour=env_int("PORTAL_REMINDER_HOUR_UTC", 6, minimum=0), minute=0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -284,6 +292,38 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 PORTAL_JOB_MAX_ATTEMPTS = env_int("PORTAL_JOB_MAX_ATTEMPTS", 5, minimum=1)
 PORTAL_JOB_STALL_SECONDS = env_int("PORTAL_JOB_STALL_SECONDS", 300, minimum=10)
 PORTAL_JOB_REQUEUE_SECONDS = env_int("PORTAL_JOB_REQUEUE_SECONDS", 600, minimum=10)
+
+# --- Volunteer scheme defaults (DOMAIN.md); each scheme may set its own in the admin ---------------
+PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7, minimum=1)
+PORTAL_REQUIRED_CLEARANCE = env_str("PORTAL_REQUIRED_CLEARANCE", "MV")
+if PORTAL_REQUIRED_CLEARANCE not in {"RV", "MV", "NPPV1", "NPPV2", "NPPV3"}:
+    raise EnvError(
+        f"PORTAL_REQUIRED_CLEARANCE={PORTAL_REQUIRED_CLEARANCE!r} is not one of RV, MV, NPPV1, NPPV2, NPPV3."
+    )
+PORTAL_VETTING_RENEWAL_YEARS = {
+    "RV": env_int("PORTAL_RENEWAL_YEARS_RV", 10, minimum=1),
+    "MV": env_int("PORTAL_RENEWAL_YEARS_MV", 7, minimum=1),
+    "NPPV1": env_int("PORTAL_RENEWAL_YEARS_NPPV1", 3, minimum=1),
+    "NPPV2": env_int("PORTAL_RENEWAL_YEARS_NPPV2", 5, minimum=1),
+    "NPPV3": env_int("PORTAL_RENEWAL_YEARS_NPPV3", 5, minimum=1),
+}
+PORTAL_INTEGRITY_REVIEW_MONTHS = env_int("PORTAL_INTEGRITY_REVIEW_MONTHS", 12, minimum=1)
+PORTAL_SCREENING_MONTHS = env_int("PORTAL_SCREENING_MONTHS", 12, minimum=1)
+PORTAL_HEAVY_EXPOSURE_SCREENING_MONTHS = env_int("PORTAL_HEAVY_EXPOSURE_SCREENING_MONTHS", 6, minimum=1)
+PORTAL_HEAVY_EXPOSURE_MINUTES_PER_YEAR = env_int("PORTAL_HEAVY_EXPOSURE_MINUTES_PER_YEAR", 2400, minimum=1)
+PORTAL_EXPOSURE_THRESHOLD_MINUTES = env_int("PORTAL_EXPOSURE_THRESHOLD_MINUTES", 600, minimum=1)
+PORTAL_EXPOSURE_WINDOW_DAYS = env_int("PORTAL_EXPOSURE_WINDOW_DAYS", 30, minimum=1)
+PORTAL_REMINDER_DAYS = env_int_list("PORTAL_REMINDER_DAYS", [30, 7, 0])
+
+# --- Encryption at rest of welfare data (portal/crypto.py): Fernet keys, newest first -------------
+PORTAL_FIELD_KEYS = [key for key in env_secret("PORTAL_FIELD_KEYS", "").split(",") if key.strip()]
+if not PORTAL_FIELD_KEYS:
+    if not DEBUG:
+        raise EnvError("PORTAL_FIELD_KEYS (or PORTAL_FIELD_KEYS_FILE) must be set when DJANGO_DEBUG is false.")
+    # Development only: a key derived from the development secret, so `make demo` needs no set-up.
+    PORTAL_FIELD_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(b"field-keys:" + SECRET_KEY.encode()).digest()).decode()
+    ]
 
 # --- Tests --------------------------------------------------------------------------------------
 PORTAL_BROWSER_PATH = env_str("PORTAL_BROWSER_PATH", "/usr/bin/chromium")

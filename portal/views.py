@@ -12,6 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal import roles
+from volunteers.dashboard import volunteer_tasks
+from volunteers.deployability import Audience, deployability_for
+from volunteers.models import Volunteer
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +58,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if roles.has_role(user, roles.WELFARE):
+        return redirect("welfare_console")
     if user.is_staff:
         return redirect("admin:index")
-    return render(
-        request,
-        "portal/home.html",
-        {"scheme": user.scheme, "role_label": roles.role_label(user)},
-    )
+    context = {"scheme": user.scheme, "role_label": roles.role_label(user)}
+    volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()
+    if volunteer is not None:
+        decision = deployability_for(volunteer)
+        context.update(
+            volunteer=volunteer,
+            deployable=decision.allowed,
+            reasons=decision.reasons_for(Audience.VOLUNTEER),
+            tasks=volunteer_tasks(volunteer, decision),
+        )
+    return render(request, "portal/home.html", context)
 
 
 def accessibility(request: HttpRequest) -> HttpResponse:

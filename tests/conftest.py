@@ -334,3 +334,76 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.25) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+# --- volunteers, through the real services -----------------------------------------------------------
+
+
+def invite_and_apply(scheme, inviter, email: str, full_name: str):
+    """An invitee accepts their invitation: they become an applicant volunteer."""
+    from datetime import date
+
+    from volunteers.models import CodeOfConduct
+    from volunteers.services import invitation_accept, invitation_create
+
+    _, token = invitation_create(scheme=scheme, email=email, full_name=full_name, by=inviter)
+    conduct = CodeOfConduct.objects.order_by("-version").first()
+    return invitation_accept(
+        token=token,
+        full_name=full_name,
+        password=PASSWORD,
+        date_of_birth=date(1990, 3, 27),
+        phone="07700 900123",
+        address_history=[{"address": "1 High Street, Anytown", "from": "2015-01-01"}],
+        accept_conduct_version=conduct.version if conduct else None,
+    )
+
+
+def clear_vetting(volunteer, officer, level: str = "MV"):
+    from volunteers import services
+    from volunteers.models import VettingCheck
+
+    record = services.vetting_start(volunteer=volunteer, level=level, by=officer)
+    for kind in VettingCheck.Kind.values:
+        services.vetting_record_check(
+            record=record, kind=kind, result="satisfactory", notes="Passport, utility bill, bank statement", by=officer
+        )
+    return services.vetting_decide(record=record, outcome="cleared", reasons="", by=officer)
+
+
+def screen(volunteer_user, welfare_officer, outcome: str = "fit", restrictions: str = "", notes: str = "Well."):
+    from django.utils import timezone
+
+    from volunteers.services import screening_record
+
+    return screening_record(
+        person=volunteer_user,
+        kind="pre_deployment",
+        screened_on=timezone.localdate(),
+        provider="Occupational Health Ltd",
+        outcome=outcome,
+        restrictions=restrictions,
+        clinical_notes=notes,
+        by=welfare_officer,
+    )
+
+
+@pytest.fixture
+def conduct(db):
+    from volunteers.services import conduct_publish
+
+    return conduct_publish(
+        title="Volunteer code of conduct", text="Never initiate sexual talk.\n\nNever confront.", by=None
+    )
+
+
+@pytest.fixture
+def deployable_vera(lantern, owen, wendy, conduct):
+    """Vera, invited by Owen, vetted to MV, screened fit by Wendy, accredited: deployable."""
+    from volunteers.services import volunteer_transition
+
+    volunteer = invite_and_apply(lantern, owen, "vera.d@lantern.example", "Vera Deploy")
+    clear_vetting(volunteer, owen)
+    screen(volunteer.user, wendy)
+    volunteer.refresh_from_db()
+    return volunteer_transition(volunteer=volunteer, to="accredited", by=owen, reason="All checks complete.")

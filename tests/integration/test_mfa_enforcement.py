@@ -35,8 +35,12 @@ def test_a_privileged_user_without_mfa_can_still_reach_enrolment_and_sign_out(cl
     assert "/accounts/login/" in client.get("/")["Location"]
 
 
-@pytest.mark.parametrize("persona", ["owen", "wendy", "ada", "root"])
-def test_an_enrolled_officer_signs_in_with_a_code_and_lands_in_the_admin(client, persona, request):
+@pytest.mark.parametrize(
+    ("persona", "landing"), [("owen", "/admin/"), ("wendy", "/welfare/"), ("ada", "/admin/"), ("root", "/admin/")]
+)
+def test_an_enrolled_privileged_user_signs_in_with_a_code_and_lands_where_their_work_is(
+    client, persona, landing, request
+):
     user = request.getfixturevalue(persona)
     secret = enrol_totp(user)
     response = _password_login(client, user)
@@ -44,8 +48,8 @@ def test_an_enrolled_officer_signs_in_with_a_code_and_lands_in_the_admin(client,
     assert response["Location"].startswith("/accounts/2fa/authenticate/")
     assert client.get("/admin/").status_code == 302
     response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
-    assert response["Location"] == "/admin/"
-    assert client.get("/admin/").status_code == 200
+    assert response["Location"] == landing
+    assert client.get(landing).status_code == 200
 
 
 def test_a_wrong_code_is_refused_and_audited(client, owen):

@@ -1,0 +1,426 @@
+"""Officer admin for volunteers: status, vetting, invitations. Welfare models only for welfare officers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
+from portal.permissions import scheme_filter
+from volunteers import services
+from volunteers.deployability import Audience, deployability_for
+from volunteers.models import (
+    AdverseInformation,
+    CodeOfConduct,
+    ExposureEvent,
+    IntegrityReview,
+    Invitation,
+    SchemeVolunteerSettings,
+    ScreeningRecord,
+    ScreeningRequest,
+    StandDown,
+    StatusChange,
+    VettingCheck,
+    VettingRecord,
+    Volunteer,
+)
+from volunteers.permissions import can_read_welfare_detail, is_welfare_officer
+
+
+class DeployableFilter(admin.SimpleListFilter):
+    title = "deployable now"
+    parameter_name = "deployable"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Deployable"), ("no", "Not deployable")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() not in {"yes", "no"}:
+            return queryset
+        wanted = self.value() == "yes"
+        ids = [v.pk for v in queryset.select_related("user", "scheme") if deployability_for(v).allowed == wanted]
+        return queryset.filter(pk__in=ids)
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    fields = ["at", "from_status", "to_status", "reason", "by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StatusForm(forms.Form):
+    to = forms.ChoiceField(label="New status", choices=Volunteer.Status.choices)
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(Volunteer)
+class VolunteerAdmin(SchemeScopedAdmin):
+    list_display = ["name", "email", "status", "deployable", "exhibit_initials", "accredited_at"]
+    list_filter = ["status", DeployableFilter]
+    search_fields = ["user__full_name", "user__email", "exhibit_initials"]
+    list_select_related = ["user", "scheme"]
+    readonly_fields = [
+        "user",
+        "scheme",
+        "status",
+        "exhibit_initials",
+        "accredited_at",
+        "applied_at",
+        "date_of_birth",
+        "phone",
+        "address_history",
+        "deployability_now",
+        "change_status",
+    ]
+    fields = readonly_fields
+    inlines = [StatusChangeInline]
+
+    @admin.display(description="Name", ordering="user__full_name")
+    def name(self, obj: Volunteer) -> str:
+        return obj.user.get_full_name()
+
+    @admin.display(description="Email", ordering="user__email")
+    def email(self, obj: Volunteer) -> str:
+        return obj.user.email
+
+    @admin.display(description="Deployable")
+    def deployable(self, obj: Volunteer) -> str:
+        decision = deployability_for(obj)
+        if decision.allowed:
+            return "Yes, with restrictions" if decision.restrictions else "Yes"
+        return "No — " + " ".join(decision.reasons_for(Audience.OFFICER))
+
+    @admin.display(description="Deployability now")
+    def deployability_now(self, obj: Volunteer) -> str:
+        decision = deployability_for(obj)
+        lines = ["Deployable." if decision.allowed else "Not deployable:"]
+        lines += [f"• {text}" for text in decision.reasons_for(Audience.OFFICER)]
+        if decision.restrictions:
+            lines.append(f"Restrictions set by the welfare team: {decision.restrictions}")
+        return "\n".join(lines)
+
+    @admin.display(description="Status changes")
+    def change_status(self, obj: Volunteer) -> str:
+        url = reverse("admin:volunteers_volunteer_status", args=[obj.pk])
+        return format_html('<a href="{}">Change status (with a reason)</a>', url)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # volunteers come from invitations
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        return [
+            path("<int:pk>/status/", self.admin_site.admin_view(self.status_view), name="volunteers_volunteer_status"),
+            *super().get_urls(),
+        ]
+
+    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        volunteer = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, volunteer):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        form = StatusForm(request.POST or None, initial={"to": volunteer.status})
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.volunteer_transition(
+                    volunteer=volunteer, to=form.cleaned_data["to"], by=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as exc:
+                form.add_error("to", exc)
+            else:
+                self.message_user(request, "Status changed.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:volunteers_volunteer_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "volunteer": volunteer,
+            "form": form,
+            "title": f"Change status of {volunteer}",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/volunteers/volunteer/status.html", context)
+
+
+class VolunteerRecordAdmin(SchemeScopedAdmin):
+    """Admin of a record about one volunteer: scoped by the volunteer's scheme, and the volunteer
+    picker offers only that scheme's volunteers."""
+
+    scheme_field = "volunteer__scheme"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if "volunteer" in form.base_fields:
+            form.base_fields["volunteer"].queryset = scheme_filter(Volunteer.objects.all(), request.user)
+        return form
+
+
+class VettingCheckInline(admin.TabularInline):
+    model = VettingCheck
+    fields = ["kind", "result", "notes", "done_by", "done_at"]
+    readonly_fields = ["done_by", "done_at"]
+    extra = 1
+    can_delete = False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a check is recorded once; a correction is a new vetting record
+
+
+class VettingDecisionForm(forms.ModelForm):
+    class Meta:
+        model = VettingRecord
+        fields = ["volunteer", "level", "outcome", "reasons"]
+
+
+@admin.register(VettingRecord)
+class VettingRecordAdmin(VolunteerRecordAdmin):
+    form = VettingDecisionForm
+    list_display = ["volunteer", "level", "outcome", "decided_at", "expires_at", "integrity_review_due"]
+    list_filter = ["outcome", "level"]
+    list_select_related = ["volunteer__user"]
+    inlines = [VettingCheckInline]
+    readonly_fields = ["decided_by", "decided_at", "expires_at", "integrity_review_due", "started_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fixed = list(self.readonly_fields)
+        if obj is not None:
+            fixed += ["volunteer", "level"]
+            if obj.outcome != VettingRecord.Outcome.PENDING:
+                fixed += ["outcome", "reasons"]
+        return fixed
+
+    def save_model(self, request: HttpRequest, obj: VettingRecord, form: Any, change: bool) -> None:
+        if not change:
+            record = services.vetting_start(volunteer=obj.volunteer, level=obj.level, by=request.user)
+            obj.pk = record.pk
+            obj._state.adding = False
+            obj.refresh_from_db()
+        self._pending_decision = (
+            (form.cleaned_data.get("outcome"), form.cleaned_data.get("reasons", ""))
+            if "outcome" in form.changed_data and form.cleaned_data.get("outcome") != VettingRecord.Outcome.PENDING
+            else None
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        for check_form in formset.forms:
+            if check_form.has_changed() and check_form.cleaned_data and not check_form.instance.pk:
+                data = check_form.cleaned_data
+                services.vetting_record_check(
+                    record=form.instance, kind=data["kind"], result=data["result"], notes=data["notes"], by=request.user
+                )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        decision = getattr(self, "_pending_decision", None)
+        if decision:
+            form.instance.refresh_from_db()
+            services.vetting_decide(record=form.instance, outcome=decision[0], reasons=decision[1], by=request.user)
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except ValidationError as exc:
+            # The service refused (missing checks, no reasons): nothing was saved; say why.
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AdverseInformation)
+class AdverseInformationAdmin(VolunteerRecordAdmin):
+    list_display = ["volunteer", "reported_at", "reported_by", "resolved_at"]
+    fields = ["volunteer", "summary", "reported_by", "reported_at", "resolution", "resolved_by", "resolved_at"]
+    readonly_fields = ["reported_by", "reported_at", "resolved_by", "resolved_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return [*self.readonly_fields, "resolution"]
+        return [*self.readonly_fields, "volunteer", "summary"] + (["resolution"] if obj.resolved_at else [])
+
+    def save_model(self, request: HttpRequest, obj: AdverseInformation, form: Any, change: bool) -> None:
+        if not change:
+            created = services.adverse_information_report(volunteer=obj.volunteer, summary=obj.summary, by=request.user)
+            obj.pk = created.pk
+        elif form.cleaned_data.get("resolution"):
+            services.adverse_information_resolve(
+                item=AdverseInformation.objects.get(pk=obj.pk),
+                resolution=form.cleaned_data["resolution"],
+                by=request.user,
+            )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(IntegrityReview)
+class IntegrityReviewAdmin(VolunteerRecordAdmin):
+    list_display = ["volunteer", "done_at", "done_by", "next_due"]
+    fields = ["volunteer", "notes", "done_by", "done_at", "next_due"]
+    readonly_fields = ["done_by", "done_at", "next_due"]
+
+    def save_model(self, request: HttpRequest, obj: IntegrityReview, form: Any, change: bool) -> None:
+        created = services.integrity_review_record(volunteer=obj.volunteer, notes=obj.notes, by=request.user)
+        obj.pk = created.pk
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class InvitationForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ["email", "full_name"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(SchemeScopedAdmin):
+    form = InvitationForm
+    list_display = ["email", "full_name", "state", "created_by", "created_at", "expires_at"]
+    search_fields = ["email", "full_name"]
+    actions = ["revoke"]
+
+    @admin.display(description="State")
+    def state(self, obj: Invitation) -> str:
+        if obj.used_at:
+            return "Accepted"
+        if obj.revoked_at:
+            return "Revoked"
+        return "Expired" if obj.expires_at <= timezone.now() else "Waiting"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["email", "full_name"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form: Any, change: bool) -> None:
+        scheme = request.user.scheme
+        invitation, token = services.invitation_create(
+            scheme=scheme, email=obj.email, full_name=obj.full_name, by=request.user
+        )
+        services.invitation_send(
+            invitation=invitation, accept_url=request.build_absolute_uri(reverse("invitation_accept", args=[token]))
+        )
+        obj.pk = invitation.pk
+
+    def add_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.scheme_id is None:
+            self.message_user(request, "Only members of a scheme can invite volunteers to it.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:volunteers_invitation_changelist"))
+        try:
+            return super().add_view(request, *args, **kwargs)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description="Revoke the selected invitations")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = queryset.filter(used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} invitation(s) revoked.", messages.SUCCESS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CodeOfConduct)
+class CodeOfConductAdmin(admin.ModelAdmin):
+    list_display = ["version", "title", "published_at", "published_by"]
+    fields = ["title", "text"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["title", "text"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: CodeOfConduct, form: Any, change: bool) -> None:
+        published = services.conduct_publish(title=obj.title, text=obj.text, by=request.user)
+        obj.pk = published.pk
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SchemeVolunteerSettings)
+class SchemeVolunteerSettingsAdmin(SchemeScopedAdmin):
+    list_display = ["scheme", "required_level", "screening_months", "exposure_threshold_minutes"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if "scheme" in form.base_fields and not request.user.is_superuser:
+            form.base_fields["scheme"].queryset = form.base_fields["scheme"].queryset.filter(pk=request.user.scheme_id)
+        return form
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class WelfareOnlyAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+    """Welfare models: welfare officers of the scheme only, whatever model permissions say."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_welfare_officer(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and not can_read_welfare_detail(request.user, obj.scheme_id):
+            return False
+        return is_welfare_officer(request.user)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        if not is_welfare_officer(request.user):
+            return self.model.objects.none()
+        return super().get_queryset(request)
+
+
+@admin.register(ScreeningRecord)
+class ScreeningRecordAdmin(WelfareOnlyAdmin):
+    list_display = ["person", "kind", "screened_on", "outcome", "next_due"]
+    list_filter = ["kind", "outcome"]
+    fields = [
+        "person",
+        "kind",
+        "screened_on",
+        "provider",
+        "outcome",
+        "restrictions",
+        "clinical_notes",
+        "next_due",
+        "recorded_by",
+        "recorded_at",
+    ]
+
+
+@admin.register(ExposureEvent)
+class ExposureEventAdmin(WelfareOnlyAdmin):
+    list_display = ["person", "at", "minutes", "source"]
+
+
+@admin.register(StandDown)
+class StandDownAdmin(WelfareOnlyAdmin):
+    list_display = ["person", "reason", "at", "lifted_at"]
+    fields = ["person", "reason", "detail", "at", "by", "lifted_at", "lifted_by"]
+
+
+@admin.register(ScreeningRequest)
+class ScreeningRequestAdmin(WelfareOnlyAdmin):
+    list_display = ["person", "kind", "opened_at", "closed_at"]

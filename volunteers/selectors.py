@@ -1,0 +1,77 @@
+"""Reads of volunteer records, filtered for the person asking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from portal import roles
+from portal.models import User
+from volunteers.models import ScreeningRecord, ScreeningRequest, StandDown, Volunteer
+from volunteers.permissions import can_read_welfare_detail, is_welfare_officer
+
+
+def welfare_people(user: User) -> QuerySet[User]:
+    """The people whose welfare records this welfare officer may open: their scheme's volunteers and
+    officers (officers who open quarantined material are exposed too)."""
+    if not is_welfare_officer(user):
+        return User.objects.none()
+    people = User.objects.filter(groups__name__in=[roles.VOLUNTEER.code, roles.OFFICER.code], is_active=True).distinct()
+    if user.is_superuser and user.scheme_id is None:
+        return people
+    return people.filter(scheme_id=user.scheme_id)
+
+
+def welfare_console_rows(user: User, *, window_days: int = 30) -> QuerySet[User]:
+    """One row per person with the figures the console shows, in a constant number of queries."""
+    now = timezone.now()
+    latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by("-screened_on", "-id")
+    return (
+        welfare_people(user)
+        .select_related("scheme", "volunteer")
+        .annotate(
+            screening_next_due=Subquery(latest.values("next_due")[:1]),
+            screening_outcome=Subquery(latest.values("outcome")[:1]),
+            stood_down=Exists(StandDown.objects.filter(person=OuterRef("pk"), lifted_at__isnull=True)),
+            open_request=Exists(ScreeningRequest.objects.filter(person=OuterRef("pk"), closed_at__isnull=True)),
+            recent_exposure=Subquery(
+                _exposure_sum_since(now - timedelta(days=window_days)),
+            ),
+        )
+        .order_by("screening_next_due", "full_name")
+    )
+
+
+def _exposure_sum_since(since):
+    from volunteers.models import ExposureEvent
+
+    return (
+        ExposureEvent.objects.filter(person=OuterRef("pk"), at__gte=since)
+        .order_by()
+        .values("person")
+        .annotate(total=Sum("minutes"))
+        .values("total")[:1]
+    )
+
+
+def welfare_person(user: User, person_id: int) -> User:
+    """One person's welfare record, or 404 — the same answer for "no such person" and "not yours"."""
+    person = welfare_people(user).filter(pk=person_id).first()
+    if person is None or not can_read_welfare_detail(user, person.scheme_id):
+        raise Http404("No such person in your scheme.")
+    return person
+
+
+def screenings_of(person: User) -> QuerySet[ScreeningRecord]:
+    return ScreeningRecord.objects.filter(person=person).select_related("recorded_by").order_by("-screened_on", "-id")
+
+
+def volunteers_for_officer(user: User) -> QuerySet[Volunteer]:
+    from portal.permissions import scheme_filter
+
+    return scheme_filter(Volunteer.objects.select_related("user", "scheme"), user).prefetch_related(
+        Prefetch("vetting_records")
+    )
