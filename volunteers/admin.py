@@ -217,6 +217,8 @@ class VettingRecordAdmin(VolunteerRecordAdmin):
         )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # Checks are written by the service (which refuses them once vetting is decided), not the formset.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for check_form in formset.forms:
             if check_form.has_changed() and check_form.cleaned_data and not check_form.instance.pk:
                 data = check_form.cleaned_data

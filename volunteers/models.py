@@ -262,6 +262,7 @@ class ScreeningRecord(models.Model):
 
     class Meta:
         ordering = ["-screened_on", "-id"]
+        indexes = [models.Index(fields=["person", "-screened_on", "-id"], name="volunteers_screening_latest")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} screening of {self.person} on {self.screened_on:%-d %B %Y}"
@@ -299,6 +300,7 @@ class ExposureEvent(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        indexes = [models.Index(fields=["person", "at"], name="volunteers_exposure_window")]
 
     def __str__(self) -> str:
         return f"{self.minutes} minutes for {self.person}"
