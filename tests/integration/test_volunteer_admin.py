@@ -22,9 +22,16 @@ def applicant(lantern, owen, conduct):
 def test_starting_vetting_in_the_admin_moves_the_volunteer_into_vetting(officer_client, applicant):
     response = officer_client.post(
         "/admin/volunteers/vettingrecord/add/",
-        {"volunteer": applicant.pk, "level": "MV", "outcome": "pending", "reasons": "",
-         "checks-TOTAL_FORMS": "0", "checks-INITIAL_FORMS": "0", "checks-MIN_NUM_FORMS": "0",
-         "checks-MAX_NUM_FORMS": "1000"},
+        {
+            "volunteer": applicant.pk,
+            "level": "MV",
+            "outcome": "pending",
+            "reasons": "",
+            "checks-TOTAL_FORMS": "0",
+            "checks-INITIAL_FORMS": "0",
+            "checks-MIN_NUM_FORMS": "0",
+            "checks-MAX_NUM_FORMS": "1000",
+        },
     )
     assert response.status_code == 302
     applicant.refresh_from_db()
@@ -38,8 +45,14 @@ def test_clearing_without_every_check_is_refused_with_the_reason_and_nothing_cha
     record = vetting_start(volunteer=applicant, level="MV", by=owen)
     response = officer_client.post(
         f"/admin/volunteers/vettingrecord/{record.pk}/change/",
-        {"outcome": "cleared", "reasons": "", "checks-TOTAL_FORMS": "0", "checks-INITIAL_FORMS": "0",
-         "checks-MIN_NUM_FORMS": "0", "checks-MAX_NUM_FORMS": "1000"},
+        {
+            "outcome": "cleared",
+            "reasons": "",
+            "checks-TOTAL_FORMS": "0",
+            "checks-INITIAL_FORMS": "0",
+            "checks-MIN_NUM_FORMS": "0",
+            "checks-MAX_NUM_FORMS": "1000",
+        },
         follow=True,
     )
     assert b"Clearance needs every check recorded" in response.content
@@ -51,9 +64,16 @@ def test_another_schemes_volunteer_cannot_be_chosen_for_vetting(officer_client, 
     theirs = invite_and_apply(harbour, otto, "h@harbour.example", "Hal Harbour")
     response = officer_client.post(
         "/admin/volunteers/vettingrecord/add/",
-        {"volunteer": theirs.pk, "level": "MV", "outcome": "pending", "reasons": "",
-         "checks-TOTAL_FORMS": "0", "checks-INITIAL_FORMS": "0", "checks-MIN_NUM_FORMS": "0",
-         "checks-MAX_NUM_FORMS": "1000"},
+        {
+            "volunteer": theirs.pk,
+            "level": "MV",
+            "outcome": "pending",
+            "reasons": "",
+            "checks-TOTAL_FORMS": "0",
+            "checks-INITIAL_FORMS": "0",
+            "checks-MIN_NUM_FORMS": "0",
+            "checks-MAX_NUM_FORMS": "1000",
+        },
     )
     assert response.status_code == 200 and b"Select a valid choice" in response.content
     assert not VettingRecord.objects.filter(volunteer=theirs).exists()
@@ -80,15 +100,21 @@ def test_a_legal_status_change_in_the_admin_is_recorded_with_the_reason(officer_
 def test_another_schemes_volunteer_is_not_found_in_the_admin(officer_client, harbour, otto, conduct):
     theirs = invite_and_apply(harbour, otto, "h2@harbour.example", "Hana Harbour")
     assert officer_client.get(f"/admin/volunteers/volunteer/{theirs.pk}/status/").status_code == 404
-    response = officer_client.post(f"/admin/volunteers/volunteer/{theirs.pk}/status/", {"to": "withdrawn",
-                                                                                         "reason": "x"})
+    response = officer_client.post(
+        f"/admin/volunteers/volunteer/{theirs.pk}/status/", {"to": "withdrawn", "reason": "x"}
+    )
     assert response.status_code == 404
     assert Volunteer.objects.get(pk=theirs.pk).status == "applicant"
 
 
 def test_the_volunteer_sees_their_next_screening_date_and_nothing_clinical(client, deployable_vera, wendy):
-    screen(deployable_vera.user, wendy, outcome="fit_restricted", restrictions="No image review.",
-           notes="Private clinical note")
+    screen(
+        deployable_vera.user,
+        wendy,
+        outcome="fit_restricted",
+        restrictions="No image review.",
+        notes="Private clinical note",
+    )
     client.post("/accounts/login/", {"login": deployable_vera.user.email, "password": PASSWORD})
     body = client.get("/").content.decode()
     due = timezone.localtime(deployable_vera.user.screenings.first().next_due)
