@@ -133,6 +133,30 @@ class SchemeAdmin(PortalGuardedAdmin):
         return False
 
 
+class ConsultationAuditedAdmin(admin.ModelAdmin):
+    """Reading these records is itself logged (DPA 2018 s.62): a list page is one event naming the rows
+    shown; opening one record is one event naming it."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        shown = getattr(response, "context_data", {}).get("cl")
+        if shown is not None:
+            ids = [row.pk for row in shown.result_list]
+            audit_record(action=f"{self.opts.label_lower}.consult_list", request=request, detail={"ids": ids})
+        return response
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if getattr(response, "status_code", None) == 200:
+            audit_record(
+                action=f"{self.opts.label_lower}.consult",
+                request=request,
+                object_type=self.opts.label_lower,
+                object_id=object_id,
+            )
+        return response
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -145,21 +169,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+class AuditEventAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
     list_display = ["id", "at", "action", "outcome", "actor_email", "actor_role", "object_type", "object_id", "ip"]
     list_filter = ["outcome", "action"]
     search_fields = ["actor_email", "action", "object_id"]
     date_hierarchy = "at"
     list_per_page = 100
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        response = super().changelist_view(request, extra_context)
-        shown = getattr(response, "context_data", {}).get("cl")
-        if shown is not None:
-            # Reading the log is itself a consultation (DPA 2018 s.62): one row naming what was shown.
-            ids = [event.pk for event in shown.result_list]
-            audit_record(action="audit.consult", request=request, detail={"event_ids": ids})
-        return response
 
 
 @admin.register(Job)

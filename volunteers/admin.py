@@ -14,10 +14,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
+from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
 from portal.permissions import scheme_filter
 from volunteers import services
-from volunteers.deployability import Audience, deployability_for
+from volunteers.deployability import Audience, deployability_for, screening_state
 from volunteers.models import (
     AdverseInformation,
     CodeOfConduct,
@@ -69,7 +69,7 @@ class StatusForm(forms.Form):
 
 @admin.register(Volunteer)
 class VolunteerAdmin(SchemeScopedAdmin):
-    list_display = ["name", "email", "status", "deployable", "exhibit_initials", "accredited_at"]
+    list_display = ["name", "email", "status", "deployable", "screening", "exhibit_initials", "accredited_at"]
     list_filter = ["status", DeployableFilter]
     search_fields = ["user__full_name", "user__email", "exhibit_initials"]
     list_select_related = ["user", "scheme"]
@@ -103,6 +103,11 @@ class VolunteerAdmin(SchemeScopedAdmin):
         if decision.allowed:
             return "Yes, with restrictions" if decision.restrictions else "Yes"
         return "No — " + " ".join(decision.reasons_for(Audience.OFFICER))
+
+    @admin.display(description="Screening")
+    def screening(self, obj: Volunteer) -> str:
+        """What officers may know of screening: current, due soon or overdue — never the outcome."""
+        return screening_state(obj.user_id)
 
     @admin.display(description="Deployability now")
     def deployability_now(self, obj: Volunteer) -> str:
@@ -377,7 +382,7 @@ class SchemeVolunteerSettingsAdmin(SchemeScopedAdmin):
         return False
 
 
-class WelfareOnlyAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+class WelfareOnlyAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
     """Welfare models: welfare officers of the scheme only, whatever model permissions say."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -298,3 +298,16 @@ def exposure_minutes(person_id: int, *, since: datetime) -> int:
 def heavy_exposure(person_id: int, scheme, *, now: datetime) -> bool:
     rules = rules_for(scheme)
     return exposure_minutes(person_id, since=now - timedelta(days=365)) >= rules.heavy_exposure_minutes_per_year
+
+
+def screening_state(person_id: int, *, at: datetime | None = None) -> str:
+    """Screening as officers may see it: "Current", "Due soon", "Overdue" or "Not done" — no outcome."""
+    now = at or timezone.now()
+    latest = ScreeningRecord.objects.filter(person_id=person_id).order_by("-screened_on", "-id").first()
+    if latest is None:
+        return "Not done"
+    if latest.next_due <= now:
+        return "Overdue"
+    if latest.next_due <= now + timedelta(days=30):
+        return f"Due by {uk_date(latest.next_due)}"
+    return "Current"

@@ -283,6 +283,7 @@ class ScreeningRequest(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+        indexes = [models.Index(fields=["person", "closed_at"], name="volunteers_request_open")]
 
     def __str__(self) -> str:
         return f"Screening request for {self.person}"
@@ -326,6 +327,7 @@ class StandDown(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        indexes = [models.Index(fields=["person", "lifted_at"], name="volunteers_standdown_active")]
 
     def __str__(self) -> str:
         return f"Stand-down of {self.person} ({self.get_reason_display().lower()})"

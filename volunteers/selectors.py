@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -25,11 +26,17 @@ def welfare_people(user: User) -> QuerySet[User]:
     return people.filter(scheme_id=user.scheme_id)
 
 
-def welfare_console_rows(user: User, *, window_days: int = 30) -> QuerySet[User]:
-    """One row per person with the figures the console shows, in a constant number of queries."""
-    now = timezone.now()
+EXPOSURE_WINDOW_DAYS = 30
+
+
+def welfare_console_rows(user: User, *, with_exposure: bool = False) -> QuerySet[User]:
+    """One row per person with what the console filters and sorts on, in one query.
+
+    Exposure totals are summed for the whole list only when sorting by them; otherwise
+    `attach_recent_exposure` adds them to the page shown, in one more query.
+    """
     latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by("-screened_on", "-id")
-    return (
+    rows = (
         welfare_people(user)
         .select_related("scheme", "volunteer")
         .annotate(
@@ -37,12 +44,29 @@ def welfare_console_rows(user: User, *, window_days: int = 30) -> QuerySet[User]
             screening_outcome=Subquery(latest.values("outcome")[:1]),
             stood_down=Exists(StandDown.objects.filter(person=OuterRef("pk"), lifted_at__isnull=True)),
             open_request=Exists(ScreeningRequest.objects.filter(person=OuterRef("pk"), closed_at__isnull=True)),
-            recent_exposure=Subquery(
-                _exposure_sum_since(now - timedelta(days=window_days)),
-            ),
         )
         .order_by("screening_next_due", "full_name")
     )
+    if with_exposure:
+        since = timezone.now() - timedelta(days=EXPOSURE_WINDOW_DAYS)
+        rows = rows.annotate(recent_exposure=Coalesce(Subquery(_exposure_sum_since(since)), 0))
+    return rows
+
+
+def attach_recent_exposure(rows: list[User]) -> list[User]:
+    from volunteers.models import ExposureEvent
+
+    since = timezone.now() - timedelta(days=EXPOSURE_WINDOW_DAYS)
+    totals = dict(
+        ExposureEvent.objects.filter(person_id__in=[row.pk for row in rows], at__gte=since)
+        .values("person_id")
+        .annotate(total=Sum("minutes"))
+        .values_list("person_id", "total")
+    )
+    for row in rows:
+        if not hasattr(row, "recent_exposure"):
+            row.recent_exposure = totals.get(row.pk, 0)
+    return rows
 
 
 def _exposure_sum_since(since):

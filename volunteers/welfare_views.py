@@ -21,7 +21,7 @@ from volunteers import services
 from volunteers.forms import ExposureForm, ScreeningForm, StandDownForm
 from volunteers.models import ExposureEvent, ScreeningRequest, StandDown
 from volunteers.permissions import is_welfare_officer
-from volunteers.selectors import screenings_of, welfare_console_rows, welfare_person
+from volunteers.selectors import attach_recent_exposure, screenings_of, welfare_console_rows, welfare_person
 
 FILTERS = {
     "all": "Everyone",
@@ -52,7 +52,7 @@ def console(request: HttpRequest) -> HttpResponse:
     show = show if show in FILTERS else "all"
     sort = sort if sort in SORTS else "due"
     now = timezone.now()
-    rows = welfare_console_rows(request.user)
+    rows = welfare_console_rows(request.user, with_exposure=sort == "exposure")
     if show == "overdue":
         rows = rows.filter(Q(screening_next_due__isnull=True) | Q(screening_next_due__lte=now))
     elif show == "due_soon":
@@ -67,7 +67,7 @@ def console(request: HttpRequest) -> HttpResponse:
         "exposure": ["-recent_exposure", "full_name"],
     }[sort]
     page = Paginator(rows.order_by(*order), PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    rows = attach_recent_exposure(list(page.object_list))
     audit_record(
         action="welfare.consult_list",
         request=request,

@@ -129,8 +129,8 @@ def test_the_audit_log_is_read_only_and_reading_it_is_itself_audited(signed_in, 
     client = signed_in(ada)
     response = client.get("/admin/portal/auditevent/")
     assert response.status_code == 200
-    consult = AuditEvent.objects.filter(action="audit.consult").latest("id")
-    shown = consult.detail["event_ids"]
+    consult = AuditEvent.objects.filter(action="portal.auditevent.consult_list").latest("id")
+    shown = consult.detail["ids"]
     assert shown and all(AuditEvent.objects.get(pk=pk).scheme_id == ada.scheme_id for pk in shown)
     assert client.post(f"/admin/portal/auditevent/{shown[0]}/delete/", {"post": "yes"}).status_code == 403
 

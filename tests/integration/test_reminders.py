@@ -58,3 +58,22 @@ def test_officer_reminders_carry_no_health_detail(deployable_vera, owen, screeni
     to_officer = next(m for m in mail.outbox if m.to == [owen.email] and "screening" in m.subject)
     assert "welfare screening is due" in to_officer.body
     assert "fit" not in to_officer.body.lower().replace("fitness", "")
+
+
+def test_the_daily_beat_task_with_the_clock_frozen_sends_on_the_day_and_the_gate_closes(deployable_vera, screening_due):
+    """No date is passed in: the real task reads the (frozen) clock, as beat runs it each morning."""
+    import time_machine
+
+    from volunteers.deployability import Code, deployability_for
+    from volunteers.tasks import expiry_reminders_task
+
+    seven_days_before = timezone.make_aware(
+        timezone.datetime.combine(screening_due - timedelta(days=7), timezone.datetime.min.time())
+    ) + timedelta(hours=7)
+    mail.outbox.clear()
+    with time_machine.travel(seven_days_before, tick=False):
+        assert expiry_reminders_task() == 2
+        assert deployability_for(deployable_vera).allowed
+    with time_machine.travel(seven_days_before + timedelta(days=7), tick=False):
+        expiry_reminders_task()
+        assert Code.SCREENING_OVERDUE in deployability_for(deployable_vera).codes

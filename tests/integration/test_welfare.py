@@ -154,3 +154,22 @@ def test_officers_read_deployability_without_health_detail_in_the_admin(signed_i
 def test_superuser_without_the_welfare_role_cannot_read_notes_in_the_admin(signed_in, root, screened):
     response = signed_in(root).get(f"/admin/volunteers/screeningrecord/{screened.pk}/change/", follow=True)
     assert SECRET_NOTE.encode() not in response.content
+
+
+def test_officers_see_screening_as_current_due_or_overdue_only(signed_in, owen, deployable_vera, wendy):
+    from volunteers.models import ScreeningRecord
+
+    client = signed_in(owen)
+    assert "Current" in client.get("/admin/volunteers/volunteer/").content.decode()
+    ScreeningRecord.objects.filter(person=deployable_vera.user).update(next_due=timezone.now() - timedelta(days=1))
+    body = client.get("/admin/volunteers/volunteer/").content.decode()
+    assert "Overdue" in body and "Fit" not in body
+
+
+def test_a_welfare_officer_reading_screenings_in_the_admin_is_audited(signed_in, wendy, screened):
+    client = signed_in(wendy)
+    assert client.get("/admin/volunteers/screeningrecord/").status_code == 200
+    assert client.get(f"/admin/volunteers/screeningrecord/{screened.pk}/change/").status_code == 200
+    listed = AuditEvent.objects.get(action="volunteers.screeningrecord.consult_list")
+    assert sorted(listed.detail["ids"]) == sorted(ScreeningRecord.objects.values_list("pk", flat=True))
+    assert AuditEvent.objects.filter(action="volunteers.screeningrecord.consult", object_id=str(screened.pk)).exists()
