@@ -111,3 +111,21 @@ def _seed_volunteer(scheme: Scheme) -> None:
         by=welfare,
     )
     services.volunteer_transition(volunteer=volunteer, to="accredited", by=officer, reason="Demo accreditation.")
+    _pass_published_modules(volunteer.user)
+
+
+def _pass_published_modules(user: User) -> None:
+    """Vera takes each published module's assessment through the real services and answers correctly."""
+    from training.models import Module
+    from training.services import attempt_start, attempt_submit, current_version
+
+    for module in Module.objects.all():
+        version = current_version(module)
+        if version is None:
+            continue
+        attempt = attempt_start(user=user, module=module)
+        answers = {
+            question.pk: [choice.pk for choice in question.choices.all() if choice.is_correct]
+            for question in version.questions.prefetch_related("choices")
+        }
+        attempt_submit(attempt=attempt, answers=answers)

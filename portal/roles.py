@@ -38,6 +38,13 @@ OFFICER_VOLUNTEER_PERMISSIONS = (
     "volunteers.view_integrityreview",
     "volunteers.add_integrityreview",
     "volunteers.view_codeofconduct",
+    "training.view_module",
+    "training.view_moduleversion",
+    "training.view_certificate",
+    "training.change_certificate",
+    "training.view_attempt",
+    "training.view_attemptreset",
+    "training.add_attemptreset",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -164,6 +165,10 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "5/5m/user",
     "change_password": "5/m/user",
 }
+# The public certificate verification page (portal/ratelimit.py, on the shared cache).
+PORTAL_VERIFY_RATE_LIMIT = env_str("PORTAL_VERIFY_RATE_LIMIT", "30/m")
+if not re.fullmatch(r"\d+/[smh]", PORTAL_VERIFY_RATE_LIMIT):
+    raise EnvError(f"PORTAL_VERIFY_RATE_LIMIT={PORTAL_VERIFY_RATE_LIMIT!r} must look like 30/m (per s, m or h).")
 MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("PORTAL_MFA_ISSUER", "Accredited Volunteer Portal")
@@ -315,6 +320,14 @@ PORTAL_EXPOSURE_THRESHOLD_MINUTES = env_int("PORTAL_EXPOSURE_THRESHOLD_MINUTES",
 PORTAL_EXPOSURE_WINDOW_DAYS = env_int("PORTAL_EXPOSURE_WINDOW_DAYS", 30, minimum=1)
 PORTAL_REMINDER_DAYS = env_int_list("PORTAL_REMINDER_DAYS", [30, 7, 0])
 
+# Where people reach the portal: used in links that leave it (certificate PDFs, e-mails from jobs).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Training ----------------------------------------------------------------------------------------
+PORTAL_TRAINING_MAX_ATTEMPTS = env_int("PORTAL_TRAINING_MAX_ATTEMPTS", 3, minimum=1)
+PORTAL_TRAINING_COOLDOWN_MINUTES = env_int("PORTAL_TRAINING_COOLDOWN_MINUTES", 60, minimum=0)
+PORTAL_TRAINING_EXPIRES_SOON_DAYS = env_int("PORTAL_TRAINING_EXPIRES_SOON_DAYS", 30, minimum=1)
+
 # --- Encryption at rest of welfare data (portal/crypto.py): Fernet keys, newest first -------------
 PORTAL_FIELD_KEYS = [key for key in env_secret("PORTAL_FIELD_KEYS", "").split(",") if key.strip()]
 if not PORTAL_FIELD_KEYS:
@@ -334,5 +347,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("PORTAL_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

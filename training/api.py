@@ -16,9 +16,19 @@ class TrainingStatus:
 
 
 def mandatory_training_status(user: AbstractBaseUser, *, at: datetime | None = None) -> TrainingStatus:
-    """Every mandatory module passed and unexpired at the current version rules.
+    """Every mandatory module (with published content) passed and unexpired at the current version rules:
+    a certificate stops counting when it expires, is revoked, or a newer version's re-certification
+    date has passed."""
+    from training.selectors import module_states
 
-    The curriculum arrives with the training issue; until a mandatory module exists, the condition
-    holds vacuously (nothing is mandatory yet), and this function is where that changes.
-    """
-    return TrainingStatus(current=True, summary="No mandatory training modules have been published yet.")
+    states = [s for s in module_states(user, now=at) if s.module.mandatory and s.module.versions.all()]
+    if not states:
+        return TrainingStatus(current=True, summary="No mandatory training modules have been published yet.")
+    missing = [s.module.title for s in states if not s.counts]
+    if missing:
+        return TrainingStatus(
+            current=False,
+            missing=missing,
+            summary=f"{len(states) - len(missing)} of {len(states)} mandatory modules passed.",
+        )
+    return TrainingStatus(current=True, summary=f"All {len(states)} mandatory modules passed and current.")

@@ -85,6 +85,7 @@ def volunteer_tasks(volunteer: Volunteer, decision: Deployability | None = None)
             blockers,
             {Code.TRAINING_NOT_CURRENT},
             action=True,
+            href=reverse("training_index"),
             done_hint=decision.training_summary,
         ),
         _task("Accreditation", blockers, {Code.NOT_ACCREDITED, Code.SUSPENDED, Code.LEFT_SCHEME}),

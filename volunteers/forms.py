@@ -6,11 +6,8 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.utils import timezone
 
+from portal.forms import GovukDateField
 from volunteers.models import ScreeningRecord
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class InvitationAcceptForm(forms.Form):
@@ -20,9 +17,9 @@ class InvitationAcceptForm(forms.Form):
         help_text="As shown on your identity documents.",
         error_messages={"required": "Enter your full name"},
     )
-    date_of_birth = forms.DateField(
+    date_of_birth = GovukDateField(
         label="Date of birth",
-        widget=DateInput,
+        help_text="For example, 27 3 1990.",
         error_messages={"required": "Enter your date of birth", "invalid": "Date of birth must be a real date"},
     )
     phone = forms.CharField(label="Phone number", max_length=40, error_messages={"required": "Enter a phone number"})
@@ -31,11 +28,13 @@ class InvitationAcceptForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Enter your current address"},
     )
-    current_address_since = forms.DateField(
+    current_address_since = GovukDateField(
         label="Lived there since",
-        widget=DateInput,
+        help_text="The date you moved in. For example, 1 2 2019.",
         error_messages={
             "required": "Enter the date you moved to your current address",
+            "incomplete": "The date you moved in must include a %(missing)s",
+            "invalid_year": "The year you moved in must include 4 numbers",
             "invalid": "The date you moved in must be a real date",
         },
     )
@@ -114,10 +113,13 @@ class ScreeningForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": "Select the kind of screening"},
     )
-    screened_on = forms.DateField(
+    screened_on = GovukDateField(
         label="Date of screening",
-        widget=DateInput,
-        error_messages={"required": "Enter the date of the screening", "invalid": "Enter a real date"},
+        help_text="For example, 14 3 2025.",
+        error_messages={
+            "required": "Enter the date of the screening",
+            "invalid": "Date of screening must be a real date",
+        },
     )
     provider = forms.CharField(
         label="Provider",

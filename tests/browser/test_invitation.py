@@ -17,10 +17,16 @@ def test_an_invitee_applies_and_sees_their_task_list(page, live_server, lantern,
 
     # First try: a mismatched password is reported, and what was typed is kept.
     page.get_by_label("Full name").fill("Ivy Invitee")
-    page.get_by_label("Date of birth").fill("1992-04-05")
+    date_of_birth = page.get_by_role("group", name="Date of birth")
+    date_of_birth.get_by_label("Day").fill("5")
+    date_of_birth.get_by_label("Month").fill("4")
+    date_of_birth.get_by_label("Year").fill("1992")
     page.get_by_label("Phone number").fill("07700 900777")
     page.get_by_label("Current address").fill("3 Mill Lane, Anytown")
-    page.get_by_label("Lived there since").fill("2020-01-01")
+    lived_there_since = page.get_by_role("group", name="Lived there since")
+    lived_there_since.get_by_label("Day").fill("1")
+    lived_there_since.get_by_label("Month").fill("1")
+    lived_there_since.get_by_label("Year").fill("2020")
     page.get_by_label("Create a password").fill("a-long-and-unusual-passphrase")
     page.get_by_label("Confirm your password").fill("something-else-entirely")
     page.get_by_label("I have read the code of conduct").check()
@@ -28,6 +34,7 @@ def test_an_invitee_applies_and_sees_their_task_list(page, live_server, lantern,
     page.locator(".govuk-error-summary").wait_for()
     assert "The passwords do not match" in page.locator(".govuk-error-summary").inner_text()
     assert page.get_by_label("Current address").input_value() == "3 Mill Lane, Anytown"
+    assert [date_of_birth.get_by_label(box).input_value() for box in ("Day", "Month", "Year")] == ["5", "4", "1992"]
     assert axe_violations(page) == []
 
     page.get_by_label("Create a password").fill("a-long-and-unusual-passphrase")

@@ -13,13 +13,19 @@ from volunteers.models import Invitation, Volunteer
 from volunteers.services import InvitationUnusable, invitation_accept, invitation_create, invitation_send
 
 
-def _form(**overrides):
+def _date(name: str, iso: str) -> dict:
+    """A date as the GOV.UK date input posts it: Day, Month and Year boxes, <name>_0, _1 and _2."""
+    year, month, day = iso.split("-")
+    return {f"{name}_0": day, f"{name}_1": month, f"{name}_2": year}
+
+
+def _form(date_of_birth="1991-05-04", current_address_since="2019-02-01", **overrides):
     data = {
         "full_name": "Ina Invitee",
-        "date_of_birth": "1991-05-04",
+        **_date("date_of_birth", date_of_birth),
         "phone": "07700 900456",
         "current_address": "2 Low Road, Anytown",
-        "current_address_since": "2019-02-01",
+        **_date("current_address_since", current_address_since),
         "previous_addresses": "9 Old Lane, Elsewhere (2014 to 2019)",
         "password1": "a-long-and-unusual-passphrase",
         "password2": "a-long-and-unusual-passphrase",
@@ -102,6 +108,28 @@ def test_the_form_keeps_what_was_typed_and_says_what_is_wrong(client, invitation
     assert "The passwords do not match." in body
     assert "Volunteers must be 18 or over." in body
     assert "2 Low Road, Anytown" in body
+    assert not User.objects.filter(email="ina@example.org").exists()
+
+
+def test_dates_are_day_month_and_year_boxes_and_an_incomplete_one_says_what_is_missing(client, invitation):
+    _, token = invitation
+    body = client.get(f"/invitations/{token}/").content.decode()
+    assert '<legend class="govuk-fieldset__legend govuk-fieldset__legend--s">Date of birth</legend>' in body
+    assert 'id="id_date_of_birth_0" name="date_of_birth_0" type="text" inputmode="numeric"' in body
+    assert 'autocomplete="bday-day"' in body and 'autocomplete="bday-year"' in body
+    assert "For example, 27 3 1990." in body
+    assert 'type="date"' not in body
+
+    data = _form()
+    data["date_of_birth_1"] = ""
+    response = client.post(f"/invitations/{token}/", data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '<a href="#id_date_of_birth_0">Date of birth must include a month</a>' in body
+    assert 'name="date_of_birth_0" type="text" inputmode="numeric" value="04"' in body
+    assert 'name="date_of_birth_2" type="text" inputmode="numeric" value="1991"' in body
+    assert 'govuk-input--width-2 govuk-input--error" id="id_date_of_birth_1"' in body
+    assert 'govuk-input--width-2" id="id_date_of_birth_0"' in body
     assert not User.objects.filter(email="ina@example.org").exists()
 
 

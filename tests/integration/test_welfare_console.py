@@ -84,11 +84,14 @@ def test_an_unknown_filter_or_page_falls_back_safely(welfare_client):
 def test_recording_a_screening_through_the_page_keeps_input_on_error(welfare_client, lantern, owen, wendy, conduct):
     volunteer = invite_and_apply(lantern, owen, "s@lantern.example", "Sam Screen")
     url = f"/welfare/people/{volunteer.user_id}/screening/new/"
+    today = timezone.localdate()
     response = welfare_client.post(
         url,
         {
             "kind": "baseline",
-            "screened_on": timezone.localdate().isoformat(),
+            "screened_on_0": str(today.day),
+            "screened_on_1": str(today.month),
+            "screened_on_2": str(today.year),
             "provider": "OH Ltd",
             "outcome": "fit_restricted",
             "restrictions": "",
@@ -102,7 +105,9 @@ def test_recording_a_screening_through_the_page_keeps_input_on_error(welfare_cli
         url,
         {
             "kind": "baseline",
-            "screened_on": timezone.localdate().isoformat(),
+            "screened_on_0": str(today.day),
+            "screened_on_1": str(today.month),
+            "screened_on_2": str(today.year),
             "provider": "OH Ltd",
             "outcome": "fit",
             "clinical_notes": "ok",

@@ -1,0 +1,103 @@
+"""Reads: which certificates count, each module's state for a person, the officers' matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from training.models import Certificate, Module, ModuleVersion
+
+
+def certificate_state(certificate: Certificate, versions: list[ModuleVersion], *, now: datetime) -> str:
+    """valid | expired | revoked | superseded (a newer version's re-certification date has passed)."""
+    if certificate.revoked_at:
+        return "revoked"
+    if certificate.expires_at <= now:
+        return "expired"
+    today = timezone.localdate(now)
+    for version in versions:
+        if version.number > certificate.version.number and version.recertify_by and version.recertify_by <= today:
+            return "superseded"
+    return "valid"
+
+
+@dataclass(frozen=True)
+class ModuleState:
+    module: Module
+    state: str  # not_started | in_progress | passed | expires_soon | expired | recertify | revoked
+    label: str
+    certificate: Certificate | None
+    counts: bool  # a certificate that satisfies the requirement now
+
+
+def _modules_with_versions() -> QuerySet[Module]:
+    return Module.objects.prefetch_related(Prefetch("versions", queryset=ModuleVersion.objects.order_by("-number")))
+
+
+def module_states(user, *, now: datetime | None = None, modules: list[Module] | None = None) -> list[ModuleState]:
+    now = now or timezone.now()
+    modules = modules if modules is not None else list(_modules_with_versions())
+    certificates: dict[int, list[Certificate]] = {}
+    for certificate in Certificate.objects.filter(user=user).select_related("version").order_by("-passed_at"):
+        certificates.setdefault(certificate.module_id, []).append(certificate)
+    from training.models import Attempt
+
+    open_modules = set(
+        Attempt.objects.filter(user=user, submitted_at__isnull=True).values_list("version__module_id", flat=True)
+    )
+    return [_state(m, certificates.get(m.pk, []), m.pk in open_modules, now) for m in modules]
+
+
+def _state(module: Module, certificates: list[Certificate], in_progress: bool, now: datetime) -> ModuleState:
+    versions = list(module.versions.all())
+    soon = now + timedelta(days=settings.PORTAL_TRAINING_EXPIRES_SOON_DAYS)
+    for certificate in certificates:
+        state = certificate_state(certificate, versions, now=now)
+        if state == "valid":
+            until = f"{timezone.localtime(certificate.expires_at):%-d %B %Y}"
+            newer = [v for v in versions if v.number > certificate.version.number and v.recertify_by]
+            if newer:
+                return ModuleState(
+                    module, "recertify", f"Re-certify by {newer[0].recertify_by:%-d %B %Y}", certificate, True
+                )
+            if certificate.expires_at <= soon:
+                return ModuleState(module, "expires_soon", f"Expires on {until}", certificate, True)
+            return ModuleState(module, "passed", f"Passed, valid until {until}", certificate, True)
+    latest = certificates[0] if certificates else None
+    if latest is not None:
+        state = certificate_state(latest, versions, now=now)
+        label = {"expired": "Expired", "revoked": "Certificate revoked", "superseded": "Re-certification required"}
+        return ModuleState(module, {"superseded": "recertify"}.get(state, state), label[state], latest, False)
+    if in_progress:
+        return ModuleState(module, "in_progress", "In progress", None, False)
+    return ModuleState(module, "not_started", "Not started", None, False)
+
+
+def training_matrix(people: list, *, now: datetime | None = None) -> tuple[list[Module], list[tuple]]:
+    """(modules, [(person, [ModuleState per module])]) in a constant number of queries."""
+    from training.models import Attempt
+
+    now = now or timezone.now()
+    modules = list(_modules_with_versions())
+    ids = [person.pk for person in people]
+    certificates: dict[tuple[int, int], list[Certificate]] = {}
+    for certificate in Certificate.objects.filter(user_id__in=ids).select_related("version").order_by("-passed_at"):
+        certificates.setdefault((certificate.user_id, certificate.module_id), []).append(certificate)
+    open_attempts = set(
+        Attempt.objects.filter(user_id__in=ids, submitted_at__isnull=True).values_list("user_id", "version__module_id")
+    )
+    rows = [
+        (
+            person,
+            [
+                _state(m, certificates.get((person.pk, m.pk), []), (person.pk, m.pk) in open_attempts, now)
+                for m in modules
+            ],
+        )
+        for person in people
+    ]
+    return modules, rows
