@@ -27,6 +27,6 @@ def seed_curriculum(directory: Path = CURRICULUM_DIR) -> list[tuple[str, str]]:
         if latest is not None and latest.source_sha256 == digest:
             outcome.append((data["slug"], f"version {latest.number} is current"))
             continue
-        version = module_publish(data=data, source_sha256=digest)
+        version = module_publish(data=data, source_sha256=digest, recertify_by=data.get("recertify_by"))
         outcome.append((data["slug"], f"published version {version.number}"))
     return outcome
