@@ -1,1 +1,209 @@
-"""Evidence models: built in a later issue."""
+"""Evidence: authorisations, taskings and assignments, exhibits and their custody chain."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# guardian's direct-foreign-key permission bases: the one import of guardian outside
+# portal/permissions.py, because the models must subclass them.
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from portal.models import Scheme
+
+
+class Authorisation(models.Model):
+    """The legal authority for covert activity (RIPA CHIS, directed surveillance, or another basis)."""
+
+    class Kind(models.TextChoices):
+        CHIS = "chis", "CHIS (RIPA s.29)"
+        DIRECTED_SURVEILLANCE = "directed", "Directed surveillance (RIPA s.28)"
+        OTHER = "other", "Other legal basis"
+
+    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="authorisations")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reference = models.CharField(max_length=60)
+    authorising_officer = models.CharField(max_length=200)
+    authorising_rank = models.CharField(max_length=60)
+    urgent = models.BooleanField(default=False, help_text="Urgent or oral authorisations last 72 hours.")
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    review_dates = models.JSONField(default=list, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancellation_reason = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-granted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "reference"], name="evidence_authorisation_ref_unique"),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("granted_at")),
+                name="evidence_authorisation_expires_after_grant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.get_kind_display()})"
+
+
+class Tasking(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        CLOSED = "closed", "Closed"
+
+    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="taskings")
+    reference = models.CharField(max_length=60, help_text="Operation reference, unique within the scheme.")
+    title = models.CharField(max_length=200)
+    objective = models.TextField()
+    permitted_conduct = models.TextField(help_text="What the volunteer may and may not do (Looseley).")
+    platforms = models.CharField(max_length=300, help_text="Platforms the volunteer works on.")
+    persona = models.TextField(help_text="The decoy persona. Sensitive: assigned volunteers and officers only.")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    authorisation = models.ForeignKey(Authorisation, on_delete=models.PROTECT, related_name="taskings")
+    handler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="handled_taskings")
+    controller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="controlled_taskings"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-window_start"]
+        permissions = [("submit_evidence", "Submit evidence to this tasking (granted on assignment)")]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "reference"], name="evidence_tasking_ref_unique"),
+            models.CheckConstraint(
+                condition=models.Q(window_end__gt=models.F("window_start")), name="evidence_tasking_window_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.title}"
+
+
+class TaskingUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Tasking, on_delete=models.CASCADE)
+
+
+class TaskingGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Tasking, on_delete=models.CASCADE)
+
+
+class Assignment(models.Model):
+    """The fact that a volunteer is assigned; the permission it grants lives in guardian."""
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="assignments")
+    volunteer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-assigned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tasking", "volunteer"],
+                condition=models.Q(ended_at__isnull=True),
+                name="evidence_one_open_assignment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.volunteer} on {self.tasking.reference}"
+
+
+class ExhibitCounter(models.Model):
+    """Next sequence number per producer per tasking: locked while a reference is allocated."""
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="+")
+    initials = models.CharField(max_length=8)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tasking", "initials"], name="evidence_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.initials}/{self.last} on {self.tasking_id}"
+
+
+class Exhibit(models.Model):
+    class Review(models.TextChoices):
+        AWAITING = "awaiting", "Awaiting review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        UNUSED = "unused", "Marked unused"
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="exhibits")
+    producer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exhibits")
+    reference = models.CharField(max_length=20)
+    sequence = models.PositiveIntegerField()
+    description = models.TextField()
+    platform = models.CharField(max_length=100)
+    other_party = models.CharField(max_length=300, help_text="The other party's account identifiers.")
+    url = models.CharField(max_length=2000, blank=True)
+    captured_at = models.DateTimeField()
+    capture_method = models.CharField(max_length=200)
+    original_name = models.CharField(max_length=255, help_text="As sent by the browser; never used to store.")
+    stored_name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    sniffed_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    browser_sha256 = models.CharField(max_length=64, blank=True)
+    quarantined = models.BooleanField(default=False, help_text="Possible indecent imagery of a child.")
+    review_state = models.CharField(max_length=10, choices=Review.choices, default=Review.AWAITING)
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tasking", "producer", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["tasking", "reference"], name="evidence_exhibit_ref_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class CustodyEvent(models.Model):
+    """One handling step of one exhibit; each row chains to the previous one of the same exhibit."""
+
+    class Action(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        HASH_VERIFIED = "hash_verified", "Hash verified"
+        VIEWED = "viewed", "Viewed"
+        DOWNLOADED = "downloaded", "Downloaded"
+        REVIEWED = "reviewed", "Reviewed"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        MARKED_UNUSED = "marked_unused", "Marked unused"
+        SENSITIVITY_CHANGED = "sensitivity_changed", "Sensitivity changed"
+        INCLUDED_IN_BUNDLE = "included_in_bundle", "Included in bundle"
+        DISCLOSED = "disclosed", "Disclosed"
+
+    exhibit = models.ForeignKey(Exhibit, on_delete=models.PROTECT, related_name="custody")
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor_id = models.BigIntegerField(null=True)
+    actor_email = models.CharField(max_length=254)
+    actor_role = models.CharField(max_length=200)
+    detail = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["exhibit", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.exhibit.reference}: {self.get_action_display()}"

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from guardian.shortcuts import assign_perm, get_objects_for_user, get_user_perms, remove_perm
 
 from portal.models import User
 
@@ -26,6 +26,11 @@ def scheme_filter(queryset: QuerySet, user: User, *, field: str = "scheme") -> Q
 def objects_with_perm(user: User, perm: str, queryset: QuerySet) -> QuerySet:
     """Objects on which the user holds `perm` as a per-object grant; global perms never count."""
     return get_objects_for_user(user, perm, klass=queryset, accept_global_perms=False, with_superuser=False)
+
+
+def holds_object_perm(user: User, codename: str, obj: Model) -> bool:
+    """A per-object grant held by this user directly. Superuser status grants nothing here."""
+    return user.is_authenticated and user.is_active and codename in get_user_perms(user, obj)
 
 
 def grant(perm: str, user: User, obj: Model) -> None:

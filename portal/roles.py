@@ -45,6 +45,15 @@ OFFICER_VOLUNTEER_PERMISSIONS = (
     "training.view_attempt",
     "training.view_attemptreset",
     "training.add_attemptreset",
+    "evidence.view_authorisation",
+    "evidence.add_authorisation",
+    "evidence.change_authorisation",
+    "evidence.view_tasking",
+    "evidence.add_tasking",
+    "evidence.change_tasking",
+    "evidence.view_assignment",
+    "evidence.view_exhibit",
+    "evidence.view_custodyevent",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)

@@ -323,6 +323,11 @@ PORTAL_REMINDER_DAYS = env_int_list("PORTAL_REMINDER_DAYS", [30, 7, 0])
 # Where people reach the portal: used in links that leave it (certificate PDFs, e-mails from jobs).
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
+# --- Evidence uploads: streamed to a temporary file while hashed, then moved into private storage ---
+PORTAL_MAX_UPLOAD_BYTES = env_int("PORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024)
+PORTAL_UPLOAD_TEMP_DIR = env_str("PORTAL_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))
+Path(PORTAL_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+
 # --- Training ----------------------------------------------------------------------------------------
 PORTAL_TRAINING_MAX_ATTEMPTS = env_int("PORTAL_TRAINING_MAX_ATTEMPTS", 3, minimum=1)
 PORTAL_TRAINING_COOLDOWN_MINUTES = env_int("PORTAL_TRAINING_COOLDOWN_MINUTES", 60, minimum=0)

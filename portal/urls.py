@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("volunteers.urls")),
     path("", include("training.urls")),
+    path("", include("evidence.urls")),
 ]

@@ -463,3 +463,55 @@ def pass_module(user, version):
 
     attempt = attempt_start(user=user, module=version.module)
     return attempt_submit(attempt=attempt, answers=right_answers(version))
+
+
+# --- evidence ---------------------------------------------------------------------------------------------
+
+
+def make_tasking(scheme, officer, *, status: str = "active", hours: int = 48, reference: str = "OP-LANTERN-1"):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evidence.models import Authorisation, Tasking
+
+    now = timezone.now()
+    authorisation = Authorisation.objects.create(
+        scheme=scheme,
+        kind="chis",
+        reference=f"AUTH-{reference}",
+        authorising_officer="Supt Sarah Grant",
+        authorising_rank="Superintendent",
+        granted_at=now - timedelta(days=1),
+        expires_at=now + timedelta(days=300),
+        recorded_by=officer,
+    )
+    return Tasking.objects.create(
+        scheme=scheme,
+        reference=reference,
+        title="Chat room monitoring",
+        objective="Identify adults grooming.",
+        permitted_conduct="Respond only; never initiate sexual talk or propose meeting.",
+        platforms="Platform X",
+        persona="'Mia', 13, from Leeds",
+        window_start=now - timedelta(hours=1),
+        window_end=now + timedelta(hours=hours),
+        authorisation=authorisation,
+        handler=officer,
+        controller=officer,
+        status=status,
+        created_by=officer,
+    )
+
+
+@pytest.fixture
+def tasking(lantern, owen):
+    return make_tasking(lantern, owen)
+
+
+@pytest.fixture
+def assigned_vera(deployable_vera, tasking, owen):
+    from evidence.services import tasking_assign
+
+    tasking_assign(tasking=tasking, volunteer=deployable_vera.user, by=owen)
+    return deployable_vera

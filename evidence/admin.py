@@ -1,0 +1,204 @@
+"""Officer admin for evidence: authorisations, taskings and assignments (scheme-scoped); exhibits read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from evidence import services
+from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, Tasking
+from evidence.policy import tasking_problems
+from portal import roles
+from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
+from portal.models import User
+from portal.permissions import scheme_filter
+
+
+@admin.register(Authorisation)
+class AuthorisationAdmin(SchemeScopedAdmin):
+    list_display = [
+        "reference",
+        "kind",
+        "authorising_officer",
+        "authorising_rank",
+        "granted_at",
+        "expires_at",
+        "cancelled_at",
+    ]
+    list_filter = ["kind"]
+    search_fields = ["reference", "authorising_officer"]
+    readonly_fields = ["cancelled_at", "cancelled_by", "recorded_by", "recorded_at"]
+    fields = [
+        "kind",
+        "reference",
+        "authorising_officer",
+        "authorising_rank",
+        "urgent",
+        "granted_at",
+        "expires_at",
+        "review_dates",
+        "cancellation_reason",
+        *readonly_fields,
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return [*self.readonly_fields, "cancellation_reason"]
+        fixed = ["kind", "reference", "authorising_officer", "authorising_rank", "urgent", "granted_at", "expires_at"]
+        return [*fixed, *self.readonly_fields] + (["cancellation_reason"] if obj.cancelled_at else [])
+
+    def save_model(self, request: HttpRequest, obj: Authorisation, form: Any, change: bool) -> None:
+        if not change:
+            obj.scheme_id = request.user.scheme_id
+            obj.recorded_by = request.user
+            super().save_model(request, obj, form, change)
+        elif form.cleaned_data.get("cancellation_reason") and not obj.cancelled_at:
+            try:
+                services.authorisation_cancel(
+                    authorisation=Authorisation.objects.get(pk=obj.pk),
+                    by=request.user,
+                    reason=form.cleaned_data["cancellation_reason"],
+                )
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+        else:
+            super().save_model(request, obj, form, change)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and request.user.scheme_id is not None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AssignmentInline(admin.TabularInline):
+    model = Assignment
+    fields = ["volunteer", "assigned_by", "assigned_at", "ended_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TaskingForm(forms.ModelForm):
+    assign = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(), required=False, help_text="Assign volunteers (grants them permission to submit)."
+    )
+
+    class Meta:
+        model = Tasking
+        fields = [
+            "reference",
+            "title",
+            "objective",
+            "permitted_conduct",
+            "platforms",
+            "persona",
+            "window_start",
+            "window_end",
+            "authorisation",
+            "handler",
+            "controller",
+        ]
+
+
+@admin.register(Tasking)
+class TaskingAdmin(SchemeScopedAdmin):
+    form = TaskingForm
+    list_display = ["reference", "title", "status", "window_start", "window_end", "authorisation", "live"]
+    list_filter = ["status"]
+    search_fields = ["reference", "title"]
+    inlines = [AssignmentInline]
+    actions = ["activate", "suspend", "close"]
+
+    @admin.display(description="Can take evidence now")
+    def live(self, obj: Tasking) -> str:
+        from django.utils import timezone
+
+        problems = tasking_problems(obj, timezone.now())
+        return "Yes" if not problems else "No — " + " ".join(p.officer for p in problems)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        scheme_users = scheme_filter(User.objects.filter(is_active=True), request.user)
+        form.base_fields["authorisation"].queryset = scheme_filter(Authorisation.objects.all(), request.user)
+        officers = scheme_users.filter(groups__name=roles.OFFICER.code)
+        form.base_fields["handler"].queryset = officers
+        form.base_fields["controller"].queryset = officers
+        form.base_fields["assign"].queryset = scheme_users.filter(groups__name=roles.VOLUNTEER.code)
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Tasking, form: Any, change: bool) -> None:
+        if not change:
+            obj.scheme_id = request.user.scheme_id
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        for volunteer in form.cleaned_data.get("assign", []):
+            try:
+                services.tasking_assign(tasking=form.instance, volunteer=volunteer, by=request.user)
+            except ValidationError as exc:
+                messages.warning(request, " ".join(exc.messages))
+
+    def _move(self, request: HttpRequest, queryset: QuerySet, to: str) -> None:
+        for tasking in queryset:
+            try:
+                services.tasking_set_status(tasking=tasking, to=to, by=request.user)
+            except ValidationError as exc:
+                messages.error(request, f"{tasking.reference}: {' '.join(exc.messages)}")
+            else:
+                messages.success(request, f"{tasking.reference} is now {tasking.get_status_display().lower()}.")
+
+    @admin.action(description="Activate the selected taskings")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, Tasking.Status.ACTIVE)
+
+    @admin.action(description="Suspend the selected taskings")
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, Tasking.Status.SUSPENDED)
+
+    @admin.action(description="Close the selected taskings")
+    def close(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, Tasking.Status.CLOSED)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CustodyInline(admin.TabularInline):
+    model = CustodyEvent
+    fields = ["at", "action", "actor_email", "actor_role", "detail", "hash"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Exhibit)
+class ExhibitAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
+    scheme_field = "tasking__scheme"
+    list_display = [
+        "reference",
+        "tasking",
+        "producer",
+        "captured_at",
+        "sniffed_type",
+        "size",
+        "review_state",
+        "quarantined",
+    ]
+    list_filter = ["review_state", "quarantined"]
+    list_select_related = ["tasking", "producer"]
+    exclude = ["stored_name"]
+    inlines = [CustodyInline]

@@ -1,0 +1,116 @@
+"""The one rule: may this person create evidence for this tasking, now? A decision and its reasons.
+
+Views, admin, commands and tasks all ask `submission_decision`; nothing else decides it. The
+assignment is a guardian object permission (a fact); everything that depends on time or state —
+the window, the authorisation, the tasking's status, deployability — is checked here at each call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from evidence.models import Authorisation, Tasking
+from portal.models import User
+from portal.permissions import holds_object_perm
+from volunteers.deployability import Audience, deployability_for, uk_date
+from volunteers.models import Volunteer
+
+SUBMIT = "submit_evidence"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    volunteer: str
+    officer: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reasons: list[Reason] = field(default_factory=list)
+    until: datetime | None = None  # when the permission lapses by itself, if allowed
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+    def reasons_for(self, audience: Audience) -> list[str]:
+        return [reason.officer if audience is Audience.OFFICER else reason.volunteer for reason in self.reasons]
+
+    def headline(self) -> str:
+        if self.allowed and self.until:
+            return f"You can submit evidence until {timezone.localtime(self.until):%H:%M on %-d %B %Y}."
+        return "You cannot submit evidence to this tasking now."
+
+
+def authorisation_problem(authorisation: Authorisation, now: datetime) -> Reason | None:
+    if authorisation.cancelled_at and authorisation.cancelled_at <= now:
+        return Reason(
+            "authorisation_cancelled",
+            "The authorisation for this tasking has been cancelled.",
+            f"Authorisation {authorisation.reference} was cancelled on {uk_date(authorisation.cancelled_at)}.",
+        )
+    if authorisation.granted_at > now:
+        return Reason(
+            "authorisation_not_started",
+            "The authorisation for this tasking has not started yet.",
+            f"Authorisation {authorisation.reference} starts on {uk_date(authorisation.granted_at)}.",
+        )
+    if authorisation.expires_at <= now:
+        return Reason(
+            "authorisation_expired",
+            "The authorisation for this tasking has expired.",
+            f"Authorisation {authorisation.reference} expired on {uk_date(authorisation.expires_at)}.",
+        )
+    return None
+
+
+def tasking_problems(tasking: Tasking, now: datetime) -> list[Reason]:
+    reasons = []
+    if tasking.status != Tasking.Status.ACTIVE:
+        label = tasking.get_status_display().lower()
+        reasons.append(Reason(f"tasking_{tasking.status}", f"This tasking is {label}.", f"Tasking is {label}."))
+    if now < tasking.window_start:
+        when = f"{timezone.localtime(tasking.window_start):%H:%M on %-d %B %Y}"
+        reasons.append(Reason("window_not_started", f"This tasking starts at {when}.", f"Window starts {when}."))
+    elif now >= tasking.window_end:
+        when = f"{timezone.localtime(tasking.window_end):%H:%M on %-d %B %Y}"
+        reasons.append(Reason("window_ended", f"This tasking ended at {when}.", f"Window ended {when}."))
+    problem = authorisation_problem(tasking.authorisation, now)
+    if problem:
+        reasons.append(problem)
+    return reasons
+
+
+def submission_decision(*, user: User, tasking: Tasking, at: datetime | None = None) -> Decision:
+    now = at or timezone.now()
+    if not holds_object_perm(user, SUBMIT, tasking):
+        return Decision(False, [Reason("not_assigned", "You are not assigned to this tasking.", "Not assigned.")])
+    reasons = tasking_problems(tasking, now)
+    volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()
+    if volunteer is None or volunteer.scheme_id != tasking.scheme_id:
+        reasons.append(Reason("not_a_volunteer", "Only the scheme's volunteers submit evidence.", "Not a volunteer."))
+    else:
+        deployability = deployability_for(volunteer, at=now)
+        reasons += [
+            Reason(str(blocker.code), blocker.volunteer, text)
+            for blocker, text in zip(deployability.blockers, _officer_texts(deployability), strict=False)
+        ]
+    if reasons:
+        return Decision(False, reasons)
+    until = min(tasking.window_end, tasking.authorisation.expires_at)
+    return Decision(True, [], until)
+
+
+def _officer_texts(deployability) -> list[str]:
+    # One officer line per blocker, welfare detail withheld (volunteers.deployability words it).
+    from volunteers.deployability import WELFARE_CODES
+
+    return [
+        "Not deployable on welfare grounds." if blocker.code in WELFARE_CODES else blocker.officer
+        for blocker in deployability.blockers
+    ]

@@ -1,0 +1,176 @@
+"""Every change in evidence: authorisations, taskings, assignments, exhibits — audited in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from evidence.custody import custody_append
+from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, ExhibitCounter, Tasking
+from evidence.policy import SUBMIT, authorisation_problem, submission_decision
+from portal.audit import audit_record
+from portal.models import User
+from portal.permissions import grant, revoke
+from volunteers.models import Volunteer
+
+T = Tasking.Status
+TASKING_TRANSITIONS = {
+    T.DRAFT: {T.ACTIVE, T.CLOSED},
+    T.ACTIVE: {T.SUSPENDED, T.CLOSED},
+    T.SUSPENDED: {T.ACTIVE, T.CLOSED},
+    T.CLOSED: set(),
+}
+
+
+class SubmissionRefused(PermissionDenied):
+    """The one rule said no; `.decision` carries every reason."""
+
+    def __init__(self, decision) -> None:
+        super().__init__("; ".join(reason.volunteer for reason in decision.reasons))
+        self.decision = decision
+
+
+def authorisation_cancel(*, authorisation: Authorisation, by: User, reason: str) -> Authorisation:
+    if not reason.strip():
+        raise ValidationError("Record the reason for cancelling the authorisation.")
+    if authorisation.cancelled_at:
+        raise ValidationError("This authorisation is already cancelled.")
+    with transaction.atomic():
+        authorisation.cancelled_at = timezone.now()
+        authorisation.cancelled_by = by
+        authorisation.cancellation_reason = reason
+        authorisation.save(update_fields=["cancelled_at", "cancelled_by", "cancellation_reason"])
+        audit_record(action="evidence.authorisation_cancel", actor=by, obj=authorisation, detail={"reason": reason})
+    return authorisation
+
+
+def tasking_set_status(*, tasking: Tasking, to: str, by: User, reason: str = "") -> Tasking:
+    if to not in TASKING_TRANSITIONS[tasking.status]:
+        raise ValidationError(f"A {tasking.get_status_display().lower()} tasking cannot become {T(to).label.lower()}.")
+    if to == T.ACTIVE:
+        problem = authorisation_problem(tasking.authorisation, timezone.now())
+        if problem:
+            raise ValidationError(f"Activation needs a current authorisation: {problem.officer}")
+    with transaction.atomic():
+        before = tasking.status
+        tasking.status = to
+        tasking.save(update_fields=["status"])
+        audit_record(
+            action="evidence.tasking_status", actor=by, obj=tasking, detail={"from": before, "to": to, "reason": reason}
+        )
+    return tasking
+
+
+def tasking_assign(*, tasking: Tasking, volunteer: User, by: User) -> Assignment:
+    """Assignment is the only thing that grants the submit permission, and unassignment the only revoke."""
+    if not Volunteer.objects.filter(user=volunteer, scheme_id=tasking.scheme_id).exists():
+        raise ValidationError("Only volunteers of this tasking's scheme can be assigned to it.")
+    with transaction.atomic():
+        if Assignment.objects.filter(tasking=tasking, volunteer=volunteer, ended_at__isnull=True).exists():
+            raise ValidationError(f"{volunteer} is already assigned to {tasking.reference}.")
+        assignment = Assignment.objects.create(tasking=tasking, volunteer=volunteer, assigned_by=by)
+        grant(f"evidence.{SUBMIT}", volunteer, tasking)
+        audit_record(action="evidence.assign", actor=by, obj=tasking, detail={"volunteer": volunteer.pk})
+    return assignment
+
+
+def tasking_unassign(*, assignment: Assignment, by: User) -> Assignment:
+    with transaction.atomic():
+        assignment.ended_at = timezone.now()
+        assignment.ended_by = by
+        assignment.save(update_fields=["ended_at", "ended_by"])
+        revoke(f"evidence.{SUBMIT}", assignment.volunteer, assignment.tasking)
+        audit_record(
+            action="evidence.unassign", actor=by, obj=assignment.tasking, detail={"volunteer": assignment.volunteer_id}
+        )
+    return assignment
+
+
+def _next_reference(tasking: Tasking, initials: str) -> tuple[str, int]:
+    """AB/1, AB/2 … per producer per tasking: the counter row is locked, so references are unique and
+    gap-free even when submissions race (and a failed submission rolls its number back)."""
+    counter, _ = ExhibitCounter.objects.get_or_create(tasking=tasking, initials=initials)
+    counter = ExhibitCounter.objects.select_for_update().get(pk=counter.pk)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{initials}/{counter.last}", counter.last
+
+
+def exhibit_submit(
+    *,
+    user: User,
+    tasking: Tasking,
+    upload,
+    sniffed_type: str,
+    description: str,
+    platform: str,
+    other_party: str,
+    url: str,
+    captured_at: datetime,
+    capture_method: str,
+    browser_sha256: str = "",
+    quarantined: bool = False,
+    store,
+) -> Exhibit:
+    """Record an exhibit from a received upload (already hashed while streaming; see evidence/uploads.py).
+
+    `store(upload, name)` moves the temporary file into private storage under the generated name.
+    """
+    decision = submission_decision(user=user, tasking=tasking)
+    if not decision.allowed:
+        raise SubmissionRefused(decision)
+    if browser_sha256 and browser_sha256.lower() != upload.sha256:
+        raise ValidationError(
+            "The file changed on the way: your browser calculated a different SHA-256 from the one the portal "
+            "received. Nothing was stored. Upload the original file again."
+        )
+    if captured_at > timezone.now():
+        raise ValidationError("The time of capture cannot be in the future.")
+    volunteer = Volunteer.objects.get(user=user)
+    with transaction.atomic():
+        reference, sequence = _next_reference(tasking, volunteer.exhibit_initials)
+        stored_name = f"exhibits/{tasking.scheme_id}/{tasking.pk}/{secrets.token_hex(16)}"
+        exhibit = Exhibit.objects.create(
+            tasking=tasking,
+            producer=user,
+            reference=reference,
+            sequence=sequence,
+            description=description,
+            platform=platform,
+            other_party=other_party,
+            url=url,
+            captured_at=captured_at,
+            capture_method=capture_method,
+            original_name=upload.name[:255],
+            stored_name=stored_name,
+            size=upload.size,
+            sniffed_type=sniffed_type,
+            sha256=upload.sha256,
+            browser_sha256=browser_sha256.lower(),
+            quarantined=quarantined,
+        )
+        custody_append(
+            exhibit=exhibit,
+            action=CustodyEvent.Action.UPLOADED,
+            actor=user,
+            detail={"size": upload.size, "sha256": upload.sha256, "type": sniffed_type},
+        )
+        if browser_sha256:
+            custody_append(
+                exhibit=exhibit,
+                action=CustodyEvent.Action.HASH_VERIFIED,
+                actor=None,
+                detail={"browser_sha256": browser_sha256.lower(), "server_sha256": upload.sha256},
+            )
+        audit_record(
+            action="evidence.exhibit_submit",
+            actor=user,
+            obj=tasking,
+            detail={"exhibit": reference, "sha256": upload.sha256},
+        )
+        store(upload, stored_name)  # last: a failure above leaves nothing stored and the number unused
+    return exhibit

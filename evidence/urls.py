@@ -1,0 +1,11 @@
+"""URLs of the evidence app (volunteer side)."""
+
+from django.urls import path
+
+from evidence import views
+
+urlpatterns = [
+    path("taskings/", views.tasking_list, name="tasking_list"),
+    path("taskings/<int:tasking_id>/", views.tasking_detail, name="tasking_detail"),
+    path("taskings/<int:tasking_id>/exhibits/", views.exhibit_upload, name="exhibit_upload"),
+]

@@ -1,0 +1,123 @@
+"""Volunteer pages: my taskings, one tasking's briefing and decision, and exhibit upload."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+
+from evidence import services
+from evidence.forms import ExhibitForm
+from evidence.models import Exhibit, Tasking
+from evidence.policy import SUBMIT, submission_decision
+from evidence.sniff import sniff
+from evidence.uploads import HashingFileUploadHandler, discard, promote
+from portal.audit import audit_record
+from portal.permissions import objects_with_perm
+
+
+def assigned_taskings(user):
+    return objects_with_perm(user, f"evidence.{SUBMIT}", Tasking.objects.select_related("authorisation"))
+
+
+def _tasking_or_404(user, tasking_id: int) -> Tasking:
+    tasking = assigned_taskings(user).filter(pk=tasking_id).first()
+    if tasking is None:
+        raise Http404("No such tasking.")  # the same answer for "does not exist" and "not yours"
+    return tasking
+
+
+@login_required
+def tasking_list(request: HttpRequest) -> HttpResponse:
+    rows = [(t, submission_decision(user=request.user, tasking=t)) for t in assigned_taskings(request.user)]
+    return render(request, "evidence/tasking_list.html", {"rows": rows})
+
+
+@login_required
+def tasking_detail(request: HttpRequest, tasking_id: int, form: ExhibitForm | None = None) -> HttpResponse:
+    tasking = _tasking_or_404(request.user, tasking_id)
+    decision = submission_decision(user=request.user, tasking=tasking)
+    audit_record(action="evidence.tasking_view", request=request, obj=tasking)
+    exhibits = Exhibit.objects.filter(tasking=tasking, producer=request.user).order_by("sequence")
+    return render(
+        request,
+        "evidence/tasking_detail.html",
+        {
+            "tasking": tasking,
+            "decision": decision,
+            "form": form or ExhibitForm(),
+            "exhibits": exhibits,
+            "max_mb": settings.PORTAL_MAX_UPLOAD_BYTES // (1024 * 1024),
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@csrf_exempt  # the upload handler must be installed before the body is read; CSRF is checked just after
+@login_required
+def exhibit_upload(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    handler = HashingFileUploadHandler(request)
+    request.upload_handlers = [handler]
+    try:
+        return _exhibit_upload(request, tasking_id, handler)
+    finally:
+        handler.abort()  # whatever was spooled and not moved into storage is deleted
+
+
+@csrf_protect
+def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileUploadHandler) -> HttpResponse:
+    tasking = _tasking_or_404(request.user, tasking_id)
+    if request.method != "POST":
+        return redirect("tasking_detail", tasking_id=tasking.pk)
+    upload = request.FILES.get("file")
+    form = ExhibitForm(request.POST)
+    if handler.refused is not None:
+        form.is_valid()
+        form.add_error(
+            None,
+            f"The file is larger than the {filesizeformat(handler.refused.limit)} limit for an exhibit. Nothing "
+            "was stored. If it is a long video, ask your supervising officer how to hand it over.",
+        )
+        return tasking_detail(request, tasking.pk, form=form)
+    try:
+        if upload is None:
+            form.add_error(None, "Choose a file to upload.")
+        elif form.is_valid():
+            sniffed = sniff(upload.head, name_hint=upload.name)
+            if sniffed is None:
+                raise ValidationError(
+                    "This type of file cannot be accepted as an exhibit. Upload images, PDFs, text, CSV, JSON, "
+                    "HTML or MHTML chat exports, MP4 or WebM video, or WAV or MP3 audio."
+                )
+            data = form.cleaned_data
+            exhibit = services.exhibit_submit(
+                user=request.user,
+                tasking=tasking,
+                upload=upload,
+                sniffed_type=sniffed.mime,
+                description=data["description"],
+                platform=data["platform"],
+                other_party=data["other_party"],
+                url=data["url"],
+                captured_at=data["captured_at"],
+                capture_method=data["capture_method"],
+                browser_sha256=data["browser_sha256"],
+                quarantined=data["possible_indecent_image"],
+                store=lambda received, name: promote(received, storage=default_storage, name=name),
+            )
+            messages.success(request, f"Exhibit {exhibit.reference} received. SHA-256: {exhibit.sha256}")
+            return redirect("tasking_detail", tasking_id=tasking.pk)
+    except services.SubmissionRefused as exc:
+        form.add_error(None, f"Nothing was stored: {exc}")
+    except ValidationError as exc:
+        form.add_error(None, exc)
+    finally:
+        if upload is not None:
+            discard(upload)  # nothing is kept unless it was stored as an exhibit (promote moved it)
+    return tasking_detail(request, tasking.pk, form=form)

@@ -1,0 +1,230 @@
+"""Exhibits through the real upload endpoint: the one rule at the door, hashing, refusals, custody."""
+
+import hashlib
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+
+from evidence.models import CustodyEvent, Exhibit, Tasking
+from portal.models import AuditEvent
+from tests.conftest import PASSWORD, enrol_totp, make_tasking, mfa_login, on_postgres
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
+
+
+def _fields(**overrides):
+    data = {
+        "description": "Chat with the suspect, both sides, from first contact.",
+        "platform": "Platform X",
+        "other_party": "user_4471",
+        "url": "https://platform.example/chat/4471",
+        "captured_at": (timezone.localtime() - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M"),
+        "capture_method": "Platform export",
+    }
+    data.update(overrides)
+    return data
+
+
+def _upload(client, tasking, content=PNG, name="capture.png", **overrides):
+    data = _fields(**overrides)
+    data["file"] = io.BytesIO(content)
+    data["file"].name = name
+    return client.post(f"/taskings/{tasking.pk}/exhibits/", data)
+
+
+@pytest.fixture
+def vera_client(client, assigned_vera):
+    client.post("/accounts/login/", {"login": assigned_vera.user.email, "password": PASSWORD})
+    return client
+
+
+def _stored_files() -> list[str]:
+    try:
+        _, files = default_storage.listdir("exhibits")
+    except FileNotFoundError:
+        return []
+    return files
+
+
+def test_an_exhibit_is_hashed_referenced_and_put_in_custody(vera_client, assigned_vera, tasking):
+    response = _upload(vera_client, tasking, browser_sha256=hashlib.sha256(PNG).hexdigest())
+    assert response.status_code == 302
+    exhibit = Exhibit.objects.get()
+    assert exhibit.reference == "VD/1" and exhibit.sha256 == hashlib.sha256(PNG).hexdigest()
+    assert exhibit.sniffed_type == "image/png" and exhibit.size == len(PNG)
+    assert exhibit.stored_name != "capture.png" and "capture" not in exhibit.stored_name
+    with default_storage.open(exhibit.stored_name, "rb") as handle:
+        assert handle.read() == PNG
+    assert list(exhibit.custody.values_list("action", flat=True)) == ["uploaded", "hash_verified"]
+    assert AuditEvent.objects.filter(action="evidence.exhibit_submit").exists()
+    _upload(vera_client, tasking)
+    assert list(Exhibit.objects.values_list("reference", flat=True).order_by("sequence")) == ["VD/1", "VD/2"]
+
+
+def test_a_browser_hash_that_differs_is_refused_and_nothing_is_kept(vera_client, tasking):
+    response = _upload(vera_client, tasking, browser_sha256="0" * 64)
+    assert response.status_code == 400
+    assert b"calculated a different SHA-256" in response.content
+    assert not Exhibit.objects.exists() and _stored_files() == []
+
+
+def test_a_disallowed_type_is_refused_whatever_its_name(vera_client, tasking):
+    response = _upload(vera_client, tasking, content=b"MZ\x90\x00" + b"\x00" * 500, name="holiday.jpg")
+    assert response.status_code == 400 and b"This type of file cannot be accepted" in response.content
+    assert not Exhibit.objects.exists() and _stored_files() == []
+
+
+def test_a_traversal_name_is_never_used_for_storage(vera_client, tasking):
+    _upload(vera_client, tasking, name="../../../etc/passwd.png")
+    exhibit = Exhibit.objects.get()
+    assert ".." not in exhibit.stored_name and exhibit.stored_name.startswith("exhibits/")
+
+
+def test_an_oversize_file_is_refused_with_a_clear_message(vera_client, tasking, settings):
+    settings.PORTAL_MAX_UPLOAD_BYTES = 2048
+    response = _upload(vera_client, tasking)
+    assert response.status_code == 400
+    assert b"larger than the" in response.content
+    assert not Exhibit.objects.exists() and _stored_files() == []
+
+
+def test_a_bad_form_keeps_what_was_typed_and_stores_nothing(vera_client, tasking):
+    response = _upload(vera_client, tasking, platform="", description="Kept description")
+    assert response.status_code == 400
+    assert b"Enter the platform" in response.content and b"Kept description" in response.content
+    assert not Exhibit.objects.exists() and _stored_files() == []
+
+
+def test_an_unassigned_volunteer_gets_not_found_at_every_door(client, deployable_vera, tasking):
+    client.post("/accounts/login/", {"login": deployable_vera.user.email, "password": PASSWORD})
+    assert client.get(f"/taskings/{tasking.pk}/").status_code == 404
+    assert _upload(client, tasking).status_code == 404
+    assert not Exhibit.objects.exists()
+
+
+def test_a_suspended_tasking_refuses_a_direct_post_with_the_reason(vera_client, tasking):
+    Tasking.objects.filter(pk=tasking.pk).update(status="suspended")
+    response = _upload(vera_client, tasking)
+    assert response.status_code == 400 and b"This tasking is suspended" in response.content
+    assert not Exhibit.objects.exists() and _stored_files() == []
+
+
+def test_the_tasking_page_states_the_decision(vera_client, tasking):
+    body = vera_client.get(f"/taskings/{tasking.pk}/").content.decode()
+    assert "You can submit evidence until" in body and "Mia" in body
+
+
+def test_verify_custody_passes_then_names_a_changed_file(vera_client, tasking, capsys):
+    _upload(vera_client, tasking)
+    call_command("verify_custody")
+    assert "Custody intact: 1 exhibits" in capsys.readouterr().out
+    exhibit = Exhibit.objects.get()
+    with open(default_storage.path(exhibit.stored_name), "r+b") as handle:
+        handle.write(b"X")
+    with pytest.raises(CommandError, match=r"Exhibit VD/1 .*stored file's SHA-256"):
+        call_command("verify_custody")
+
+
+def test_verify_custody_names_a_tampered_custody_event(vera_client, tasking):
+    _upload(vera_client, tasking)
+    event = CustodyEvent.objects.first()
+    with connection.cursor() as cursor:
+        if on_postgres():
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute("UPDATE evidence_custodyevent SET actor_email = 'someone@else' WHERE id = %s", [event.pk])
+        if on_postgres():
+            cursor.execute("SET session_replication_role = origin")
+    with pytest.raises(CommandError, match=rf"custody event {event.pk}: .*altered"):
+        call_command("verify_custody")
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_to_alter_or_delete_evidence(vera_client, tasking):
+    from django.db import transaction
+    from django.db.utils import DatabaseError
+
+    _upload(vera_client, tasking)
+    exhibit = Exhibit.objects.get()
+    for statement in [
+        "UPDATE evidence_exhibit SET sha256 = 'f' WHERE id = %s",
+        "DELETE FROM evidence_exhibit WHERE id = %s",
+        "UPDATE evidence_custodyevent SET action = 'viewed' WHERE exhibit_id = %s",
+        "DELETE FROM evidence_custodyevent WHERE exhibit_id = %s",
+    ]:
+        with pytest.raises(DatabaseError, match="refused"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [exhibit.pk])
+    Exhibit.objects.filter(pk=exhibit.pk).update(review_state="accepted")  # review may change
+    assert Exhibit.objects.get(pk=exhibit.pk).sha256 == exhibit.sha256
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submissions_get_unique_gap_free_references(lantern, owen, wendy, conduct):
+    import threading
+
+    from django.db import close_old_connections
+
+    from evidence import services
+    from tests.conftest import clear_vetting, invite_and_apply, screen
+    from volunteers.services import volunteer_transition
+
+    volunteer = invite_and_apply(lantern, owen, "c@lantern.example", "Cara Concurrent")
+    clear_vetting(volunteer, owen)
+    screen(volunteer.user, wendy)
+    volunteer.refresh_from_db()
+    volunteer_transition(volunteer=volunteer, to="accredited", by=owen, reason="ok")
+    tasking = make_tasking(lantern, owen, reference="OP-RACE")
+    services.tasking_assign(tasking=tasking, volunteer=volunteer.user, by=owen)
+
+    class Received:
+        def __init__(self, i):
+            self.name, self.size, self.sha256 = f"f{i}.png", 10, hashlib.sha256(str(i).encode()).hexdigest()
+
+    errors = []
+    barrier = threading.Barrier(12)
+
+    def submit(i):
+        try:
+            barrier.wait()
+            services.exhibit_submit(
+                user=volunteer.user,
+                tasking=tasking,
+                upload=Received(i),
+                sniffed_type="image/png",
+                description="d",
+                platform="p",
+                other_party="o",
+                url="",
+                captured_at=timezone.now(),
+                capture_method="m",
+                store=lambda upload, name: None,
+            )
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert sorted(Exhibit.objects.values_list("sequence", flat=True)) == list(range(1, 13))
+
+
+def test_officers_of_another_scheme_see_no_exhibits_in_the_admin(client, vera_client, tasking, otto):
+    _upload(vera_client, tasking)
+    exhibit = Exhibit.objects.get()
+    vera_client.logout()
+    mfa_login(client, otto, enrol_totp(otto))
+    assert exhibit.reference.encode() not in client.get("/admin/evidence/exhibit/").content
+    assert client.get(f"/admin/evidence/exhibit/{exhibit.pk}/change/", follow=True).status_code in {200, 404}
+    assert (
+        exhibit.sha256.encode() not in client.get(f"/admin/evidence/exhibit/{exhibit.pk}/change/", follow=True).content
+    )
