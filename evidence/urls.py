@@ -8,4 +8,5 @@ urlpatterns = [
     path("taskings/", views.tasking_list, name="tasking_list"),
     path("taskings/<int:tasking_id>/", views.tasking_detail, name="tasking_detail"),
     path("taskings/<int:tasking_id>/exhibits/", views.exhibit_upload, name="exhibit_upload"),
+    path("taskings/<int:tasking_id>/exhibits/stream/", views.exhibit_stream, name="exhibit_stream"),
 ]

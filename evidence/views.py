@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import unquote
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
 
 from evidence import services
 from evidence.forms import ExhibitForm
 from evidence.models import Exhibit, Tasking
 from evidence.policy import SUBMIT, submission_decision
 from evidence.sniff import sniff
-from evidence.uploads import HashingFileUploadHandler, discard, promote
+from evidence.uploads import (
+    HashingFileUploadHandler,
+    UploadLengthMismatch,
+    UploadTooLarge,
+    discard,
+    promote,
+    receive_stream,
+)
 from portal.audit import audit_record
 from portal.permissions import objects_with_perm
 
@@ -89,28 +100,7 @@ def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileU
         if upload is None:
             form.add_error(None, "Choose a file to upload.")
         elif form.is_valid():
-            sniffed = sniff(upload.head, name_hint=upload.name)
-            if sniffed is None:
-                raise ValidationError(
-                    "This type of file cannot be accepted as an exhibit. Upload images, PDFs, text, CSV, JSON, "
-                    "HTML or MHTML chat exports, MP4 or WebM video, or WAV or MP3 audio."
-                )
-            data = form.cleaned_data
-            exhibit = services.exhibit_submit(
-                user=request.user,
-                tasking=tasking,
-                upload=upload,
-                sniffed_type=sniffed.mime,
-                description=data["description"],
-                platform=data["platform"],
-                other_party=data["other_party"],
-                url=data["url"],
-                captured_at=data["captured_at"],
-                capture_method=data["capture_method"],
-                browser_sha256=data["browser_sha256"],
-                quarantined=data["possible_indecent_image"],
-                store=lambda received, name: promote(received, storage=default_storage, name=name),
-            )
+            exhibit = _accept(request, tasking, upload, form.cleaned_data)
             messages.success(request, f"Exhibit {exhibit.reference} received. SHA-256: {exhibit.sha256}")
             return redirect("tasking_detail", tasking_id=tasking.pk)
     except services.SubmissionRefused as exc:
@@ -121,3 +111,78 @@ def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileU
         if upload is not None:
             discard(upload)  # nothing is kept unless it was stored as an exhibit (promote moved it)
     return tasking_detail(request, tasking.pk, form=form)
+
+
+def _accept(request: HttpRequest, tasking: Tasking, upload, data: dict) -> Exhibit:
+    """What both upload paths do once the bytes are on disk: sniff, then ask the one rule and record."""
+    sniffed = sniff(upload.head, name_hint=upload.name or "")
+    if sniffed is None:
+        raise ValidationError(
+            "This type of file cannot be accepted as an exhibit. Upload images, PDFs, text, CSV, JSON, "
+            "HTML or MHTML chat exports, MP4 or WebM video, or WAV or MP3 audio."
+        )
+    return services.exhibit_submit(
+        user=request.user,
+        tasking=tasking,
+        upload=upload,
+        sniffed_type=sniffed.mime,
+        description=data["description"],
+        platform=data["platform"],
+        other_party=data["other_party"],
+        url=data["url"],
+        captured_at=data["captured_at"],
+        capture_method=data["capture_method"],
+        browser_sha256=data.get("browser_sha256", ""),
+        quarantined=data["possible_indecent_image"],
+        store=lambda received, name: promote(received, storage=default_storage, name=name),
+    )
+
+
+def _json_errors(status: int, messages_: list[str], fields: dict | None = None) -> JsonResponse:
+    return JsonResponse({"errors": {"__all__": messages_, **(fields or {})}}, status=status)
+
+
+@login_required
+@require_POST
+def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
+    """The JavaScript path: the file is the raw request body (streamed, never multipart); what is
+    captured alongside it travels in the X-Exhibit-Metadata header as URL-encoded JSON. Everything that
+    can be checked before the body is read is checked first, so a refusal costs no upload."""
+    tasking = _tasking_or_404(request.user, tasking_id)
+    try:
+        meta = json.loads(unquote(request.headers.get("X-Exhibit-Metadata", "")) or "{}")
+        if not isinstance(meta, dict):
+            raise ValueError
+    except ValueError:
+        return _json_errors(400, ["The upload's details could not be read. Reload the page and try again."])
+    form = ExhibitForm(meta)
+    if not form.is_valid():
+        fields = {name: [e["message"] for e in errors] for name, errors in form.errors.get_json_data().items()}
+        return _json_errors(400, fields.pop("__all__", []), fields)
+    decision = submission_decision(user=request.user, tasking=tasking)
+    if not decision.allowed:
+        return _json_errors(403, [reason.volunteer for reason in decision.reasons])
+    declared = request.META.get("CONTENT_LENGTH")
+    try:
+        upload = receive_stream(
+            request,
+            declared_length=int(declared) if declared else None,
+            max_bytes=settings.PORTAL_MAX_UPLOAD_BYTES,
+            temp_dir=settings.PORTAL_UPLOAD_TEMP_DIR,
+            name=unquote(request.headers.get("X-File-Name", "")) or None,
+        )
+    except UploadTooLarge as exc:
+        return _json_errors(
+            413, [f"The file is larger than the {filesizeformat(exc.limit)} limit for an exhibit. Nothing was stored."]
+        )
+    except (UploadLengthMismatch, ValueError):
+        return _json_errors(400, ["The upload was interrupted. Nothing was stored. Try again."])
+    try:
+        exhibit = _accept(request, tasking, upload, form.cleaned_data)
+    except services.SubmissionRefused as exc:
+        return _json_errors(403, [f"Nothing was stored: {exc}"])
+    except ValidationError as exc:
+        return _json_errors(400, exc.messages)
+    finally:
+        discard(upload)
+    return JsonResponse({"reference": exhibit.reference, "sha256": exhibit.sha256, "size": exhibit.size}, status=201)

@@ -228,3 +228,45 @@ def test_officers_of_another_scheme_see_no_exhibits_in_the_admin(client, vera_cl
     assert (
         exhibit.sha256.encode() not in client.get(f"/admin/evidence/exhibit/{exhibit.pk}/change/", follow=True).content
     )
+
+
+def _stream(client, tasking, content=PNG, **meta_overrides):
+    import json
+    from urllib.parse import quote
+
+    meta = {**_fields(), **meta_overrides}
+    return client.generic(
+        "POST",
+        f"/taskings/{tasking.pk}/exhibits/stream/",
+        data=content,
+        content_type="application/octet-stream",
+        HTTP_X_EXHIBIT_METADATA=quote(json.dumps(meta)),
+        HTTP_X_FILE_NAME=quote("chat export.png"),
+    )
+
+
+def test_the_streamed_path_records_an_exhibit_like_the_form(vera_client, tasking):
+    response = _stream(vera_client, tasking, browser_sha256=hashlib.sha256(PNG).hexdigest())
+    assert response.status_code == 201
+    assert response.json() == {"reference": "VD/1", "sha256": hashlib.sha256(PNG).hexdigest(), "size": len(PNG)}
+    assert Exhibit.objects.get().original_name == "chat export.png"
+
+
+def test_the_streamed_path_refuses_bad_details_before_reading_the_file(vera_client, tasking):
+    response = _stream(vera_client, tasking, platform="")
+    assert response.status_code == 400 and response.json()["errors"]["platform"] == ["Enter the platform"]
+    assert not Exhibit.objects.exists() and _stored_files() == []
+
+
+def test_the_streamed_path_refuses_oversize_and_mismatched_hashes(vera_client, tasking, settings):
+    assert _stream(vera_client, tasking, browser_sha256="1" * 64).status_code == 400
+    settings.PORTAL_MAX_UPLOAD_BYTES = 1024
+    response = _stream(vera_client, tasking)
+    assert response.status_code == 413 and "limit for an exhibit" in response.json()["errors"]["__all__"][0]
+    assert not Exhibit.objects.exists() and _stored_files() == []
+
+
+def test_the_streamed_path_states_the_one_rules_reasons(vera_client, tasking):
+    Tasking.objects.filter(pk=tasking.pk).update(status="closed")
+    response = _stream(vera_client, tasking)
+    assert response.status_code == 403 and "This tasking is closed." in response.json()["errors"]["__all__"]
