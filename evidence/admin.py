@@ -6,12 +6,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from evidence import services
-from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, Tasking
+from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, Tasking, UnusedMaterial
 from evidence.policy import tasking_problems
 from portal import roles
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
@@ -185,8 +188,34 @@ class CustodyInline(admin.TabularInline):
         return False
 
 
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[
+            (Exhibit.Review.ACCEPTED, "Accept"),
+            (Exhibit.Review.REJECTED, "Reject"),
+            (Exhibit.Review.UNUSED, "Mark as unused material"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    schedule = forms.ChoiceField(
+        choices=[("", "—"), *UnusedMaterial.Schedule.choices],
+        required=False,
+        help_text="For unused material: MG6C if non-sensitive, MG6D if sensitive.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Required to reject, and for MG6D."
+    )
+
+
+class SensitivityForm(forms.Form):
+    quarantined = forms.BooleanField(required=False, label="Possible indecent image of a child (quarantine)")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
 @admin.register(Exhibit)
 class ExhibitAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
+    """Evidence is read-only; review, sensitivity and downloads go through services that write custody."""
+
     scheme_field = "tasking__scheme"
     list_display = [
         "reference",
@@ -198,7 +227,73 @@ class ExhibitAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
         "review_state",
         "quarantined",
     ]
-    list_filter = ["review_state", "quarantined"]
+    list_filter = ["review_state", "quarantined", "tasking"]
     list_select_related = ["tasking", "producer"]
     exclude = ["stored_name"]
+    readonly_fields = ["actions_links"]
     inlines = [CustodyInline]
+
+    @admin.display(description="Actions")
+    def actions_links(self, obj: Exhibit) -> str:
+        review = reverse("admin:evidence_exhibit_review", args=[obj.pk])
+        download = reverse("exhibit_download", args=[obj.pk])
+        note = "; quarantined: needs the specific permission and counts as welfare exposure" if obj.quarantined else ""
+        return format_html(
+            '<a href="{}">Review or change sensitivity</a> · <a href="{}">Download the original</a> '
+            "(recorded in custody{})",
+            review,
+            download,
+            note,
+        )
+
+    def get_urls(self) -> list:
+        return [
+            path("<int:pk>/review/", self.admin_site.admin_view(self.review_view), name="evidence_exhibit_review"),
+            *super().get_urls(),
+        ]
+
+    def review_view(self, request: HttpRequest, pk: int) -> Any:
+        exhibit = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not request.user.has_perm("evidence.review_exhibit"):
+            raise PermissionDenied
+        review_form = ReviewForm(request.POST if "review" in request.POST else None)
+        sensitivity_form = SensitivityForm(
+            request.POST if "sensitivity" in request.POST else None, initial={"quarantined": exhibit.quarantined}
+        )
+        try:
+            if "review" in request.POST and review_form.is_valid():
+                data = review_form.cleaned_data
+                exhibit = services.exhibit_review(
+                    exhibit=exhibit,
+                    decision=data["decision"],
+                    reason=data["reason"],
+                    schedule=data["schedule"],
+                    by=request.user,
+                )
+                messages.success(request, f"{exhibit.reference}: {exhibit.get_review_state_display().lower()}.")
+                return redirect("admin:evidence_exhibit_change", exhibit.pk)
+            if "sensitivity" in request.POST and sensitivity_form.is_valid():
+                data = sensitivity_form.cleaned_data
+                services.exhibit_set_quarantine(
+                    exhibit=exhibit, quarantined=data["quarantined"], reason=data["reason"], by=request.user
+                )
+                messages.success(request, f"{exhibit.reference}: sensitivity recorded.")
+                return redirect("admin:evidence_exhibit_change", exhibit.pk)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        context = {
+            **self.admin_site.each_context(request),
+            "exhibit": exhibit,
+            "review_form": review_form,
+            "sensitivity_form": sensitivity_form,
+            "title": f"Review {exhibit.reference}",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/evidence/exhibit/review.html", context)
+
+
+@admin.register(UnusedMaterial)
+class UnusedMaterialAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+    scheme_field = "tasking__scheme"
+    list_display = ["schedule", "tasking", "exhibit", "description", "by", "at"]
+    list_filter = ["schedule", "tasking"]

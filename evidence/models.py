@@ -166,8 +166,18 @@ class Exhibit(models.Model):
     review_state = models.CharField(max_length=10, choices=Review.choices, default=Review.AWAITING)
     submitted_at = models.DateTimeField(default=timezone.now)
 
+    review_reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["tasking", "producer", "sequence"]
+        permissions = [
+            ("open_quarantined", "Open quarantined material (possible indecent images of children)"),
+            ("review_exhibit", "Review exhibits: accept, reject, mark unused, set sensitivity"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["tasking", "reference"], name="evidence_exhibit_ref_unique"),
         ]
@@ -207,3 +217,26 @@ class CustodyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exhibit.reference}: {self.get_action_display()}"
+
+
+class UnusedMaterial(models.Model):
+    """CPIA unused material: an item captured but not relied on, scheduled on MG6C or MG6D."""
+
+    class Schedule(models.TextChoices):
+        MG6C = "MG6C", "MG6C (non-sensitive)"
+        MG6D = "MG6D", "MG6D (sensitive)"
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="unused_material")
+    exhibit = models.OneToOneField(Exhibit, on_delete=models.PROTECT, null=True, blank=True, related_name="unused")
+    schedule = models.CharField(max_length=4, choices=Schedule.choices)
+    description = models.TextField()
+    reason = models.TextField(blank=True, help_text="Required on MG6D: why the material is sensitive.")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["schedule", "at"]
+        verbose_name_plural = "unused material"
+
+    def __str__(self) -> str:
+        return f"{self.schedule}: {self.description[:60]}"

@@ -114,3 +114,18 @@ def _officer_texts(deployability) -> list[str]:
         "Not deployable on welfare grounds." if blocker.code in WELFARE_CODES else blocker.officer
         for blocker in deployability.blockers
     ]
+
+
+def may_open_exhibit(user: User, exhibit) -> bool:
+    """Who may view or download an exhibit's file. Quarantined material: only officers holding the
+    specific permission — never the volunteer who captured it (s.46 SOA 2003 handling)."""
+    from portal import roles
+
+    if not user.is_authenticated or not user.is_active:
+        return False
+    officer = roles.has_role(user, roles.OFFICER) and user.scheme_id == exhibit.tasking.scheme_id
+    if exhibit.quarantined:
+        return officer and user.has_perm("evidence.open_quarantined")
+    if exhibit.producer_id == user.pk:
+        return True
+    return officer and user.has_perm("evidence.view_exhibit")

@@ -174,3 +174,95 @@ def exhibit_submit(
         )
         store(upload, stored_name)  # last: a failure above leaves nothing stored and the number unused
     return exhibit
+
+
+def exhibit_open(*, exhibit: Exhibit, by: User, request=None, minutes_viewed: int = 1) -> Exhibit:
+    """Record that someone opened an exhibit's file: custody, audit and — for quarantined or
+    distressing material — the opener's welfare exposure. The caller has checked may_open_exhibit."""
+    from volunteers.services import exposure_record
+
+    with transaction.atomic():
+        custody_append(
+            exhibit=exhibit,
+            action=CustodyEvent.Action.DOWNLOADED,
+            actor=by,
+            detail={"quarantined": exhibit.quarantined},
+        )
+        audit_record(
+            action="evidence.exhibit_open",
+            actor=by,
+            obj=exhibit.tasking,
+            request=request,
+            detail={"exhibit": exhibit.reference, "quarantined": exhibit.quarantined},
+        )
+        if exhibit.quarantined and by.scheme_id:
+            exposure_record(
+                person=by, minutes=minutes_viewed, source=f"Opened quarantined exhibit {exhibit.reference}", by=by
+            )
+    return exhibit
+
+
+def exhibit_review(
+    *, exhibit: Exhibit, decision: str, reason: str, by: User, schedule: str = "", unused_description: str = ""
+) -> Exhibit:
+    """Accept, reject (with a reason) or mark unused (MG6C, or MG6D with the reason it is sensitive)."""
+    from evidence.models import UnusedMaterial
+
+    R = Exhibit.Review
+    if exhibit.review_state != R.AWAITING:
+        raise ValidationError(f"{exhibit.reference} has already been reviewed ({exhibit.get_review_state_display()}).")
+    if decision == R.REJECTED and not reason.strip():
+        raise ValidationError("Give the reason for rejecting the exhibit.")
+    if decision == R.UNUSED:
+        if schedule not in UnusedMaterial.Schedule.values:
+            raise ValidationError("Choose the schedule: MG6C (non-sensitive) or MG6D (sensitive).")
+        if schedule == UnusedMaterial.Schedule.MG6D and not reason.strip():
+            raise ValidationError("MG6D needs the reason the material is sensitive.")
+    action = {
+        R.ACCEPTED: CustodyEvent.Action.ACCEPTED,
+        R.REJECTED: CustodyEvent.Action.REJECTED,
+        R.UNUSED: CustodyEvent.Action.MARKED_UNUSED,
+    }[decision]
+    with transaction.atomic():
+        Exhibit.objects.filter(pk=exhibit.pk).update(
+            review_state=decision, review_reason=reason, reviewed_by=by, reviewed_at=timezone.now()
+        )
+        if decision == R.UNUSED:
+            UnusedMaterial.objects.create(
+                tasking=exhibit.tasking,
+                exhibit=exhibit,
+                schedule=schedule,
+                description=unused_description or exhibit.description,
+                reason=reason,
+                by=by,
+            )
+        custody_append(exhibit=exhibit, action=action, actor=by, detail={"reason": reason, "schedule": schedule})
+        audit_record(
+            action="evidence.exhibit_review",
+            actor=by,
+            obj=exhibit.tasking,
+            detail={"exhibit": exhibit.reference, "decision": decision},
+        )
+    exhibit.refresh_from_db()
+    return exhibit
+
+
+def exhibit_set_quarantine(*, exhibit: Exhibit, quarantined: bool, by: User, reason: str) -> Exhibit:
+    if not reason.strip():
+        raise ValidationError("Record why the sensitivity changed.")
+    with transaction.atomic():
+        Exhibit.objects.filter(pk=exhibit.pk).update(quarantined=quarantined)
+        custody_append(
+            exhibit=exhibit,
+            action=CustodyEvent.Action.SENSITIVITY_CHANGED,
+            actor=by,
+            detail={"quarantined": quarantined, "reason": reason},
+        )
+        audit_record(
+            action="evidence.exhibit_sensitivity",
+            actor=by,
+            obj=exhibit.tasking,
+            detail={"exhibit": exhibit.reference, "quarantined": quarantined},
+        )
+    exhibit.refresh_from_db()
+    return exhibit

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from evidence import services
 from evidence.forms import ExhibitForm
 from evidence.models import Exhibit, Tasking
-from evidence.policy import SUBMIT, submission_decision
+from evidence.policy import SUBMIT, may_open_exhibit, submission_decision
 from evidence.sniff import sniff
 from evidence.uploads import (
     HashingFileUploadHandler,
@@ -186,3 +186,41 @@ def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
     finally:
         discard(upload)
     return JsonResponse({"reference": exhibit.reference, "sha256": exhibit.sha256, "size": exhibit.size}, status=201)
+
+
+@login_required
+def exhibit_download(request: HttpRequest, exhibit_id: int) -> HttpResponse:
+    """Every download passes the permission check and leaves a custody and an audit record."""
+    exhibit = Exhibit.objects.select_related("tasking").filter(pk=exhibit_id).first()
+    if exhibit is None or not may_open_exhibit(request.user, exhibit):
+        raise Http404("No such exhibit.")
+    services.exhibit_open(exhibit=exhibit, by=request.user, request=request)
+    response = FileResponse(
+        default_storage.open(exhibit.stored_name, "rb"),
+        as_attachment=True,  # never rendered inline: an HTML chat export must not run in the portal
+        filename=exhibit.reference.replace("/", "_") + _extension(exhibit.sniffed_type),
+        content_type=exhibit.sniffed_type,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _extension(mime: str) -> str:
+    return {
+        "image/jpeg": ".jpg",
+        "image/png": ".png",
+        "image/gif": ".gif",
+        "image/webp": ".webp",
+        "image/heic": ".heic",
+        "image/heif": ".heif",
+        "application/pdf": ".pdf",
+        "text/plain": ".txt",
+        "text/csv": ".csv",
+        "application/json": ".json",
+        "text/html": ".html",
+        "multipart/related": ".mhtml",
+        "video/mp4": ".mp4",
+        "video/webm": ".webm",
+        "audio/wav": ".wav",
+        "audio/mpeg": ".mp3",
+    }.get(mime, ".bin")

@@ -54,6 +54,8 @@ OFFICER_VOLUNTEER_PERMISSIONS = (
     "evidence.view_assignment",
     "evidence.view_exhibit",
     "evidence.view_custodyevent",
+    "evidence.review_exhibit",
+    "evidence.view_unusedmaterial",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)

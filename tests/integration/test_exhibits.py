@@ -270,3 +270,88 @@ def test_the_streamed_path_states_the_one_rules_reasons(vera_client, tasking):
     Tasking.objects.filter(pk=tasking.pk).update(status="closed")
     response = _stream(vera_client, tasking)
     assert response.status_code == 403 and "This tasking is closed." in response.json()["errors"]["__all__"]
+
+
+# --- getting evidence out, and officer review --------------------------------------------------------------
+
+
+@pytest.fixture
+def exhibit(vera_client, tasking):
+    _upload(vera_client, tasking)
+    return Exhibit.objects.get()
+
+
+def test_the_producer_downloads_their_exhibit_and_custody_records_it(vera_client, exhibit):
+    response = vera_client.get(f"/exhibits/{exhibit.pk}/download/")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == PNG
+    assert response["Content-Disposition"].startswith('attachment; filename="VD_1.png"')
+    assert exhibit.custody.filter(action="downloaded").count() == 1
+    assert AuditEvent.objects.filter(action="evidence.exhibit_open").exists()
+
+
+def test_a_quarantined_exhibit_is_never_returned_to_the_volunteer(vera_client, tasking):
+    _upload(vera_client, tasking, possible_indecent_image="on")
+    exhibit = Exhibit.objects.get()
+    assert exhibit.quarantined
+    assert vera_client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 404
+    body = vera_client.get(f"/taskings/{tasking.pk}/").content.decode()
+    assert "Quarantined: not shown" in body and exhibit.description not in body
+
+
+def test_only_officers_with_the_specific_permission_open_quarantined_material_and_it_counts_as_exposure(
+    client, vera_client, tasking, owen
+):
+    from django.contrib.auth.models import Permission
+
+    from volunteers.models import ExposureEvent
+
+    _upload(vera_client, tasking, possible_indecent_image="on")
+    exhibit = Exhibit.objects.get()
+    vera_client.logout()
+    mfa_login(client, owen, enrol_totp(owen))
+    assert client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 404
+    owen.user_permissions.add(Permission.objects.get(codename="open_quarantined"))
+    response = client.get(f"/exhibits/{exhibit.pk}/download/")
+    assert response.status_code == 200
+    assert ExposureEvent.objects.filter(person=owen, source__contains=exhibit.reference).exists()
+    assert exhibit.custody.filter(action="downloaded", actor_email=owen.email).exists()
+
+
+def test_another_volunteer_and_another_schemes_officer_get_not_found(client, exhibit, lantern, otto):
+    from portal import roles
+    from tests.conftest import make_person
+
+    client.logout()
+    mfa_login(client, otto, enrol_totp(otto))
+    assert client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 404
+    client.logout()
+    other = make_person("o@lantern.example", roles.VOLUNTEER, lantern)
+    client.post("/accounts/login/", {"login": other.email, "password": PASSWORD})
+    assert client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 404
+    assert not exhibit.custody.filter(action="downloaded").exists()
+
+
+def test_an_officer_marks_an_exhibit_unused_on_mg6d_with_a_reason(client, exhibit, owen):
+    from evidence.models import UnusedMaterial
+
+    client.logout()
+    mfa_login(client, owen, enrol_totp(owen))
+    url = f"/admin/evidence/exhibit/{exhibit.pk}/review/"
+    response = client.post(url, {"review": "1", "decision": "unused", "schedule": "MG6D", "reason": ""}, follow=True)
+    assert b"MG6D needs the reason" in response.content
+    client.post(url, {"review": "1", "decision": "unused", "schedule": "MG6D", "reason": "Reveals the persona."})
+    exhibit.refresh_from_db()
+    assert exhibit.review_state == "unused"
+    assert UnusedMaterial.objects.get(exhibit=exhibit).schedule == "MG6D"
+    assert exhibit.custody.filter(action="marked_unused").exists()
+
+
+def test_an_officer_rejects_with_a_reason_and_cannot_review_twice(client, exhibit, owen):
+    client.logout()
+    mfa_login(client, owen, enrol_totp(owen))
+    url = f"/admin/evidence/exhibit/{exhibit.pk}/review/"
+    client.post(url, {"review": "1", "decision": "rejected", "reason": "Duplicate of VD/2."})
+    response = client.post(url, {"review": "1", "decision": "accepted", "reason": ""}, follow=True)
+    assert b"has already been reviewed" in response.content
+    exhibit.refresh_from_db()
+    assert exhibit.review_state == "rejected"
