@@ -11,10 +11,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from evidence import services
-from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, Tasking, UnusedMaterial
+from evidence.models import (
+    Assignment,
+    Authorisation,
+    CustodyEvent,
+    Exhibit,
+    SafeguardingAlert,
+    Tasking,
+    UnusedMaterial,
+)
 from evidence.policy import tasking_problems
 from portal import roles
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
@@ -297,3 +306,29 @@ class UnusedMaterialAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
     scheme_field = "tasking__scheme"
     list_display = ["schedule", "tasking", "exhibit", "description", "by", "at"]
     list_filter = ["schedule", "tasking"]
+
+
+@admin.register(SafeguardingAlert)
+class SafeguardingAlertAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+    scheme_field = "tasking__scheme"
+    list_display = ["raised_at", "tasking", "raised_by", "note", "acknowledged_at", "acknowledged_by", "waited"]
+    list_filter = ["acknowledged_at"]
+    list_select_related = ["tasking", "raised_by", "acknowledged_by"]
+    actions = ["acknowledge"]
+
+    @admin.display(description="Time to acknowledge")
+    def waited(self, obj: SafeguardingAlert) -> str:
+        delta = obj.time_to_acknowledge or (timezone.now() - obj.raised_at)
+        minutes = int(delta.total_seconds() // 60)
+        text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        return text if obj.acknowledged_at else f"Waiting {text}"
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for alert in queryset.filter(acknowledged_at__isnull=True):
+            try:
+                services.safeguarding_acknowledge(alert=alert, by=request.user)
+            except (ValidationError, PermissionDenied) as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Acknowledged: {alert}.")

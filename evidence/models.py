@@ -240,3 +240,26 @@ class UnusedMaterial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule}: {self.description[:60]}"
+
+
+class SafeguardingAlert(models.Model):
+    """ "A real child may be at risk": raised by a volunteer, acknowledged by an officer, timed."""
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="safeguarding_alerts")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+
+    def __str__(self) -> str:
+        return f"Safeguarding alert on {self.tasking.reference} at {self.raised_at:%d %b %H:%M}"
+
+    @property
+    def time_to_acknowledge(self):
+        return self.acknowledged_at - self.raised_at if self.acknowledged_at else None

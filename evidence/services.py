@@ -266,3 +266,49 @@ def exhibit_set_quarantine(*, exhibit: Exhibit, quarantined: bool, by: User, rea
         )
     exhibit.refresh_from_db()
     return exhibit
+
+
+def safeguarding_raise(*, tasking: Tasking, by: User, note: str = "", alert_url: str = ""):
+    """One button for the volunteer: the handler and controller are e-mailed at once (on commit)."""
+    from django.core.mail import send_mail
+
+    from evidence.models import SafeguardingAlert
+
+    if not Assignment.objects.filter(tasking=tasking, volunteer=by, ended_at__isnull=True).exists():
+        raise PermissionDenied("Only a volunteer assigned to this tasking can raise its alert.")
+    with transaction.atomic():
+        alert = SafeguardingAlert.objects.create(tasking=tasking, raised_by=by, note=note)
+        audit_record(action="evidence.safeguarding_raise", actor=by, obj=tasking, detail={"alert": alert.pk})
+        recipients = sorted({tasking.handler.email, tasking.controller.email})
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"URGENT: a real child may be at risk — tasking {tasking.reference}",
+                message=(
+                    f"{by.get_full_name()} raised a safeguarding alert on tasking {tasking.reference} at "
+                    f"{timezone.localtime(alert.raised_at):%H:%M on %-d %B %Y}.\n\n"
+                    f"Their note: {note or '(none)'}\n\nAcknowledge it in the portal now: {alert_url}\n"
+                    "If a child is in immediate danger, follow your force's emergency procedure."
+                ),
+                from_email=None,
+                recipient_list=recipients,
+            )
+        )
+    return alert
+
+
+def safeguarding_acknowledge(*, alert, by: User):
+    if alert.acknowledged_at:
+        raise ValidationError("This alert has already been acknowledged.")
+    if by.pk not in {alert.tasking.handler_id, alert.tasking.controller_id} and by.scheme_id != alert.tasking.scheme_id:
+        raise PermissionDenied("Only the tasking's officers can acknowledge its alert.")
+    with transaction.atomic():
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = by
+        alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+        audit_record(
+            action="evidence.safeguarding_acknowledge",
+            actor=by,
+            obj=alert.tasking,
+            detail={"alert": alert.pk, "seconds": int(alert.time_to_acknowledge.total_seconds())},
+        )
+    return alert

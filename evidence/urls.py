@@ -10,4 +10,5 @@ urlpatterns = [
     path("taskings/<int:tasking_id>/exhibits/", views.exhibit_upload, name="exhibit_upload"),
     path("taskings/<int:tasking_id>/exhibits/stream/", views.exhibit_stream, name="exhibit_stream"),
     path("exhibits/<int:exhibit_id>/download/", views.exhibit_download, name="exhibit_download"),
+    path("taskings/<int:tasking_id>/safeguarding/", views.safeguarding_raise, name="safeguarding_raise"),
 ]

@@ -224,3 +224,19 @@ def _extension(mime: str) -> str:
         "audio/wav": ".wav",
         "audio/mpeg": ".mp3",
     }.get(mime, ".bin")
+
+
+@login_required
+@require_POST
+def safeguarding_raise(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    tasking = _tasking_or_404(request.user, tasking_id)
+    alert_url = request.build_absolute_uri("/admin/evidence/safeguardingalert/")
+    services.safeguarding_raise(
+        tasking=tasking, by=request.user, note=request.POST.get("note", "")[:2000], alert_url=alert_url
+    )
+    messages.success(
+        request,
+        "Your supervising officer and the controller have been alerted. Stay in the conversation only if they "
+        "tell you to; if a child is in immediate danger, call 999.",
+    )
+    return redirect("tasking_detail", tasking_id=tasking.pk)

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
@@ -69,6 +70,19 @@ class PortalAdminSite(admin.AdminSite):
 
     def logout(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("account_logout"))
+
+    def each_context(self, request: HttpRequest) -> dict:
+        context = super().each_context(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            from evidence.models import SafeguardingAlert
+
+            context["open_safeguarding_alerts"] = list(
+                SafeguardingAlert.objects.filter(acknowledged_at__isnull=True)
+                .filter(Q(tasking__handler=user) | Q(tasking__controller=user))
+                .select_related("tasking")[:10]
+            )
+        return context
 
     def password_change(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
         # One place to change a password: allauth's, with its validators, audit and re-authentication.

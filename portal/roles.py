@@ -56,6 +56,7 @@ OFFICER_VOLUNTEER_PERMISSIONS = (
     "evidence.view_custodyevent",
     "evidence.review_exhibit",
     "evidence.view_unusedmaterial",
+    "evidence.view_safeguardingalert",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)

@@ -355,3 +355,36 @@ def test_an_officer_rejects_with_a_reason_and_cannot_review_twice(client, exhibi
     assert b"has already been reviewed" in response.content
     exhibit.refresh_from_db()
     assert exhibit.review_state == "rejected"
+
+
+# --- safeguarding -------------------------------------------------------------------------------------
+
+
+def test_a_safeguarding_alert_emails_the_officers_shows_a_banner_and_times_the_acknowledgement(
+    client, vera_client, tasking, owen, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from evidence.models import SafeguardingAlert
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = vera_client.post(f"/taskings/{tasking.pk}/safeguarding/", {"note": "Says he is with a 12-year-old."})
+    assert response.status_code == 302
+    assert mail.outbox[0].to == [owen.email] and "URGENT" in mail.outbox[0].subject
+    client.logout()
+    mfa_login(client, owen, enrol_totp(owen))
+    assert b"Safeguarding alert: a real child may be at risk" in client.get("/admin/").content
+    alert = SafeguardingAlert.objects.get()
+    client.post("/admin/evidence/safeguardingalert/", {"action": "acknowledge", "_selected_action": [alert.pk]})
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == owen and alert.time_to_acknowledge is not None
+    assert b"Safeguarding alert: a real child" not in client.get("/admin/").content
+
+
+def test_an_unassigned_volunteer_cannot_raise_an_alert_on_a_tasking(client, deployable_vera, tasking):
+    from evidence.models import SafeguardingAlert
+
+    client.post("/accounts/login/", {"login": deployable_vera.user.email, "password": PASSWORD})
+    assert client.post(f"/taskings/{tasking.pk}/safeguarding/").status_code == 404
+    assert not SafeguardingAlert.objects.exists()
