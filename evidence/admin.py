@@ -239,8 +239,15 @@ class ExhibitAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
     list_filter = ["review_state", "quarantined", "tasking"]
     list_select_related = ["tasking", "producer"]
     exclude = ["stored_name"]
-    readonly_fields = ["actions_links"]
+    readonly_fields = ["actions_links", "conduct_review"]
     inlines = [CustodyInline]
+
+    @admin.display(description="Decoy conduct guard")
+    def conduct_review(self, obj: Exhibit) -> str:
+        if not obj.conduct_flags:
+            return "No decoy-side line matched the instigation phrases."
+        lines = "; ".join(f"line {flag['line']}: “{flag['text']}”" for flag in obj.conduct_flags[:20])
+        return f"Check these decoy-side lines for instigation (an aid, not a finding): {lines}"
 
     @admin.display(description="Actions")
     def actions_links(self, obj: Exhibit) -> str:

@@ -66,6 +66,11 @@ class Tasking(models.Model):
     permitted_conduct = models.TextField(help_text="What the volunteer may and may not do (Looseley).")
     platforms = models.CharField(max_length=300, help_text="Platforms the volunteer works on.")
     persona = models.TextField(help_text="The decoy persona. Sensitive: assigned volunteers and officers only.")
+    persona_handles = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="The persona's account names, comma-separated: the conduct guard reads their side of chats.",
+    )
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     authorisation = models.ForeignKey(Authorisation, on_delete=models.PROTECT, related_name="taskings")
@@ -166,6 +171,9 @@ class Exhibit(models.Model):
     review_state = models.CharField(max_length=10, choices=Review.choices, default=Review.AWAITING)
     submitted_at = models.DateTimeField(default=timezone.now)
 
+    conduct_flags = models.JSONField(
+        default=list, blank=True, help_text="Decoy-side lines that may instigate, for the reviewing officer."
+    )
     review_reason = models.TextField(blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -90,6 +90,26 @@ def tasking_unassign(*, assignment: Assignment, by: User) -> Assignment:
     return assignment
 
 
+TRANSCRIPT_TYPES = {"text/plain", "text/csv", "application/json"}
+GUARD_READ_BYTES = 20 * 1024 * 1024  # chat exports are small; a huge one is read in part, never whole
+
+
+def conduct_flags_for(tasking: Tasking, upload, sniffed_type: str) -> list[dict]:
+    """Run the decoy conduct guard over a text transcript (an aid for review; never blocks)."""
+    from django.conf import settings
+
+    from evidence.conduct_guard import DEFAULT_PATTERNS, check, parse_transcript
+
+    path = getattr(upload, "temp_path", None)
+    if sniffed_type not in TRANSCRIPT_TYPES or not tasking.persona_handles or not path:
+        return []
+    with open(path, "rb") as handle:
+        text = handle.read(GUARD_READ_BYTES).decode("utf-8", errors="replace")
+    patterns = settings.PORTAL_DECOY_PHRASES or DEFAULT_PATTERNS
+    flags = check(parse_transcript(text, sniffed_type), tasking.persona_handles.split(","), patterns)
+    return [flag.as_dict() for flag in flags[:200]]
+
+
 def _next_reference(tasking: Tasking, initials: str) -> tuple[str, int]:
     """AB/1, AB/2 … per producer per tasking: the counter row is locked, so references are unique and
     gap-free even when submissions race (and a failed submission rolls its number back)."""
@@ -131,6 +151,7 @@ def exhibit_submit(
     if captured_at > timezone.now():
         raise ValidationError("The time of capture cannot be in the future.")
     volunteer = Volunteer.objects.get(user=user)
+    flags = conduct_flags_for(tasking, upload, sniffed_type)
     with transaction.atomic():
         reference, sequence = _next_reference(tasking, volunteer.exhibit_initials)
         stored_name = f"exhibits/{tasking.scheme_id}/{tasking.pk}/{secrets.token_hex(16)}"
@@ -152,6 +173,7 @@ def exhibit_submit(
             sha256=upload.sha256,
             browser_sha256=browser_sha256.lower(),
             quarantined=quarantined,
+            conduct_flags=flags,
         )
         custody_append(
             exhibit=exhibit,

@@ -328,6 +328,11 @@ PORTAL_MAX_UPLOAD_BYTES = env_int("PORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 PORTAL_UPLOAD_TEMP_DIR = env_str("PORTAL_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))
 Path(PORTAL_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
+# Decoy conduct guard: regular expressions for instigating phrases (proposing to meet, initiating sexual
+# content), checked against the persona's side of text transcripts. Empty = the built-in list
+# (evidence/conduct_guard.py).
+PORTAL_DECOY_PHRASES = env_list("PORTAL_DECOY_PHRASES")
+
 # --- Training ----------------------------------------------------------------------------------------
 PORTAL_TRAINING_MAX_ATTEMPTS = env_int("PORTAL_TRAINING_MAX_ATTEMPTS", 3, minimum=1)
 PORTAL_TRAINING_COOLDOWN_MINUTES = env_int("PORTAL_TRAINING_COOLDOWN_MINUTES", 60, minimum=0)

@@ -388,3 +388,17 @@ def test_an_unassigned_volunteer_cannot_raise_an_alert_on_a_tasking(client, depl
     client.post("/accounts/login/", {"login": deployable_vera.user.email, "password": PASSWORD})
     assert client.post(f"/taskings/{tasking.pk}/safeguarding/").status_code == 404
     assert not SafeguardingAlert.objects.exists()
+
+
+def test_the_conduct_guard_flags_decoy_lines_for_review_without_altering_the_exhibit(vera_client, tasking):
+    Tasking.objects.filter(pk=tasking.pk).update(persona_handles="mia_x")
+    transcript = b"[14:01] dave_77: hi\n[14:02] mia_x: want to meet up later?\n[14:03] dave_77: ok\n"
+    response = _upload(vera_client, tasking, content=transcript, name="chat.txt")
+    assert response.status_code == 302
+    exhibit = Exhibit.objects.get()
+    assert exhibit.sniffed_type == "text/plain"
+    assert exhibit.conduct_flags == [
+        {"line": 2, "text": "want to meet up later?", "pattern": exhibit.conduct_flags[0]["pattern"]}
+    ]
+    with default_storage.open(exhibit.stored_name, "rb") as handle:
+        assert handle.read() == transcript
