@@ -48,7 +48,7 @@ def authorisation_cancel(*, authorisation: Authorisation, by: User, reason: str)
     return authorisation
 
 
-def tasking_set_status(*, tasking: Tasking, to: str, by: User, reason: str = "") -> Tasking:
+def tasking_set_status(*, tasking: Tasking, to: str, by: User | None, reason: str = "") -> Tasking:
     if to not in TASKING_TRANSITIONS[tasking.status]:
         raise ValidationError(f"A {tasking.get_status_display().lower()} tasking cannot become {T(to).label.lower()}.")
     if to == T.ACTIVE:
@@ -334,3 +334,30 @@ def safeguarding_acknowledge(*, alert, by: User):
             detail={"alert": alert.pk, "seconds": int(alert.time_to_acknowledge.total_seconds())},
         )
     return alert
+
+
+def taskings_freeze_lapsed() -> list[Tasking]:
+    """Record what the policy already enforces: active taskings whose authorisation lapsed or was
+    cancelled are suspended, and their handler and controller told. Idempotent (only active ones)."""
+    from django.core.mail import send_mail
+
+    frozen = []
+    now = timezone.now()
+    for tasking in Tasking.objects.filter(status=T.ACTIVE).select_related("authorisation", "handler", "controller"):
+        problem = authorisation_problem(tasking.authorisation, now)
+        if problem is None:
+            continue
+        with transaction.atomic():
+            tasking_set_status(tasking=tasking, to=T.SUSPENDED, by=None, reason=problem.officer)
+            recipients = sorted({tasking.handler.email, tasking.controller.email})
+            transaction.on_commit(
+                lambda t=tasking, p=problem, r=recipients: send_mail(
+                    subject=f"Tasking {t.reference} suspended: its authorisation is no longer in force",
+                    message=f"{p.officer}\n\nNo evidence can be submitted to {t.reference} until a current "
+                    "authorisation is linked and the tasking is activated again.",
+                    from_email=None,
+                    recipient_list=r,
+                )
+            )
+        frozen.append(tasking)
+    return frozen

@@ -285,6 +285,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A job whose broker message is lost, or whose worker died, is found by this sweep and sent again.
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "portal.jobs_sweep", "schedule": float(env_int("PORTAL_SWEEP_SECONDS", 60, minimum=5))},
+    # Records lapsed or cancelled authorisations (the policy already refuses at once) and tells the handler.
+    "evidence-freeze-lapsed-taskings": {"task": "evidence.freeze_lapsed_taskings", "schedule": 300.0},
     # Daily, early morning UK time: vetting, integrity-review and screening expiry reminders.
     "volunteers-expiry-reminders": {
         "task": "volunteers.expiry_reminders",

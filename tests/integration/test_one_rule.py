@@ -112,3 +112,22 @@ def test_a_suspended_volunteer_is_blocked(assigned_vera, tasking, owen):
 
     volunteer_transition(volunteer=assigned_vera, to="suspended", by=owen, reason="Inquiry.")
     assert "suspended" in submission_decision(user=assigned_vera.user, tasking=tasking).codes
+
+
+def test_the_periodic_job_records_a_lapsed_authorisation_and_tells_the_handler_once(
+    assigned_vera, tasking, owen, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from evidence.tasks import freeze_lapsed_taskings_task
+    from portal.models import AuditEvent
+
+    Authorisation.objects.filter(pk=tasking.authorisation_id).update(expires_at=timezone.now() - timedelta(minutes=1))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert freeze_lapsed_taskings_task() == 1
+        assert freeze_lapsed_taskings_task() == 0
+    tasking.refresh_from_db()
+    assert tasking.status == "suspended"
+    assert [m.to for m in mail.outbox] == [[owen.email]]
+    assert AuditEvent.objects.filter(action="evidence.tasking_status", detail__to="suspended").exists()
