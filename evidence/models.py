@@ -271,3 +271,59 @@ class SafeguardingAlert(models.Model):
     @property
     def time_to_acknowledge(self):
         return self.acknowledged_at - self.raised_at if self.acknowledged_at else None
+
+
+class ContemporaneousNote(models.Model):
+    """A note written during the tasking: timestamped by the server, never edited or deleted."""
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(default=timezone.now)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["written_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author} at {self.written_at:%d %b %H:%M}"
+
+
+class Statement(models.Model):
+    """A witness statement (MG11). Drafts may change (each differing draft is kept); once signed, the
+    rendered PDF and its hash are fixed and the statement is never edited: a correction is a new one."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SIGNED = "signed", "Signed"
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="statements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="statements")
+    state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
+    body = models.TextField()
+    exhibits = models.ManyToManyField(Exhibit, blank=True, related_name="statements")
+    corrects = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections")
+    created_at = models.DateTimeField(default=timezone.now)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    page_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    pdf_name = models.CharField(max_length=255, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Statement of {self.author} on {self.tasking.reference} ({self.get_state_display().lower()})"
+
+
+class StatementDraft(models.Model):
+    """Every differing version of a statement's text before signing (CPIA: drafts are kept)."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="drafts")
+    body = models.TextField()
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["saved_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Draft of statement {self.statement_id} at {self.saved_at:%d %b %H:%M}"

@@ -361,3 +361,18 @@ def taskings_freeze_lapsed() -> list[Tasking]:
             )
         frozen.append(tasking)
     return frozen
+
+
+def note_add(*, tasking: Tasking, author: User, text: str):
+    """A contemporaneous note: the server's clock stamps it; it is never edited afterwards."""
+    from evidence.models import ContemporaneousNote
+
+    if not text.strip():
+        raise ValidationError("Write the note before adding it.")
+    decision = submission_decision(user=author, tasking=tasking)
+    if not decision.allowed:
+        raise SubmissionRefused(decision)
+    with transaction.atomic():
+        note = ContemporaneousNote.objects.create(tasking=tasking, author=author, text=text)
+        audit_record(action="evidence.note_add", actor=author, obj=tasking, detail={"note": note.pk})
+    return note

@@ -11,4 +11,9 @@ urlpatterns = [
     path("taskings/<int:tasking_id>/exhibits/stream/", views.exhibit_stream, name="exhibit_stream"),
     path("exhibits/<int:exhibit_id>/download/", views.exhibit_download, name="exhibit_download"),
     path("taskings/<int:tasking_id>/safeguarding/", views.safeguarding_raise, name="safeguarding_raise"),
+    path("taskings/<int:tasking_id>/notes/", views.note_add, name="note_add"),
+    path("taskings/<int:tasking_id>/statements/new/", views.statement_edit, name="statement_new"),
+    path("taskings/<int:tasking_id>/statements/<int:statement_id>/", views.statement_edit, name="statement_edit"),
+    path("taskings/<int:tasking_id>/statements/<int:statement_id>/sign/", views.statement_sign, name="statement_sign"),
+    path("taskings/<int:tasking_id>/statements/<int:statement_id>/mg11.pdf", views.statement_pdf, name="statement_pdf"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
+from allauth.account.decorators import reauthentication_required
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,14 +14,17 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from evidence import services
 from evidence.forms import ExhibitForm
-from evidence.models import Exhibit, Tasking
+from evidence.models import Exhibit, Statement, Tasking
 from evidence.policy import SUBMIT, may_open_exhibit, submission_decision
 from evidence.sniff import sniff
+from evidence.statements import statement_save_draft
+from evidence.statements import statement_sign as sign_statement
 from evidence.uploads import (
     HashingFileUploadHandler,
     UploadLengthMismatch,
@@ -240,3 +244,103 @@ def safeguarding_raise(request: HttpRequest, tasking_id: int) -> HttpResponse:
         "tell you to; if a child is in immediate danger, call 999.",
     )
     return redirect("tasking_detail", tasking_id=tasking.pk)
+
+
+@login_required
+@require_POST
+def note_add(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    tasking = _tasking_or_404(request.user, tasking_id)
+    try:
+        note = services.note_add(tasking=tasking, author=request.user, text=request.POST.get("text", ""))
+    except (ValidationError, services.SubmissionRefused) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, f"Note added at {timezone.localtime(note.written_at):%H:%M:%S}.")
+    return redirect("tasking_detail", tasking_id=tasking.pk)
+
+
+@login_required
+def statement_edit(request: HttpRequest, tasking_id: int, statement_id: int | None = None) -> HttpResponse:
+    tasking = _tasking_or_404(request.user, tasking_id)
+    statement = None
+    if statement_id is not None:
+        statement = Statement.objects.filter(pk=statement_id, tasking=tasking, author=request.user).first()
+        if statement is None:
+            raise Http404("No such statement.")
+    corrects = None
+    if request.GET.get("corrects") or request.POST.get("corrects"):
+        corrects = Statement.objects.filter(
+            pk=request.GET.get("corrects") or request.POST.get("corrects"),
+            tasking=tasking,
+            author=request.user,
+            state=Statement.State.SIGNED,
+        ).first()
+    mine = Exhibit.objects.filter(tasking=tasking, producer=request.user).order_by("sequence")
+    error = ""
+    if request.method == "POST":
+        try:
+            ids = [int(v) for v in request.POST.getlist("exhibits")]
+            statement = statement_save_draft(
+                tasking=tasking,
+                author=request.user,
+                body=request.POST.get("body", ""),
+                exhibit_ids=ids,
+                statement=statement,
+                corrects=corrects,
+            )
+        except (ValidationError, services.SubmissionRefused, ValueError) as exc:
+            error = " ".join(getattr(exc, "messages", [str(exc)]))
+        else:
+            messages.success(request, "Draft saved. Every saved version is kept.")
+            return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+    return render(
+        request,
+        "evidence/statement_edit.html",
+        {
+            "tasking": tasking,
+            "statement": statement,
+            "exhibits": mine,
+            "error": error,
+            "corrects": corrects,
+            "body": request.POST.get("body", statement.body if statement else ""),
+            "chosen": {int(v) for v in request.POST.getlist("exhibits") if v.isdigit()}
+            if request.method == "POST"
+            else set(statement.exhibits.values_list("pk", flat=True))
+            if statement
+            else set(),
+        },
+    )
+
+
+@login_required
+@require_POST
+@reauthentication_required
+def statement_sign(request: HttpRequest, tasking_id: int, statement_id: int) -> HttpResponse:
+    tasking = _tasking_or_404(request.user, tasking_id)
+    statement = Statement.objects.filter(pk=statement_id, tasking=tasking, author=request.user).first()
+    if statement is None:
+        raise Http404("No such statement.")
+    try:
+        statement = sign_statement(statement=statement, by=request.user)
+    except (ValidationError, services.SubmissionRefused) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+    messages.success(request, f"Statement signed: {statement.page_count} page(s). SHA-256 {statement.pdf_sha256}")
+    return redirect("tasking_detail", tasking_id=tasking.pk)
+
+
+@login_required
+def statement_pdf(request: HttpRequest, tasking_id: int, statement_id: int) -> HttpResponse:
+    tasking = _tasking_or_404(request.user, tasking_id)
+    statement = Statement.objects.filter(
+        pk=statement_id, tasking=tasking, author=request.user, state=Statement.State.SIGNED
+    ).first()
+    if statement is None:
+        raise Http404("No such signed statement.")
+    audit_record(action="evidence.statement_download", request=request, obj=tasking, detail={"statement": statement.pk})
+    return FileResponse(
+        default_storage.open(statement.pdf_name, "rb"),
+        as_attachment=True,
+        filename=f"MG11-{tasking.reference}-{statement.pk}.pdf",
+        content_type="application/pdf",
+    )

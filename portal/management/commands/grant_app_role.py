@@ -5,7 +5,12 @@ from django.db import connection
 from psycopg import sql
 
 # Append-only tables: the application may read and add rows, never change or remove them.
-APPEND_ONLY_TABLES = {"portal_auditevent", "evidence_custodyevent"}
+APPEND_ONLY_TABLES = {
+    "portal_auditevent",
+    "evidence_custodyevent",
+    "evidence_contemporaneousnote",
+    "evidence_statementdraft",
+}
 
 
 class Command(BaseCommand):
