@@ -64,10 +64,24 @@ class AuthorisationAdmin(SchemeScopedAdmin):
         fixed = ["kind", "reference", "authorising_officer", "authorising_rank", "urgent", "granted_at", "expires_at"]
         return [*fixed, *self.readonly_fields] + (["cancellation_reason"] if obj.cancelled_at else [])
 
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and "expires_at" in form.base_fields:
+            form.base_fields["expires_at"].required = False
+            form.base_fields["expires_at"].help_text = (
+                "Leave empty for the standard period: 72 hours if urgent, 12 months for a CHIS, 3 months for "
+                "directed surveillance."
+            )
+        return form
+
     def save_model(self, request: HttpRequest, obj: Authorisation, form: Any, change: bool) -> None:
         if not change:
             obj.scheme_id = request.user.scheme_id
             obj.recorded_by = request.user
+            if obj.expires_at is None:
+                obj.expires_at = services.authorisation_default_expiry(
+                    kind=obj.kind, granted_at=obj.granted_at, urgent=obj.urgent
+                )
             super().save_model(request, obj, form, change)
         elif form.cleaned_data.get("cancellation_reason") and not obj.cancelled_at:
             try:

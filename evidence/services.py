@@ -34,6 +34,17 @@ class SubmissionRefused(PermissionDenied):
         self.decision = decision
 
 
+def authorisation_default_expiry(*, kind: str, granted_at: datetime, urgent: bool) -> datetime:
+    """RIPA periods by type (configurable): 72 hours if urgent or oral, else 12 months for a CHIS and
+    3 months for directed surveillance."""
+    from dateutil.relativedelta import relativedelta
+    from django.conf import settings
+
+    if urgent:
+        return granted_at + timezone.timedelta(hours=settings.PORTAL_AUTHORISATION_HOURS_URGENT)
+    return granted_at + relativedelta(months=settings.PORTAL_AUTHORISATION_MONTHS[kind])
+
+
 def authorisation_cancel(*, authorisation: Authorisation, by: User, reason: str) -> Authorisation:
     if not reason.strip():
         raise ValidationError("Record the reason for cancelling the authorisation.")

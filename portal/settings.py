@@ -330,6 +330,14 @@ PORTAL_MAX_UPLOAD_BYTES = env_int("PORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 PORTAL_UPLOAD_TEMP_DIR = env_str("PORTAL_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))
 Path(PORTAL_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
+# How long authorisations last when the officer does not say otherwise (RIPA, DOMAIN.md).
+PORTAL_AUTHORISATION_HOURS_URGENT = env_int("PORTAL_AUTHORISATION_HOURS_URGENT", 72, minimum=1)
+PORTAL_AUTHORISATION_MONTHS = {
+    "chis": env_int("PORTAL_AUTHORISATION_MONTHS_CHIS", 12, minimum=1),
+    "directed": env_int("PORTAL_AUTHORISATION_MONTHS_DIRECTED", 3, minimum=1),
+    "other": env_int("PORTAL_AUTHORISATION_MONTHS_OTHER", 3, minimum=1),
+}
+
 # Decoy conduct guard: regular expressions for instigating phrases (proposing to meet, initiating sexual
 # content), checked against the persona's side of text transcripts. Empty = the built-in list
 # (evidence/conduct_guard.py).

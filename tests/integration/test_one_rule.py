@@ -131,3 +131,43 @@ def test_the_periodic_job_records_a_lapsed_authorisation_and_tells_the_handler_o
     assert tasking.status == "suspended"
     assert [m.to for m in mail.outbox] == [[owen.email]]
     assert AuditEvent.objects.filter(action="evidence.tasking_status", detail__to="suspended").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "urgent", "expected"),
+    [
+        ("chis", False, timedelta(days=365)),
+        ("directed", False, timedelta(days=92)),
+        ("chis", True, timedelta(hours=72)),
+    ],
+)
+def test_authorisations_default_to_the_ripa_periods(kind, urgent, expected):
+    from datetime import UTC, datetime
+
+    granted = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    expires = services.authorisation_default_expiry(kind=kind, granted_at=granted, urgent=urgent)
+    assert abs((expires - granted) - expected) <= timedelta(days=3)  # calendar months vary
+
+
+def test_an_officer_records_an_authorisation_in_the_admin_with_the_default_expiry(client, owen):
+    from tests.conftest import enrol_totp, mfa_login
+
+    mfa_login(client, owen, enrol_totp(owen))
+    response = client.post(
+        "/admin/evidence/authorisation/add/",
+        {
+            "kind": "directed",
+            "reference": "DS/2026/77",
+            "authorising_officer": "Supt Grant",
+            "authorising_rank": "Superintendent",
+            "granted_at_0": "2026-12-01",
+            "granted_at_1": "09:00",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "review_dates": "[]",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    authorisation = Authorisation.objects.get(reference="DS/2026/77")
+    assert authorisation.scheme_id == owen.scheme_id
+    assert (authorisation.expires_at - authorisation.granted_at).days in range(89, 93)
