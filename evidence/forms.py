@@ -8,6 +8,7 @@ from django import forms
 class ExhibitForm(forms.Form):
     description = forms.CharField(
         label="Description",
+        max_length=4000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What this is, for example: chat with the suspect on Platform X, 2 to 4 December, both sides.",
         error_messages={"required": "Describe the exhibit"},

@@ -69,6 +69,9 @@ def tasking_detail(request: HttpRequest, tasking_id: int, form: ExhibitForm | No
             "form": form or ExhibitForm(),
             "exhibits": exhibits,
             "max_mb": settings.PORTAL_MAX_UPLOAD_BYTES // (1024 * 1024),
+            "max_bytes": settings.PORTAL_MAX_UPLOAD_BYTES,
+            "notes": tasking.notes.filter(author=request.user),
+            "statements": Statement.objects.filter(tasking=tasking, author=request.user).select_related("corrects"),
         },
         status=400 if form is not None and form.errors else 200,
     )

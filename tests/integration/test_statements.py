@@ -121,3 +121,11 @@ def test_postgres_refuses_to_change_signed_statements_notes_and_drafts(tasking, 
     ]:
         with pytest.raises(DatabaseError, match="refused"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [pk])
+
+
+def test_the_tasking_page_offers_notes_statements_and_the_safeguarding_button(vera_client, tasking):
+    vera_client.post(f"/taskings/{tasking.pk}/notes/", {"text": "Contact made."})
+    body = vera_client.get(f"/taskings/{tasking.pk}/").content.decode()
+    assert "Contact made." in body
+    assert "Write a witness statement (MG11)" in body
+    assert "Alert my supervising officer now" in body
