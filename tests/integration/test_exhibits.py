@@ -402,3 +402,22 @@ def test_the_conduct_guard_flags_decoy_lines_for_review_without_altering_the_exh
     ]
     with default_storage.open(exhibit.stored_name, "rb") as handle:
         assert handle.read() == transcript
+
+
+def test_another_schemes_officer_gets_nothing_by_url_tampering_in_the_admin(client, vera_client, tasking, otto):
+    _upload(vera_client, tasking)
+    exhibit = Exhibit.objects.get()
+    client.logout()
+    mfa_login(client, otto, enrol_totp(otto))
+    for url in [
+        f"/admin/evidence/tasking/{tasking.pk}/change/",
+        f"/admin/evidence/tasking/{tasking.pk}/history/",
+        f"/admin/evidence/exhibit/{exhibit.pk}/history/",
+        f"/admin/evidence/exhibit/{exhibit.pk}/review/",
+        f"/admin/evidence/authorisation/{tasking.authorisation_id}/change/",
+    ]:
+        response = client.get(url, follow=True)
+        body = response.content.decode()
+        assert tasking.persona not in body and exhibit.sha256 not in body, url
+        assert tasking.authorisation.reference not in body or response.status_code == 404, url
+    assert tasking.reference.encode() not in client.get("/admin/evidence/tasking/").content
