@@ -23,6 +23,8 @@ lint: install
 bench: install  ## benchmarks (minutes): not part of `make test` or CI
 	$(PY) bench/audit_chain.py
 	$(PY) bench/welfare_console.py
+	$(PY) bench/exhibit_upload.py
+	$(PY) bench/exhibit_concurrency.py
 
 prereqs:
 	@bash portal/scripts/prereqs.sh

@@ -30,6 +30,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -44,6 +48,9 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=int, default=90, help="Seconds --check waits for each step.")
 
     def handle(self, *args, port: int, check: bool, timeout: int, **options) -> None:
+        # SIGTERM (from `timeout`, systemd or kill) must clean up like Ctrl-C: no process left behind.
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGHUP, _interrupt)
         if check:
             port = _free_port()
         elif _port_in_use(port):
