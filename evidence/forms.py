@@ -38,4 +38,9 @@ class ExhibitForm(forms.Form):
         required=False,
         help_text="It will be quarantined: you will not be able to view it again, and only authorised officers can.",
     )
+    distressing = forms.BooleanField(
+        label="This material is distressing",
+        required=False,
+        help_text="Anyone who opens it later has it counted towards their welfare exposure.",
+    )
     browser_sha256 = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)

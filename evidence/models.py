@@ -168,6 +168,9 @@ class Exhibit(models.Model):
     sha256 = models.CharField(max_length=64)
     browser_sha256 = models.CharField(max_length=64, blank=True)
     quarantined = models.BooleanField(default=False, help_text="Possible indecent imagery of a child.")
+    distressing = models.BooleanField(
+        default=False, help_text="Distressing material: opening it counts towards the opener's welfare exposure."
+    )
     review_state = models.CharField(max_length=10, choices=Review.choices, default=Review.AWAITING)
     submitted_at = models.DateTimeField(default=timezone.now)
 

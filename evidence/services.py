@@ -145,6 +145,7 @@ def exhibit_submit(
     capture_method: str,
     browser_sha256: str = "",
     quarantined: bool = False,
+    distressing: bool = False,
     store,
 ) -> Exhibit:
     """Record an exhibit from a received upload (already hashed while streaming; see evidence/uploads.py).
@@ -184,6 +185,7 @@ def exhibit_submit(
             sha256=upload.sha256,
             browser_sha256=browser_sha256.lower(),
             quarantined=quarantined,
+            distressing=distressing or quarantined,
             conduct_flags=flags,
         )
         custody_append(
@@ -228,9 +230,12 @@ def exhibit_open(*, exhibit: Exhibit, by: User, request=None, minutes_viewed: in
             request=request,
             detail={"exhibit": exhibit.reference, "quarantined": exhibit.quarantined},
         )
-        if exhibit.quarantined and by.scheme_id:
+        if (exhibit.quarantined or exhibit.distressing) and by.scheme_id:
             exposure_record(
-                person=by, minutes=minutes_viewed, source=f"Opened quarantined exhibit {exhibit.reference}", by=by
+                person=by,
+                minutes=minutes_viewed,
+                source=f"Opened {'quarantined' if exhibit.quarantined else 'distressing'} exhibit {exhibit.reference}",
+                by=by,
             )
     return exhibit
 

@@ -141,6 +141,7 @@ def _accept(request: HttpRequest, tasking: Tasking, upload, data: dict) -> Exhib
         capture_method=data["capture_method"],
         browser_sha256=data.get("browser_sha256", ""),
         quarantined=data["possible_indecent_image"],
+        distressing=data.get("distressing", False),
         store=lambda received, name: promote(received, storage=default_storage, name=name),
     )
 

@@ -421,3 +421,13 @@ def test_another_schemes_officer_gets_nothing_by_url_tampering_in_the_admin(clie
         assert tasking.persona not in body and exhibit.sha256 not in body, url
         assert tasking.authorisation.reference not in body or response.status_code == 404, url
     assert tasking.reference.encode() not in client.get("/admin/evidence/tasking/").content
+
+
+def test_opening_distressing_material_counts_as_the_openers_exposure(vera_client, tasking, assigned_vera):
+    from volunteers.models import ExposureEvent
+
+    _upload(vera_client, tasking, distressing="on")
+    exhibit = Exhibit.objects.get()
+    assert exhibit.distressing and not exhibit.quarantined
+    assert vera_client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 200
+    assert ExposureEvent.objects.filter(person=assigned_vera.user, source__contains="distressing").exists()
