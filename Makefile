@@ -49,6 +49,7 @@ $(CSS): node_modules/.installed $(wildcard portal/assets/scss/*.scss) portal/ass
 migrate: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_curriculum
+	$(PY) manage.py create_signing_key
 	$(PY) manage.py seed_demo > /dev/null
 
 totp: install  ## the current authenticator code of a demo account: make totp EMAIL=owen.officer@demo.example

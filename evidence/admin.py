@@ -20,6 +20,7 @@ from evidence.models import (
     Authorisation,
     CustodyEvent,
     Exhibit,
+    HandoverBundle,
     SafeguardingAlert,
     Tasking,
     UnusedMaterial,
@@ -142,7 +143,7 @@ class TaskingAdmin(SchemeScopedAdmin):
     list_filter = ["status"]
     search_fields = ["reference", "title"]
     inlines = [AssignmentInline]
-    actions = ["activate", "suspend", "close"]
+    actions = ["activate", "suspend", "close", "request_bundle"]
 
     @admin.display(description="Can take evidence now")
     def live(self, obj: Tasking) -> str:
@@ -183,6 +184,18 @@ class TaskingAdmin(SchemeScopedAdmin):
                 messages.error(request, f"{tasking.reference}: {' '.join(exc.messages)}")
             else:
                 messages.success(request, f"{tasking.reference} is now {tasking.get_status_display().lower()}.")
+
+    @admin.action(description="Request a handover bundle for the selected taskings")
+    def request_bundle(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from evidence.bundles import BundleRefused, bundle_request
+
+        for tasking in queryset:
+            try:
+                bundle = bundle_request(tasking=tasking, by=request.user)
+            except BundleRefused as exc:
+                messages.error(request, f"{tasking.reference}: not yet — " + " ".join(exc.missing))
+            else:
+                messages.success(request, f"{tasking.reference}: bundle version {bundle.version} is being built.")
 
     @admin.action(description="Activate the selected taskings")
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -353,3 +366,31 @@ class SafeguardingAlertAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
                 messages.error(request, str(exc))
             else:
                 messages.success(request, f"Acknowledged: {alert}.")
+
+
+@admin.register(HandoverBundle)
+class HandoverBundleAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+    scheme_field = "tasking__scheme"
+    list_display = ["tasking", "version", "state", "progress", "requested_by", "requested_at", "download"]
+    list_filter = ["state"]
+    list_select_related = ["tasking", "requested_by"]
+    exclude = ["manifest"]
+
+    @admin.display(description="Progress")
+    def progress(self, obj: HandoverBundle) -> str:
+        from evidence.bundles import bundle_job
+
+        job = bundle_job(obj)
+        if obj.state == HandoverBundle.State.READY:
+            return "Ready"
+        if job is None:
+            return obj.get_state_display()
+        return f"{job.progress}% — {job.stage or job.get_state_display()}" + (
+            f" ({job.last_error})" if job.state == job.State.FAILED else ""
+        )
+
+    @admin.display(description="PDF")
+    def download(self, obj: HandoverBundle) -> str:
+        if obj.state != HandoverBundle.State.READY:
+            return "—"
+        return format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))

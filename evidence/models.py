@@ -330,3 +330,31 @@ class StatementDraft(models.Model):
 
     def __str__(self) -> str:
         return f"Draft of statement {self.statement_id} at {self.saved_at:%d %b %H:%M}"
+
+
+class HandoverBundle(models.Model):
+    """A signed PDF package of one tasking's evidence for police, CPS and court (version n per tasking)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="bundles")
+    version = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pdf_name = models.CharField(max_length=255, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["tasking", "-version"]
+        constraints = [models.UniqueConstraint(fields=["tasking", "version"], name="evidence_bundle_version_unique")]
+
+    def __str__(self) -> str:
+        return f"Bundle v{self.version} of {self.tasking.reference}"

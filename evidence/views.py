@@ -348,3 +348,26 @@ def statement_pdf(request: HttpRequest, tasking_id: int, statement_id: int) -> H
         filename=f"MG11-{tasking.reference}-{statement.pk}.pdf",
         content_type="application/pdf",
     )
+
+
+@login_required
+def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    """Officers of the tasking's scheme (court recipients come with sharing, next)."""
+    from evidence.models import HandoverBundle
+    from portal import roles
+
+    bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id, state="ready").first()
+    allowed = (
+        bundle is not None
+        and roles.has_role(request.user, roles.OFFICER)
+        and (request.user.scheme_id == bundle.tasking.scheme_id)
+    )
+    if not allowed:
+        raise Http404("No such bundle.")
+    audit_record(action="evidence.bundle_download", request=request, obj=bundle.tasking, detail={"bundle": bundle.pk})
+    return FileResponse(
+        default_storage.open(bundle.pdf_name, "rb"),
+        as_attachment=True,
+        filename=f"{bundle.tasking.reference}-bundle-v{bundle.version}.pdf",
+        content_type="application/pdf",
+    )

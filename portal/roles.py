@@ -57,6 +57,7 @@ OFFICER_VOLUNTEER_PERMISSIONS = (
     "evidence.review_exhibit",
     "evidence.view_unusedmaterial",
     "evidence.view_safeguardingalert",
+    "evidence.view_handoverbundle",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)

@@ -338,6 +338,12 @@ PORTAL_AUTHORISATION_MONTHS = {
     "other": env_int("PORTAL_AUTHORISATION_MONTHS_OTHER", 3, minimum=1),
 }
 
+# Handover bundles: the scheme's signing key and certificate (PEM). `manage.py create_signing_key` makes a
+# development pair at these paths; production mounts the force's own.
+PORTAL_SIGNING_KEY_PATH = env_str("PORTAL_SIGNING_KEY_PATH", str(VAR_DIR / "signing" / "bundle-key.pem"))
+PORTAL_SIGNING_CERT_PATH = env_str("PORTAL_SIGNING_CERT_PATH", str(VAR_DIR / "signing" / "bundle-cert.pem"))
+PORTAL_BUNDLE_EMBED_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_MAX_BYTES", 50 * 1024 * 1024, minimum=0)
+
 # Decoy conduct guard: regular expressions for instigating phrases (proposing to meet, initiating sexual
 # content), checked against the persona's side of text transcripts. Empty = the built-in list
 # (evidence/conduct_guard.py).

@@ -1,0 +1,211 @@
+"""Handover bundles, first slice: request rules, a signed PDF/A-3 with its manifest, and the standalone verifier."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from evidence import bundles, services
+from evidence.models import Exhibit, HandoverBundle
+from evidence.statements import statement_save_draft, statement_sign
+from evidence.verify import verify
+from portal.models import Job
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
+CHAT = b"[14:01] dave_77: hi\n[14:02] mia_x: hello\n[14:03] dave_77: how old are you\n"
+
+
+class Received:
+    """What evidence/uploads.py hands the service: a file already on disk, hashed."""
+
+    def __init__(self, tmp_path: Path, name: str, content: bytes):
+        import hashlib
+
+        self.name, self.size, self.sha256 = name, len(content), hashlib.sha256(content).hexdigest()
+        self.temp_path = str(tmp_path / name)
+        Path(self.temp_path).write_bytes(content)
+        self.content = content
+
+
+def _store(upload, name):
+    from django.core.files.base import ContentFile
+
+    default_storage.save(name, ContentFile(upload.content))
+
+
+def _exhibit(user, tasking, tmp_path, name, content, mime):
+    from django.utils import timezone
+
+    return services.exhibit_submit(
+        user=user,
+        tasking=tasking,
+        upload=Received(tmp_path, name, content),
+        sniffed_type=mime,
+        description=f"{name} from the chat",
+        platform="Platform X",
+        other_party="dave_77",
+        url="",
+        captured_at=timezone.now(),
+        capture_method="Platform export",
+        store=_store,
+    )
+
+
+@pytest.fixture
+def signing_key(settings, tmp_path):
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "cert.pem")
+    call_command("create_signing_key", "--force")  # tests run with DEBUG off
+    return settings.PORTAL_SIGNING_CERT_PATH
+
+
+@pytest.fixture
+def ready_tasking(assigned_vera, tasking, owen, tmp_path):
+    user = assigned_vera.user
+    png = _exhibit(user, tasking, tmp_path, "shot.png", PNG, "image/png")
+    chat = _exhibit(user, tasking, tmp_path, "chat.txt", CHAT, "text/plain")
+    statement = statement_save_draft(
+        tasking=tasking, author=user, body="I produce VD/1 and VD/2.", exhibit_ids=[png.pk, chat.pk]
+    )
+    statement_sign(statement=statement, by=user)
+    for exhibit in (png, chat):
+        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    return tasking
+
+
+def test_a_request_is_refused_with_the_list_of_what_is_missing(assigned_vera, tasking, owen, tmp_path):
+    _exhibit(assigned_vera.user, tasking, tmp_path, "shot.png", PNG, "image/png")
+    statement_save_draft(tasking=tasking, author=assigned_vera.user, body="Draft.", exhibit_ids=[])
+    with pytest.raises(bundles.BundleRefused) as refused:
+        bundles.bundle_request(tasking=tasking, by=owen)
+    assert refused.value.missing == [
+        "Exhibit VD/1 is awaiting review.",
+        "A statement by Vera Deploy is not signed.",
+        "No signed witness statement (MG11) produces the exhibits.",
+    ]
+    assert not HandoverBundle.objects.exists()
+
+
+def test_a_second_request_while_building_returns_the_same_bundle(ready_tasking, owen):
+    first = bundles.bundle_request(tasking=ready_tasking, by=owen)
+    second = bundles.bundle_request(tasking=ready_tasking, by=owen)
+    assert first.pk == second.pk and first.version == 1
+    assert Job.objects.filter(kind="evidence.bundle_build", object_id=str(first.pk)).count() == 1
+
+
+def test_the_built_bundle_is_signed_and_verifies_without_the_portal(ready_tasking, owen, signing_key, tmp_path):
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
+    assert bundle.state == "ready" and len(bundle.pdf_sha256) == 64
+    with default_storage.open(bundle.pdf_name, "rb") as handle:
+        pdf = handle.read()
+    report = verify(pdf, signing_key)
+    assert report.ok, report.failure
+    names = {entry["name"] for entry in bundle.manifest["files"]}
+    assert {"VD_1", "VD_2"} <= names and any(name.startswith("MG11-") for name in names)
+
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in [
+        "OFFICIAL-SENSITIVE",
+        "Exhibit list (MG12)",
+        "MG6D",
+        "How to verify this bundle",
+        "dave_77",
+        "Page 1 of",
+    ]:
+        assert expected in text, expected
+
+    # The verifier is standalone: run it as a separate process with no Django settings at all.
+    path = tmp_path / "bundle.pdf"
+    path.write_bytes(pdf)
+    env = {"PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "evidence.verify", str(path), "--cert", signing_key],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every file matches its manifest" in result.stdout
+
+
+def test_the_verifier_names_tampering(ready_tasking, owen, signing_key):
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
+    with default_storage.open(bundle.pdf_name, "rb") as handle:
+        pdf = handle.read()
+    appended = pdf + b"\n% a note added after signing\n"
+    assert "after it was signed" in verify(appended, signing_key).failure or not verify(appended, signing_key).ok
+    index = pdf.index(b"OFFICIAL") if b"OFFICIAL" in pdf else len(pdf) // 2
+    flipped = pdf[:index] + bytes([pdf[index] ^ 0x01]) + pdf[index + 1 :]
+    report = verify(flipped, signing_key)
+    assert not report.ok
+
+
+def test_quarantined_material_is_never_rendered_or_embedded(assigned_vera, tasking, owen, signing_key, tmp_path):
+    from django.utils import timezone
+
+    user = assigned_vera.user
+    secret = b"\x89PNG\r\n\x1a\n" + b"QUARANTINED-BYTES" * 50
+    upload = Received(tmp_path, "q.png", secret)
+    exhibit = services.exhibit_submit(
+        user=user,
+        tasking=tasking,
+        upload=upload,
+        sniffed_type="image/png",
+        description="flagged image",
+        platform="X",
+        other_party="d",
+        url="",
+        captured_at=timezone.now(),
+        capture_method="m",
+        quarantined=True,
+        store=_store,
+    )
+    statement = statement_save_draft(tasking=tasking, author=user, body="s", exhibit_ids=[exhibit.pk])
+    statement_sign(statement=statement, by=user)
+    services.exhibit_review(exhibit=Exhibit.objects.get(pk=exhibit.pk), decision="accepted", reason="", by=owen)
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
+    with default_storage.open(bundle.pdf_name, "rb") as handle:
+        pdf = handle.read()
+    assert b"QUARANTINED-BYTES" not in pdf
+    entry = (
+        next(e for e in bundle.manifest["files"] if e["reference"] == exhibit.reference)
+        if any("reference" in e for e in bundle.manifest["files"])
+        else None
+    )
+    assert entry is not None and entry["embedded"] is False
+    assert verify(pdf, signing_key).ok
+
+
+def test_verify_bundle_wraps_the_verifier_and_compares_with_the_database(
+    ready_tasking, owen, signing_key, tmp_path, capsys
+):
+    from django.core.management import CommandError
+
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
+    path = tmp_path / "b.pdf"
+    with default_storage.open(bundle.pdf_name, "rb") as handle:
+        path.write_bytes(handle.read())
+    call_command("verify_bundle", str(path))
+    assert "matches the portal's records" in capsys.readouterr().out
+    path.write_bytes(path.read_bytes() + b"%%EOF\n")
+    with pytest.raises(CommandError, match="Verification failed"):
+        call_command("verify_bundle", str(path))
+
+
+def test_an_officer_requests_a_bundle_from_the_admin_and_sees_why_not(client, assigned_vera, tasking, owen, tmp_path):
+    from tests.conftest import enrol_totp, mfa_login
+
+    _exhibit(assigned_vera.user, tasking, tmp_path, "shot.png", PNG, "image/png")
+    mfa_login(client, owen, enrol_totp(owen))
+    response = client.post(
+        "/admin/evidence/tasking/", {"action": "request_bundle", "_selected_action": [tasking.pk]}, follow=True
+    )
+    assert b"Exhibit VD/1 is awaiting review." in response.content
+    assert not HandoverBundle.objects.exists()
