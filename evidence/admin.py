@@ -18,6 +18,8 @@ from evidence import services
 from evidence.models import (
     Assignment,
     Authorisation,
+    BundleAccess,
+    BundleShare,
     CustodyEvent,
     Exhibit,
     HandoverBundle,
@@ -394,3 +396,57 @@ class HandoverBundleAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
         if obj.state != HandoverBundle.State.READY:
             return "—"
         return format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))
+
+
+class BundleShareForm(forms.ModelForm):
+    class Meta:
+        model = BundleShare
+        fields = ["bundle", "recipient", "until"]
+
+
+@admin.register(BundleShare)
+class BundleShareAdmin(SchemeScopedAdmin):
+    scheme_field = "bundle__tasking__scheme"
+    form = BundleShareForm
+    list_display = ["bundle", "recipient", "until", "shared_by", "shared_at", "revoked_at"]
+    list_select_related = ["bundle__tasking", "recipient", "shared_by"]
+    actions = ["revoke_shares"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if "bundle" in form.base_fields:
+            form.base_fields["bundle"].queryset = scheme_filter(
+                HandoverBundle.objects.filter(state=HandoverBundle.State.READY), request.user, field="tasking__scheme"
+            )
+            form.base_fields["recipient"].queryset = User.objects.filter(groups__name=roles.COURT.code, is_active=True)
+        return form
+
+    def save_model(self, request: HttpRequest, obj: BundleShare, form: Any, change: bool) -> None:
+        share = services.bundle_share(bundle=obj.bundle, recipient=obj.recipient, until=obj.until, by=request.user)
+        obj.pk = share.pk
+
+    def add_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().add_view(request, *args, **kwargs)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return redirect(request.get_full_path())
+
+    @admin.action(description="Revoke the selected shares")
+    def revoke_shares(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for share in queryset.filter(revoked_at__isnull=True):
+            services.bundle_share_revoke(share=share, by=request.user)
+        self.message_user(request, "Shares revoked.", messages.SUCCESS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(BundleAccess)
+class BundleAccessAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+    scheme_field = "bundle__tasking__scheme"
+    list_display = ["bundle", "user", "at", "ip"]
+    list_select_related = ["bundle__tasking", "user"]

@@ -354,7 +354,53 @@ class HandoverBundle(models.Model):
 
     class Meta:
         ordering = ["tasking", "-version"]
+        permissions = [("download_bundle", "Download this bundle (granted when shared with a court recipient)")]
         constraints = [models.UniqueConstraint(fields=["tasking", "version"], name="evidence_bundle_version_unique")]
 
     def __str__(self) -> str:
         return f"Bundle v{self.version} of {self.tasking.reference}"
+
+
+class HandoverBundleUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(HandoverBundle, on_delete=models.CASCADE)
+
+
+class HandoverBundleGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(HandoverBundle, on_delete=models.CASCADE)
+
+
+class BundleShare(models.Model):
+    """A bundle shared with a court / CPS recipient until a date; the grant is a guardian permission,
+    the date and revocation are checked by the policy at every request."""
+
+    bundle = models.ForeignKey(HandoverBundle, on_delete=models.PROTECT, related_name="shares")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bundle_shares")
+    until = models.DateTimeField()
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    shared_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-shared_at"]
+
+    def __str__(self) -> str:
+        return f"{self.bundle} shared with {self.recipient}"
+
+
+class BundleAccess(models.Model):
+    """Every download of a bundle, by anyone."""
+
+    bundle = models.ForeignKey(HandoverBundle, on_delete=models.PROTECT, related_name="accesses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.CharField(max_length=45, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "bundle accesses"
+
+    def __str__(self) -> str:
+        return f"{self.user} downloaded {self.bundle} at {self.at:%d %b %H:%M}"

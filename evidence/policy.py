@@ -129,3 +129,18 @@ def may_open_exhibit(user: User, exhibit) -> bool:
     if exhibit.producer_id == user.pk:
         return True
     return officer and user.has_perm("evidence.view_exhibit")
+
+
+def may_download_bundle(user: User, bundle, *, at: datetime | None = None) -> bool:
+    """Officers of the bundle's scheme; court recipients holding the share's grant while it is in force."""
+    from evidence.models import BundleShare
+    from portal import roles
+
+    if not user.is_authenticated or not user.is_active or bundle.state != "ready":
+        return False
+    if roles.has_role(user, roles.OFFICER) and user.scheme_id == bundle.tasking.scheme_id:
+        return True
+    if not (roles.has_role(user, roles.COURT) and holds_object_perm(user, "download_bundle", bundle)):
+        return False
+    now = at or timezone.now()
+    return BundleShare.objects.filter(bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now).exists()

@@ -392,3 +392,45 @@ def note_add(*, tasking: Tasking, author: User, text: str):
         note = ContemporaneousNote.objects.create(tasking=tasking, author=author, text=text)
         audit_record(action="evidence.note_add", actor=author, obj=tasking, detail={"note": note.pk})
     return note
+
+
+def bundle_share(*, bundle, recipient: User, until: datetime, by: User):
+    """Share a ready bundle with a court / CPS recipient until a date (audited as a disclosure)."""
+    from evidence.models import BundleShare, HandoverBundle
+    from portal import roles
+
+    if bundle.state != HandoverBundle.State.READY:
+        raise ValidationError("Only a finished bundle can be shared.")
+    if not roles.has_role(recipient, roles.COURT):
+        raise ValidationError("Bundles are shared only with court or CPS recipients.")
+    if until <= timezone.now():
+        raise ValidationError("Choose a date in the future for the share to end.")
+    with transaction.atomic():
+        share = BundleShare.objects.create(bundle=bundle, recipient=recipient, until=until, shared_by=by)
+        grant("evidence.download_bundle", recipient, bundle)
+        audit_record(
+            action="evidence.bundle_share",
+            actor=by,
+            obj=bundle.tasking,
+            detail={"bundle": bundle.pk, "recipient": recipient.email, "until": until.isoformat()},
+        )
+    return share
+
+
+def bundle_share_revoke(*, share, by: User):
+    if share.revoked_at:
+        raise ValidationError("This share is already revoked.")
+    with transaction.atomic():
+        share.revoked_at = timezone.now()
+        share.revoked_by = by
+        share.save(update_fields=["revoked_at", "revoked_by"])
+        still_shared = share.bundle.shares.filter(recipient=share.recipient, revoked_at__isnull=True).exists()
+        if not still_shared:
+            revoke("evidence.download_bundle", share.recipient, share.bundle)
+        audit_record(
+            action="evidence.bundle_share_revoke",
+            actor=by,
+            obj=share.bundle.tasking,
+            detail={"bundle": share.bundle_id, "recipient": share.recipient.email},
+        )
+    return share

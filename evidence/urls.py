@@ -10,6 +10,7 @@ urlpatterns = [
     path("taskings/<int:tasking_id>/exhibits/", views.exhibit_upload, name="exhibit_upload"),
     path("taskings/<int:tasking_id>/exhibits/stream/", views.exhibit_stream, name="exhibit_stream"),
     path("exhibits/<int:exhibit_id>/download/", views.exhibit_download, name="exhibit_download"),
+    path("bundles/", views.bundle_inbox, name="bundle_inbox"),
     path("bundles/<int:bundle_id>/download/", views.bundle_download, name="bundle_download"),
     path("taskings/<int:tasking_id>/safeguarding/", views.safeguarding_raise, name="safeguarding_raise"),
     path("taskings/<int:tasking_id>/notes/", views.note_add, name="note_add"),

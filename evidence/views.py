@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from evidence import services
 from evidence.forms import ExhibitForm
 from evidence.models import Exhibit, Statement, Tasking
-from evidence.policy import SUBMIT, may_open_exhibit, submission_decision
+from evidence.policy import SUBMIT, may_download_bundle, may_open_exhibit, submission_decision
 from evidence.sniff import sniff
 from evidence.statements import statement_save_draft
 from evidence.statements import statement_sign as sign_statement
@@ -351,23 +351,35 @@ def statement_pdf(request: HttpRequest, tasking_id: int, statement_id: int) -> H
 
 
 @login_required
-def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
-    """Officers of the tasking's scheme (court recipients come with sharing, next)."""
-    from evidence.models import HandoverBundle
-    from portal import roles
+def bundle_inbox(request: HttpRequest) -> HttpResponse:
+    """Court / CPS recipients: the bundles shared with them and still in force."""
+    from evidence.models import BundleShare
 
-    bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id, state="ready").first()
-    allowed = (
-        bundle is not None
-        and roles.has_role(request.user, roles.OFFICER)
-        and (request.user.scheme_id == bundle.tasking.scheme_id)
+    shares = (
+        BundleShare.objects.filter(recipient=request.user, revoked_at__isnull=True, until__gt=timezone.now())
+        .select_related("bundle__tasking__scheme")
+        .order_by("-shared_at")
     )
-    if not allowed:
+    rows = [share for share in shares if may_download_bundle(request.user, share.bundle)]
+    audit_record(action="evidence.bundle_inbox", request=request, detail={"bundles": [s.bundle_id for s in rows]})
+    return render(request, "evidence/bundle_inbox.html", {"shares": rows})
+
+
+@login_required
+def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    """Every download is checked by the policy and recorded (BundleAccess and the audit log)."""
+    from evidence.models import BundleAccess, HandoverBundle
+
+    bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
+    if bundle is None or not may_download_bundle(request.user, bundle):
         raise Http404("No such bundle.")
+    BundleAccess.objects.create(bundle=bundle, user=request.user, ip=(request.META.get("REMOTE_ADDR") or "")[:45])
     audit_record(action="evidence.bundle_download", request=request, obj=bundle.tasking, detail={"bundle": bundle.pk})
-    return FileResponse(
+    response = FileResponse(
         default_storage.open(bundle.pdf_name, "rb"),
         as_attachment=True,
         filename=f"{bundle.tasking.reference}-bundle-v{bundle.version}.pdf",
         content_type="application/pdf",
     )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -58,6 +58,9 @@ OFFICER_VOLUNTEER_PERMISSIONS = (
     "evidence.view_unusedmaterial",
     "evidence.view_safeguardingalert",
     "evidence.view_handoverbundle",
+    "evidence.view_bundleshare",
+    "evidence.add_bundleshare",
+    "evidence.view_bundleaccess",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)

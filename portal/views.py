@@ -60,6 +60,8 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if roles.has_role(user, roles.WELFARE):
         return redirect("welfare_console")
+    if roles.has_role(user, roles.COURT):
+        return redirect("bundle_inbox")
     if user.is_staff:
         return redirect("admin:index")
     context = {"scheme": user.scheme, "role_label": roles.role_label(user)}

@@ -209,3 +209,71 @@ def test_an_officer_requests_a_bundle_from_the_admin_and_sees_why_not(client, as
     )
     assert b"Exhibit VD/1 is awaiting review." in response.content
     assert not HandoverBundle.objects.exists()
+
+
+# --- sharing with court / CPS recipients ----------------------------------------------------------------
+
+
+@pytest.fixture
+def built(ready_tasking, owen, signing_key):
+    return bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
+
+
+def _login_court(client, carla):
+    from tests.conftest import enrol_totp, mfa_login
+
+    mfa_login(client, carla, enrol_totp(carla))
+
+
+def test_a_court_recipient_sees_and_downloads_only_what_is_shared_and_every_download_is_recorded(
+    client, built, carla, owen
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evidence.models import BundleAccess
+
+    _login_court(client, carla)
+    assert b"No bundles have been shared with you yet." in client.get("/", follow=True).content
+    assert client.get(f"/bundles/{built.pk}/download/").status_code == 404
+    services.bundle_share(bundle=built, recipient=carla, until=timezone.now() + timedelta(days=30), by=owen)
+    body = client.get("/bundles/").content.decode()
+    assert built.tasking.reference in body
+    response = client.get(f"/bundles/{built.pk}/download/")
+    assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"%PDF")
+    assert BundleAccess.objects.filter(bundle=built, user=carla).count() == 1
+
+
+def test_an_expired_or_revoked_share_closes_at_once(client, built, carla, owen):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evidence.models import BundleShare
+
+    share = services.bundle_share(bundle=built, recipient=carla, until=timezone.now() + timedelta(days=1), by=owen)
+    _login_court(client, carla)
+    assert client.get(f"/bundles/{built.pk}/download/").status_code == 200
+    BundleShare.objects.filter(pk=share.pk).update(until=timezone.now() - timedelta(seconds=1))
+    assert client.get(f"/bundles/{built.pk}/download/").status_code == 404
+    BundleShare.objects.filter(pk=share.pk).update(until=timezone.now() + timedelta(days=1))
+    services.bundle_share_revoke(share=BundleShare.objects.get(pk=share.pk), by=owen)
+    assert client.get(f"/bundles/{built.pk}/download/").status_code == 404
+
+
+def test_bundles_are_shared_only_with_court_recipients(built, vera, owen):
+    from datetime import timedelta
+
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    with pytest.raises(ValidationError, match="only with court or CPS recipients"):
+        services.bundle_share(bundle=built, recipient=vera, until=timezone.now() + timedelta(days=1), by=owen)
+
+
+def test_another_schemes_officer_cannot_download_a_bundle(client, built, otto):
+    from tests.conftest import enrol_totp, mfa_login
+
+    mfa_login(client, otto, enrol_totp(otto))
+    assert client.get(f"/bundles/{built.pk}/download/").status_code == 404

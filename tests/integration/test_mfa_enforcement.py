@@ -65,7 +65,7 @@ def test_a_wrong_code_is_refused_and_audited(client, owen):
 def test_an_enrolled_court_recipient_reaches_their_inbox_after_the_code(client, carla):
     secret = enrol_totp(carla)
     mfa_login(client, carla, secret)
-    response = client.get("/")
+    response = client.get("/", follow=True)
     assert response.status_code == 200
     assert b"Bundles shared with you" in response.content
 
