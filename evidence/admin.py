@@ -394,7 +394,7 @@ class HandoverBundleAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
     @admin.display(description="PDF")
     def download(self, obj: HandoverBundle) -> str:
         if obj.state != HandoverBundle.State.READY:
-            return "—"
+            return format_html('<a href="{}">Follow progress</a>', reverse("bundle_status", args=[obj.pk]))
         return format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))
 
 

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
@@ -383,3 +384,55 @@ def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _officer_bundle_or_404(request: HttpRequest, bundle_id: int):
+    from evidence.models import HandoverBundle
+    from portal import roles
+
+    bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
+    if bundle is None or not (
+        roles.has_role(request.user, roles.OFFICER) and request.user.scheme_id == bundle.tasking.scheme_id
+    ):
+        raise Http404("No such bundle.")
+    return bundle
+
+
+def _bundle_status(bundle) -> dict:
+    from evidence.bundles import bundle_job
+
+    job = bundle_job(bundle)
+    ready = bundle.state == "ready"
+    failed = job is not None and job.state == job.State.FAILED
+    percent = 100 if ready else (job.progress if job else 0)
+    stage = "Ready to download" if ready else (job.stage if job and job.stage else bundle.get_state_display())
+    return {
+        "state": "ready" if ready else ("failed" if failed else bundle.state),
+        "percent": percent,
+        "stage": stage,
+        "error": (job.last_error if failed else ""),
+        "download_url": reverse("bundle_download", args=[bundle.pk]) if ready else "",
+    }
+
+
+@login_required
+def bundle_status(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    bundle = _officer_bundle_or_404(request, bundle_id)
+    status = _bundle_status(bundle)
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse(status)
+    return render(request, "evidence/bundle_status.html", {"bundle": bundle, "status": status})
+
+
+@login_required
+@require_POST
+def bundle_retry(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    from evidence.bundles import bundle_job
+    from portal.jobs import job_retry
+
+    bundle = _officer_bundle_or_404(request, bundle_id)
+    job = bundle_job(bundle)
+    if job is not None and job.state == job.State.FAILED:
+        job_retry(job=job, by=request.user)
+        messages.success(request, "The bundle is being built again.")
+    return redirect("bundle_status", bundle_id=bundle.pk)

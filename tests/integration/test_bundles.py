@@ -277,3 +277,32 @@ def test_another_schemes_officer_cannot_download_a_bundle(client, built, otto):
 
     mfa_login(client, otto, enrol_totp(otto))
     assert client.get(f"/bundles/{built.pk}/download/").status_code == 404
+
+
+def test_the_officer_follows_progress_and_a_failure_offers_a_retry(client, ready_tasking, owen):
+    from portal.models import Job
+    from tests.conftest import enrol_totp, mfa_login
+
+    bundle = bundles.bundle_request(tasking=ready_tasking, by=owen)
+    mfa_login(client, owen, enrol_totp(owen))
+    page = client.get(f"/bundles/{bundle.pk}/").content.decode()
+    assert '<progress class="app-progress__native" aria-label="Bundle progress" max="100" value="0">' in page
+    job = Job.objects.get(kind="evidence.bundle_build", object_id=str(bundle.pk))
+    Job.objects.filter(pk=job.pk).update(progress=40, stage="Rendering the bundle")
+    status = client.get(f"/bundles/{bundle.pk}/", HTTP_ACCEPT="application/json").json()
+    assert status["percent"] == 40 and status["stage"] == "Rendering the bundle"
+    Job.objects.filter(pk=job.pk).update(state="failed", last_error="No signing key at /x: run create_signing_key")
+    status = client.get(f"/bundles/{bundle.pk}/", HTTP_ACCEPT="application/json").json()
+    assert status["state"] == "failed" and "signing key" in status["error"]
+    client.post(f"/bundles/{bundle.pk}/retry/")
+    job.refresh_from_db()
+    assert job.state == "queued" and job.attempts == 0
+
+
+def test_the_progress_page_is_not_found_for_another_scheme(client, ready_tasking, owen, otto):
+    from tests.conftest import enrol_totp, mfa_login
+
+    bundle = bundles.bundle_request(tasking=ready_tasking, by=owen)
+    mfa_login(client, otto, enrol_totp(otto))
+    assert client.get(f"/bundles/{bundle.pk}/").status_code == 404
+    assert client.post(f"/bundles/{bundle.pk}/retry/").status_code == 404

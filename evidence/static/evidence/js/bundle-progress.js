@@ -1,0 +1,31 @@
+// Polls the bundle's status every two seconds and updates the progress bar, its text (aria-live)
+// and, when done, the download link or the failure reason with its retry button.
+const root = document.getElementById("bundle-progress");
+if (root && !["ready", "failed"].includes(root.dataset.state)) {
+  const bar = root.querySelector(".app-progress");
+  const native = root.querySelector("progress"); // a native progress bar: its role and value are announced
+  const stage = document.getElementById("bundle-stage");
+  const timer = setInterval(async () => {
+    let status;
+    try {
+      const response = await fetch(root.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      status = await response.json();
+    } catch {
+      return; // a dropped request: try again on the next tick
+    }
+    native.value = status.percent;
+    native.textContent = `${status.percent}%`;
+    stage.textContent = `${status.percent}% — ${status.stage}`;
+    if (status.state === "ready") {
+      clearInterval(timer);
+      bar.classList.add("app-progress--done");
+      document.getElementById("bundle-download").hidden = false;
+    } else if (status.state === "failed") {
+      clearInterval(timer);
+      bar.classList.add("app-progress--error");
+      document.getElementById("bundle-error").textContent = status.error;
+      document.getElementById("bundle-failed").hidden = false;
+    }
+  }, 2000);
+}
