@@ -306,3 +306,53 @@ def test_the_progress_page_is_not_found_for_another_scheme(client, ready_tasking
     mfa_login(client, otto, enrol_totp(otto))
     assert client.get(f"/bundles/{bundle.pk}/").status_code == 404
     assert client.post(f"/bundles/{bundle.pk}/retry/").status_code == 404
+
+
+@pytest.mark.redis
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_build_leaves_exactly_one_valid_bundle(
+    assigned_vera, tasking, owen, tmp_path, throwaway_redis, use_broker, start_worker, settings
+):
+    import os
+    import signal
+
+    from portal.jobs import jobs_sweep
+    from tests.conftest import wait_for
+
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "cert.pem")
+    call_command("create_signing_key", "--force")
+    user = assigned_vera.user
+    exhibits = [_exhibit(user, tasking, tmp_path, f"chat{i}.txt", CHAT * 2000, "text/plain") for i in range(3)]
+    statement = statement_save_draft(
+        tasking=tasking, author=user, body="I produce them.", exhibit_ids=[e.pk for e in exhibits]
+    )
+    statement_sign(statement=statement, by=user)
+    for exhibit in exhibits:
+        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+
+    throwaway_redis.start()
+    use_broker(throwaway_redis.url)
+    worker_env = {
+        "PORTAL_PRIVATE_STORAGE": settings.STORAGES["default"]["OPTIONS"]["location"],
+        "PORTAL_SIGNING_KEY_PATH": settings.PORTAL_SIGNING_KEY_PATH,
+        "PORTAL_SIGNING_CERT_PATH": settings.PORTAL_SIGNING_CERT_PATH,
+    }
+    first = start_worker(throwaway_redis.url, **worker_env)
+    bundle = bundles.bundle_request(tasking=tasking, by=owen)  # committed: the job goes to the broker
+    job = Job.objects.get(kind="evidence.bundle_build", object_id=str(bundle.pk))
+    assert wait_for(lambda: Job.objects.get(pk=job.pk).state == "running", timeout=60, interval=0.02), first.output()
+    os.killpg(first.process.pid, signal.SIGKILL)  # the worker dies mid-build, without a word
+    first.process.wait()
+
+    settings.PORTAL_JOB_STALL_SECONDS = 0  # the sweep now treats the silent job as stalled…
+    assert jobs_sweep()["stalled"] == 1
+    settings.PORTAL_JOB_STALL_SECONDS = 300  # …and only that once: the next run is not stalled
+    second = start_worker(throwaway_redis.url, **worker_env)
+    assert wait_for(lambda: Job.objects.get(pk=job.pk).state == "succeeded", timeout=120), second.output()
+    assert HandoverBundle.objects.filter(tasking=tasking).count() == 1
+    bundle.refresh_from_db()
+    assert bundle.state == "ready" and Job.objects.get(pk=job.pk).attempts >= 2
+    with default_storage.open(bundle.pdf_name, "rb") as handle:
+        assert verify(handle.read(), settings.PORTAL_SIGNING_CERT_PATH).ok
