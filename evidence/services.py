@@ -434,3 +434,19 @@ def bundle_share_revoke(*, share, by: User):
             detail={"bundle": share.bundle_id, "recipient": share.recipient.email},
         )
     return share
+
+
+def bundle_disclosed(*, bundle, to: User) -> None:
+    """A court / CPS download is a disclosure (DPA 2018 s.62): each exhibit in it gets a custody event."""
+    from portal import roles
+
+    if not roles.has_role(to, roles.COURT):
+        return  # officers of the scheme downloading their own bundle disclose nothing
+    with transaction.atomic():
+        for exhibit in bundle.tasking.exhibits.filter(review_state=Exhibit.Review.ACCEPTED):
+            custody_append(
+                exhibit=exhibit,
+                action=CustodyEvent.Action.DISCLOSED,
+                actor=to,
+                detail={"bundle": bundle.pk, "version": bundle.version, "recipient": to.email},
+            )

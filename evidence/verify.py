@@ -60,7 +60,14 @@ def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
     attachments = PdfReader(io.BytesIO(pdf)).attachments
     if "manifest.json" not in attachments:
         return report.fail("the embedded manifest.json is missing")
-    manifest = json.loads(attachments["manifest.json"][0])
+    try:
+        manifest = json.loads(attachments["manifest.json"][0])
+    except ValueError:
+        return report.fail("the embedded manifest.json does not parse")
+    listed = {entry["name"] for entry in manifest.get("files", [])}
+    unlisted = sorted(set(attachments) - listed - {"manifest.json"})
+    if unlisted:
+        return report.fail(f"embedded files not listed in the manifest: {', '.join(unlisted)}")
     for entry in manifest.get("files", []):
         name, expected = entry["name"], entry["sha256"]
         if entry.get("embedded"):

@@ -375,6 +375,7 @@ def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
     if bundle is None or not may_download_bundle(request.user, bundle):
         raise Http404("No such bundle.")
     BundleAccess.objects.create(bundle=bundle, user=request.user, ip=(request.META.get("REMOTE_ADDR") or "")[:45])
+    services.bundle_disclosed(bundle=bundle, to=request.user)
     audit_record(action="evidence.bundle_download", request=request, obj=bundle.tasking, detail={"bundle": bundle.pk})
     response = FileResponse(
         default_storage.open(bundle.pdf_name, "rb"),

@@ -356,3 +356,35 @@ def test_a_worker_killed_mid_build_leaves_exactly_one_valid_bundle(
     assert bundle.state == "ready" and Job.objects.get(pk=job.pk).attempts >= 2
     with default_storage.open(bundle.pdf_name, "rb") as handle:
         assert verify(handle.read(), settings.PORTAL_SIGNING_CERT_PATH).ok
+
+
+def test_a_court_download_is_a_disclosure_in_each_exhibits_custody(client, built, carla, owen):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    services.bundle_share(bundle=built, recipient=carla, until=timezone.now() + timedelta(days=3), by=owen)
+    _login_court(client, carla)
+    client.get(f"/bundles/{built.pk}/download/")
+    for exhibit in built.tasking.exhibits.all():
+        event = exhibit.custody.get(action="disclosed")
+        assert event.actor_email == carla.email and event.detail["recipient"] == carla.email
+
+
+def test_a_bundle_signed_by_another_key_fails_verification(built, signing_key, tmp_path, settings):
+    other_cert = tmp_path / "other-cert.pem"
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "other-key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(other_cert)
+    call_command("create_signing_key", "--force")
+    with default_storage.open(built.pdf_name, "rb") as handle:
+        pdf = handle.read()
+    report = verify(pdf, str(other_cert))
+    assert not report.ok and "not made with the given certificate" in report.failure
+
+
+def test_a_signature_removed_fails_verification(built, signing_key):
+    from evidence.bundles import bundle_pdf
+
+    unsigned, _ = bundle_pdf(built)
+    report = verify(unsigned, signing_key)
+    assert not report.ok and "expected one signature, found 0" in report.failure
