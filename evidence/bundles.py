@@ -180,9 +180,13 @@ def sign_pdf(pdf: bytes) -> bytes:
             f"No signing key at {key}: run `python manage.py create_signing_key` (development) or install the "
             "force's key and certificate."
         )
+    from evidence.verify import outside_event_loop
+
     signer = signers.SimpleSigner.load(key, cert, key_passphrase=None)
     meta = signers.PdfSignatureMetadata(field_name="BundleSignature", reason="Evidence handover bundle")
-    return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer).getvalue()
+    return outside_event_loop(
+        lambda: signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer).getvalue()
+    )
 
 
 def bundle_build(bundle: HandoverBundle, *, progress=lambda percent, stage: None) -> HandoverBundle:

@@ -12,10 +12,12 @@ printing the first failure. Uses no Django and no database, by design.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import io
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +39,22 @@ class Report:
         return self
 
 
+def outside_event_loop(fn, *args, **kwargs):
+    """pyHanko's synchronous calls use asyncio.run, which fails inside a running event loop (ASGI, some
+    test harnesses): run them on a helper thread then."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
 def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
+    return outside_event_loop(_verify, pdf, cert_path, natives)
+
+
+def _verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
     report = Report()
     try:
         reader = PdfFileReader(io.BytesIO(pdf))

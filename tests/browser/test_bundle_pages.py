@@ -66,20 +66,7 @@ def test_the_progress_page_updates_to_ready_and_passes_axe(page, live_server, la
     page.goto(f"{live_server.url}/bundles/{bundle.pk}/")
     assert page.get_by_role("progressbar", name="Bundle progress").get_attribute("value") == "0"
     assert axe_violations(page) == []
-    # pyHanko signs through asyncio.run, which cannot run inside Playwright's loop: build in a thread,
-    # as a Celery worker would.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connections
-
-    def build():
-        try:
-            bundles.bundle_build(HandoverBundle.objects.get(pk=bundle.pk))
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(build).result()
+    bundles.bundle_build(HandoverBundle.objects.get(pk=bundle.pk))  # signing steps outside Playwright's loop
     page.get_by_role("link", name="Download the signed PDF").wait_for(timeout=10_000)
     assert page.get_by_role("progressbar", name="Bundle progress").evaluate("el => el.value") == 100
     assert axe_violations(page) == []
