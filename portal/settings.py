@@ -300,7 +300,7 @@ PORTAL_JOB_MAX_ATTEMPTS = env_int("PORTAL_JOB_MAX_ATTEMPTS", 5, minimum=1)
 PORTAL_JOB_STALL_SECONDS = env_int("PORTAL_JOB_STALL_SECONDS", 300, minimum=10)
 PORTAL_JOB_REQUEUE_SECONDS = env_int("PORTAL_JOB_REQUEUE_SECONDS", 600, minimum=10)
 
-# --- Volunteer scheme defaults (DOMAIN.md); each scheme may set its own in the admin ---------------
+# --- Volunteer scheme defaults (College of Policing vetting periods, welfare practice); schemes may differ ---
 PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7, minimum=1)
 PORTAL_REQUIRED_CLEARANCE = env_str("PORTAL_REQUIRED_CLEARANCE", "MV")
 if PORTAL_REQUIRED_CLEARANCE not in {"RV", "MV", "NPPV1", "NPPV2", "NPPV3"}:
@@ -330,7 +330,7 @@ PORTAL_MAX_UPLOAD_BYTES = env_int("PORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 PORTAL_UPLOAD_TEMP_DIR = env_str("PORTAL_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))
 Path(PORTAL_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
-# How long authorisations last when the officer does not say otherwise (RIPA, DOMAIN.md).
+# How long authorisations last when the officer does not say otherwise (RIPA 2000 periods).
 PORTAL_AUTHORISATION_HOURS_URGENT = env_int("PORTAL_AUTHORISATION_HOURS_URGENT", 72, minimum=1)
 PORTAL_AUTHORISATION_MONTHS = {
     "chis": env_int("PORTAL_AUTHORISATION_MONTHS_CHIS", 12, minimum=1),

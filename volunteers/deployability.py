@@ -259,7 +259,7 @@ def _conduct_blockers(volunteer: Volunteer) -> list[Blocker]:
 
 
 def deployability_for(volunteer: Volunteer, *, at: datetime | None = None) -> Deployability:
-    """Every condition of DESIGN.md's one rule that concerns the volunteer, checked now."""
+    """Every condition of the one rule that concerns the volunteer (not the tasking), checked now."""
     now = at or timezone.now()
     blockers = _status_blockers(volunteer)
     blockers += _vetting_blockers(volunteer, now)
