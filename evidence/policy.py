@@ -144,3 +144,15 @@ def may_download_bundle(user: User, bundle, *, at: datetime | None = None) -> bo
         return False
     now = at or timezone.now()
     return BundleShare.objects.filter(bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now).exists()
+
+
+def may_follow_bundle(user: User, bundle) -> bool:
+    """The build's progress, failure and retry: officers of the bundle's scheme."""
+    from portal import roles
+
+    return (
+        user.is_authenticated
+        and user.is_active
+        and roles.has_role(user, roles.OFFICER)
+        and user.scheme_id == bundle.tasking.scheme_id
+    )

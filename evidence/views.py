@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from evidence import services
 from evidence.forms import ExhibitForm
 from evidence.models import Exhibit, Statement, Tasking
-from evidence.policy import SUBMIT, may_download_bundle, may_open_exhibit, submission_decision
+from evidence.policy import SUBMIT, may_download_bundle, may_follow_bundle, may_open_exhibit, submission_decision
 from evidence.sniff import sniff
 from evidence.statements import statement_save_draft
 from evidence.statements import statement_sign as sign_statement
@@ -389,12 +389,9 @@ def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
 
 def _officer_bundle_or_404(request: HttpRequest, bundle_id: int):
     from evidence.models import HandoverBundle
-    from portal import roles
 
     bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
-    if bundle is None or not (
-        roles.has_role(request.user, roles.OFFICER) and request.user.scheme_id == bundle.tasking.scheme_id
-    ):
+    if bundle is None or not may_follow_bundle(request.user, bundle):
         raise Http404("No such bundle.")
     return bundle
 

@@ -13,10 +13,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from portal import ratelimit, roles
+from portal import ratelimit
 from portal.audit import audit_record
 from training import services
 from training.models import Attempt, Certificate, Module
+from training.permissions import may_download_certificate
 from training.scoring import seeded_order
 from training.selectors import certificate_state, module_states
 
@@ -139,17 +140,10 @@ def attempt_result(request: HttpRequest, attempt_id: int) -> HttpResponse:
     )
 
 
-def _may_download(user, certificate: Certificate) -> bool:
-    if certificate.user_id == user.pk or user.is_superuser:
-        return True
-    officer = roles.has_role(user, roles.OFFICER) or roles.has_role(user, roles.SCHEME_ADMIN)
-    return officer and user.scheme_id is not None and user.scheme_id == certificate.user.scheme_id
-
-
 @login_required
 def certificate_download(request: HttpRequest, code: str) -> HttpResponse:
     certificate = Certificate.objects.select_related("user", "module").filter(code=code).first()
-    if certificate is None or not _may_download(request.user, certificate):
+    if certificate is None or not may_download_certificate(request.user, certificate):
         raise Http404("No such certificate.")
     if not certificate.pdf_path or not default_storage.exists(certificate.pdf_path):
         return render(request, "training/certificate_pending.html", {"certificate": certificate}, status=202)
