@@ -14,7 +14,7 @@ from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, Ex
 from evidence.policy import SUBMIT, authorisation_problem, submission_decision
 from portal.audit import audit_record
 from portal.models import User
-from portal.permissions import grant, revoke
+from portal.permissions import grant, holds_object_perm, revoke
 from volunteers.models import Volunteer
 
 T = Tasking.Status
@@ -312,7 +312,8 @@ def safeguarding_raise(*, tasking: Tasking, by: User, note: str = "", alert_url:
 
     from evidence.models import SafeguardingAlert
 
-    if not Assignment.objects.filter(tasking=tasking, volunteer=by, ended_at__isnull=True).exists():
+    # Assignment is recorded as the guardian grant; the same fact the one rule reads.
+    if not holds_object_perm(by, SUBMIT, tasking):
         raise PermissionDenied("Only a volunteer assigned to this tasking can raise its alert.")
     with transaction.atomic():
         alert = SafeguardingAlert.objects.create(tasking=tasking, raised_by=by, note=note)
