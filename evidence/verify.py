@@ -1,12 +1,15 @@
 """Standalone bundle verifier: needs only the bundle PDF and the scheme's certificate — no portal.
 
     python -m evidence.verify BUNDLE.pdf --cert scheme-cert.pem [--natives FOLDER]
+    python -m evidence.verify BUNDLE-PACKAGE.zip --cert scheme-cert.pem
 
 Checks, in order: the PDF carries exactly one signature; it is intact, cryptographically valid,
 made by the given certificate, and covers the entire file (an appended update would not); the
-embedded manifest.json lists every embedded file with a SHA-256 that matches; files too large to
-embed, if a folder is given, match their manifest entries too. Exit 0 when all hold, 1 otherwise,
-printing the first failure. Uses no Django and no database, by design.
+embedded manifest.json parses and lists every embedded file with a SHA-256 that matches, and nothing
+unlisted is embedded; files too large to embed, which travel beside the PDF (in the package's
+`natives/` folder, or a folder given with --natives), match their manifest entries too, and the
+package holds nothing unlisted. Exit 0 when all hold, 1 otherwise, printing every check and the
+first failure. Uses no Django and no database, by design.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import hashlib
 import io
 import json
 import sys
+import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +38,8 @@ class Report:
     ok: bool = True
     checks: list[str] = field(default_factory=list)
     failure: str = ""
+    manifest: dict = field(default_factory=dict)
+    embedded: set[str] = field(default_factory=set)
 
     def fail(self, message: str) -> Report:
         self.ok, self.failure = False, message
@@ -50,11 +57,76 @@ def outside_event_loop(fn, *args, **kwargs):
         return pool.submit(fn, *args, **kwargs).result()
 
 
+PACKAGE_NATIVES = "natives/"
+CHUNK = 1024 * 1024
+
+
+def _sha256_of(stream) -> str:
+    digest = hashlib.sha256()
+    while block := stream.read(CHUNK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
 def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
-    return outside_event_loop(_verify, pdf, cert_path, natives)
+    """Verify a bundle PDF; files too large to embed are looked for in `natives`, a folder, if given."""
+
+    def beside(name: str) -> str | None:
+        path = natives / name
+        if not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            return _sha256_of(handle)
+
+    return outside_event_loop(_verify, pdf, cert_path, beside if natives is not None else None, str(natives))
 
 
-def _verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
+def verify_package(package: Path, cert_path: str) -> Report:
+    """Verify a bundle package: a ZIP holding the signed PDF at its top level and the files too large to
+    embed under natives/. Every member must be the PDF or a file its manifest lists as travelling beside it."""
+    try:
+        archive = zipfile.ZipFile(package)
+    except (zipfile.BadZipFile, OSError) as exc:
+        return Report().fail(f"the package is not a readable ZIP file ({exc})")
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        pdfs = [info.filename for info in members if "/" not in info.filename and info.filename.endswith(".pdf")]
+        if len(pdfs) != 1:
+            return Report().fail(f"expected one bundle PDF at the top of the package, found {len(pdfs)}")
+        pdf = archive.read(pdfs[0])
+
+        def beside(name: str) -> str | None:
+            try:
+                with archive.open(PACKAGE_NATIVES + name) as handle:
+                    return _sha256_of(handle)
+            except KeyError:
+                return None
+
+        report = outside_event_loop(_verify, pdf, cert_path, beside, f"the package's {PACKAGE_NATIVES} folder")
+        if not report.ok:
+            return report
+        beside_names = {
+            PACKAGE_NATIVES + entry["name"] for entry in report.manifest["files"] if not entry.get("embedded")
+        }
+        unlisted = sorted(info.filename for info in members if info.filename not in beside_names | {pdfs[0]})
+        if unlisted:
+            return report.fail(f"files in the package not listed in the manifest: {', '.join(unlisted)}")
+        report.checks.append("the package holds nothing the manifest does not list")
+        return report
+
+
+def verify_path(path: Path, cert_path: str) -> Report:
+    """A bundle PDF or a bundle package (ZIP), told apart by their first bytes, not their names."""
+    with Path(path).open("rb") as handle:
+        magic = handle.read(5)
+    if magic.startswith(b"PK"):
+        return verify_package(Path(path), cert_path)
+    if magic != b"%PDF-":
+        return Report().fail("the file is neither a PDF nor a bundle package (ZIP)")
+    return verify(Path(path).read_bytes(), cert_path)
+
+
+def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | None = None, where: str = "") -> Report:
     report = Report()
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
@@ -81,6 +153,13 @@ def _verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
         manifest = json.loads(attachments["manifest.json"][0])
     except ValueError:
         return report.fail("the embedded manifest.json does not parse")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        return report.fail("the embedded manifest.json has no list of files")
+    report.manifest, report.embedded = manifest, set(attachments) - {"manifest.json"}
+    report.checks.append(
+        f"manifest.json parses: bundle {manifest.get('bundle')} version {manifest.get('version')} "
+        f"of {manifest.get('tasking')}, {len(manifest['files'])} files"
+    )
     listed = {entry["name"] for entry in manifest.get("files", [])}
     unlisted = sorted(set(attachments) - listed - {"manifest.json"})
     if unlisted:
@@ -91,11 +170,10 @@ def _verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
             if name not in attachments:
                 return report.fail(f"{name} is listed in the manifest but not embedded")
             actual = hashlib.sha256(attachments[name][0]).hexdigest()
-        elif natives is not None:
-            path = natives / name
-            if not path.exists():
-                return report.fail(f"{name} is listed in the manifest but not in {natives}")
-            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif beside is not None:
+            actual = beside(name)
+            if actual is None:
+                return report.fail(f"{name} is listed in the manifest but not in {where}")
         else:
             report.checks.append(f"{name}: travels beside the PDF (not checked: no folder given)")
             continue
@@ -107,11 +185,17 @@ def _verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evidence.verify", description=__doc__.split("\n\n")[0])
-    parser.add_argument("bundle", type=Path)
+    parser.add_argument("bundle", type=Path, help="the bundle PDF, or the bundle package (ZIP)")
     parser.add_argument("--cert", required=True, help="the scheme's signing certificate (PEM or DER)")
     parser.add_argument("--natives", type=Path, help="folder holding the files too large to embed")
     args = parser.parse_args(argv)
-    report = verify(args.bundle.read_bytes(), args.cert, args.natives)
+    if not args.bundle.is_file():
+        print(f"FAILED: no file at {args.bundle}")
+        return 1
+    if args.natives is not None:
+        report = verify(args.bundle.read_bytes(), args.cert, args.natives)
+    else:
+        report = verify_path(args.bundle, args.cert)
     for check in report.checks:
         print(f"ok: {check}")
     if not report.ok:
