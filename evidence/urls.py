@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evidence import views
+from evidence import verify_views, views
 
 urlpatterns = [
     path("taskings/", views.tasking_list, name="tasking_list"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("taskings/<int:tasking_id>/exhibits/stream/", views.exhibit_stream, name="exhibit_stream"),
     path("exhibits/<int:exhibit_id>/download/", views.exhibit_download, name="exhibit_download"),
     path("bundles/", views.bundle_inbox, name="bundle_inbox"),
+    path("bundles/verify/", verify_views.bundle_verify, name="bundle_verify"),
     path("bundles/<int:bundle_id>/download/", views.bundle_download, name="bundle_download"),
     path("bundles/<int:bundle_id>/", views.bundle_status, name="bundle_status"),
     path("bundles/<int:bundle_id>/retry/", views.bundle_retry, name="bundle_retry"),
