@@ -6,13 +6,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from evidence import services
 from evidence.models import (
@@ -27,7 +29,7 @@ from evidence.models import (
     Tasking,
     UnusedMaterial,
 )
-from evidence.policy import tasking_problems
+from evidence.policy import may_download_bundle, may_follow_bundle, tasking_problems
 from portal import roles
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
 from portal.models import User
@@ -116,6 +118,45 @@ class AssignmentInline(admin.TabularInline):
         return False
 
 
+class HandoverBundleInline(admin.TabularInline):
+    """The tasking's bundles, newest first. Read-only: a bundle is made by requesting one, never edited."""
+
+    model = HandoverBundle
+    fields = ["version", "state", "requested_by", "requested_at", "finished_at", "follow_or_download"]
+    readonly_fields = fields
+    ordering = ["-version"]
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("tasking", "requested_by")
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        # Inline instances are made afresh for each request, so the viewer can be kept for the links below.
+        self.viewer = request.user
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="Progress or PDF")
+    def follow_or_download(self, obj: HandoverBundle) -> str:
+        viewer = getattr(self, "viewer", None)
+        if viewer is None:
+            return "—"
+        if may_download_bundle(viewer, obj):
+            return format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))
+        if obj.state != HandoverBundle.State.READY and may_follow_bundle(viewer, obj):
+            return format_html('<a href="{}">Follow progress</a>', reverse("bundle_status", args=[obj.pk]))
+        return "—"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class TaskingForm(forms.ModelForm):
     assign = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), required=False, help_text="Assign volunteers (grants them permission to submit)."
@@ -144,8 +185,12 @@ class TaskingAdmin(SchemeScopedAdmin):
     list_display = ["reference", "title", "status", "window_start", "window_end", "authorisation", "live"]
     list_filter = ["status"]
     search_fields = ["reference", "title"]
-    inlines = [AssignmentInline]
+    inlines = [AssignmentInline, HandoverBundleInline]
     actions = ["activate", "suspend", "close", "request_bundle"]
+    change_form_template = "admin/evidence/tasking/change_form.html"
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list:
+        return self.inlines if obj is not None else [AssignmentInline]  # a new tasking has no bundles yet
 
     @admin.display(description="Can take evidence now")
     def live(self, obj: Tasking) -> str:
@@ -156,6 +201,8 @@ class TaskingAdmin(SchemeScopedAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, **kwargs)
+        if "authorisation" not in form.base_fields:  # view-only: every field is shown read-only
+            return form
         scheme_users = scheme_filter(User.objects.filter(is_active=True), request.user)
         form.base_fields["authorisation"].queryset = scheme_filter(Authorisation.objects.all(), request.user)
         officers = scheme_users.filter(groups__name=roles.OFFICER.code)
@@ -187,17 +234,79 @@ class TaskingAdmin(SchemeScopedAdmin):
             else:
                 messages.success(request, f"{tasking.reference} is now {tasking.get_status_display().lower()}.")
 
-    @admin.action(description="Request a handover bundle for the selected taskings")
-    def request_bundle(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def has_request_bundle_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Who may ask for a handover bundle: the same answer for the list action and the tasking's button."""
+        from evidence.policy import may_request_bundle, may_request_bundles
+
+        if obj is None:
+            return self.has_change_permission(request) and may_request_bundles(request.user)
+        return self.has_change_permission(request, obj) and may_request_bundle(request.user, obj)
+
+    def _request_bundle(self, request: HttpRequest, tasking: Tasking) -> HandoverBundle | None:
+        """Request one tasking's bundle and tell the officer what happened; None when it was refused."""
         from evidence.bundles import BundleRefused, bundle_request
 
+        in_progress = HandoverBundle.State.QUEUED, HandoverBundle.State.BUILDING
+        # bundle_request hands back the bundle already in progress rather than a new one; knowing which
+        # were in progress beforehand is how the officer is told "already" instead of a fresh version.
+        pending_before = set(tasking.bundles.filter(state__in=in_progress).values_list("pk", flat=True))
+        try:
+            bundle = bundle_request(tasking=tasking, by=request.user)
+        except BundleRefused as exc:
+            messages.error(
+                request,
+                f"A handover bundle for {tasking.reference} cannot be requested yet. "
+                f"{'This needs' if len(exc.missing) == 1 else 'These need'} to be done first:",
+            )
+            for item in exc.missing:
+                messages.error(request, item)
+            return None
+        already = " already" if bundle.pk in pending_before else ""
+        messages.success(request, f"Bundle version {bundle.version} is{already} being built for {tasking.reference}.")
+        return bundle
+
+    @admin.action(description="Request a handover bundle for the selected taskings", permissions=["request_bundle"])
+    def request_bundle(self, request: HttpRequest, queryset: QuerySet) -> None:
         for tasking in queryset:
-            try:
-                bundle = bundle_request(tasking=tasking, by=request.user)
-            except BundleRefused as exc:
-                messages.error(request, f"{tasking.reference}: not yet — " + " ".join(exc.missing))
-            else:
-                messages.success(request, f"{tasking.reference}: bundle version {bundle.version} is being built.")
+            self._request_bundle(request, tasking)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<path:object_id>/request-bundle/",
+                self.admin_site.admin_view(require_POST(self.request_bundle_view)),
+                name="evidence_tasking_request_bundle",
+            ),
+            *super().get_urls(),
+        ]
+
+    def request_bundle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Request handover bundle" button on a tasking's page."""
+        if not self.has_request_bundle_permission(request):
+            raise PermissionDenied
+        tasking = self.get_object(request, unquote(object_id))
+        if tasking is None:  # another scheme's tasking, or none at all: the same answer
+            raise Http404("No such tasking.")
+        if not self.has_request_bundle_permission(request, tasking):
+            raise PermissionDenied
+        bundle = self._request_bundle(request, tasking)
+        if bundle is not None and may_follow_bundle(request.user, bundle):
+            return redirect("bundle_status", bundle_id=bundle.pk)
+        # Refused, or the requester may not open the progress page (it is for supervising officers): the
+        # tasking's page shows the messages and lists its bundles.
+        return redirect("admin:evidence_tasking_change", tasking.pk)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        context["may_request_bundle"] = obj is not None and self.has_request_bundle_permission(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.action(description="Activate the selected taskings")
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
