@@ -1,20 +1,39 @@
-"""Handover bundles: what must be done before one may be requested, and how one is built and signed."""
+"""Handover bundles: what must be done before one may be requested, and how one is built and signed.
+
+A bundle is built in bounded chunks so that no worker's memory grows with the bundle's size:
+
+1. `bundle_plan` fixes, once, what goes in (exhibits, statements, the manifest's files and where each
+   travels: embedded, beside the PDF in the package, or withheld) and how it is cut into chunks.
+2. `bundle_render_chunk` renders one chunk with WeasyPrint to its own PDF in the bundle's work folder
+   (temporary file, then rename) beside a small JSON record of its page count, anchors and bookmarks.
+   Any number of workers render chunks at once (a Celery chord); a chunk already rendered is not
+   rendered again, so a re-run after a crash repeats only what was lost.
+3. `bundle_assemble` renders the front matter (cover, index with the real page numbers, case summary)
+   as PDF/A-3 carrying the manifest and the embedded natives, appends every chunk and the signed MG11
+   pages with pikepdf, stamps the marking and "Page X of Y" across the whole, writes the bookmarks,
+   signs last (PAdES), packages the natives too large to embed beside the PDF in a ZIP, and only then
+   moves the files into place and commits — under a row lock, so two assemblies never both land.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
+import os
+import shutil
+import uuid
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from evidence.models import Exhibit, HandoverBundle, Statement, Tasking
 from portal.audit import audit_record
@@ -24,6 +43,13 @@ TEXT_TYPES = {"text/plain", "text/csv", "application/json"}
 INLINE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 RENDER_TEXT_BYTES = 512 * 1024  # a transcript longer than this is summarised; the native file is in the bundle
 INLINE_IMAGE_BYTES = 8 * 1024 * 1024
+STAMP_BATCH_PAGES = 250  # page-number stamps are rendered this many pages at a time
+WHERE = {
+    "embedded": "embedded in this file",
+    "beside": "supplied beside this file in the bundle package (natives folder)",
+    "withheld": "withheld under police control",
+}
+Progress = Callable[[int, str], None]
 
 
 class BundleRefused(ValidationError):
@@ -50,8 +76,13 @@ def bundle_missing(tasking: Tasking) -> list[str]:
 
 def bundle_request(*, tasking: Tasking, by: User) -> HandoverBundle:
     """Version n+1, built by a Celery job queued on commit. A request while one is building returns it."""
+    from django.core.exceptions import PermissionDenied
+
+    from evidence.policy import may_request_bundle
     from portal.jobs import job_create
 
+    if not may_request_bundle(by, tasking):
+        raise PermissionDenied("Only a supervising officer of the tasking's scheme may request its bundle.")
     with transaction.atomic():
         Tasking.objects.select_for_update().filter(pk=tasking.pk).first()  # one request at a time per tasking
         pending = tasking.bundles.filter(state__in=[HandoverBundle.State.QUEUED, HandoverBundle.State.BUILDING])
@@ -74,10 +105,120 @@ def _read(name: str, limit: int | None = None) -> bytes:
         return handle.read() if limit is None else handle.read(limit)
 
 
-def _exhibit_view(exhibit: Exhibit) -> dict:
+def _native_name(exhibit: Exhibit) -> str:
+    return exhibit.reference.replace("/", "_")
+
+
+# --- 1. Plan ---------------------------------------------------------------------------------------
+
+
+def bundle_plan(bundle: HandoverBundle) -> dict:
+    """What the bundle holds and how it is cut into chunks, fixed at the first build attempt."""
+    if bundle.plan:
+        return bundle.plan
+    tasking = bundle.tasking
+    exhibits = list(
+        tasking.exhibits.filter(review_state=Exhibit.Review.ACCEPTED).order_by("producer_id", "sequence", "pk")
+    )
+    statements = list(
+        tasking.statements.filter(state=Statement.State.SIGNED).select_related("author").order_by("signed_at", "pk")
+    )
+    files, embedded_total = [], 0
+    for exhibit in exhibits:
+        if exhibit.quarantined:
+            location = "withheld"
+        elif (
+            exhibit.size <= settings.PORTAL_BUNDLE_EMBED_MAX_BYTES
+            and embedded_total + exhibit.size <= settings.PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES
+        ):
+            location, embedded_total = "embedded", embedded_total + exhibit.size
+        else:
+            location = "beside"
+        files.append(
+            {
+                "name": _native_name(exhibit),
+                "reference": exhibit.reference,
+                "exhibit": exhibit.pk,
+                "size": exhibit.size,
+                "sha256": exhibit.sha256,
+                "type": exhibit.sniffed_type,
+                "location": location,
+                "embedded": location == "embedded",
+            }
+        )
+    for statement in statements:
+        files.append(
+            {
+                "name": f"MG11-{statement.pk}.pdf",
+                "statement": statement.pk,
+                "size": default_storage.size(statement.pdf_name),
+                "sha256": statement.pdf_sha256,
+                "type": "application/pdf",
+                "location": "embedded",
+                "embedded": True,
+            }
+        )
+    size = settings.PORTAL_BUNDLE_CHUNK_EXHIBITS
+    ids = [e.pk for e in exhibits]
+    chunks: list[dict] = [{"kind": "statements"}]
+    chunks += [{"kind": "mg11", "statement": statement.pk} for statement in statements]
+    chunks += [
+        {"kind": "mg12", "exhibits": ids[i : i + size * 4], "first": i == 0} for i in range(0, len(ids), size * 4)
+    ]
+    chunks += [{"kind": "exhibits", "exhibits": ids[i : i + size], "first": i == 0} for i in range(0, len(ids), size)]
+    chunks += [
+        {"kind": "continuity", "exhibits": ids[i : i + size * 2], "first": i == 0} for i in range(0, len(ids), size * 2)
+    ]
+    if not ids:
+        chunks += [{"kind": "mg12", "exhibits": [], "first": True}, {"kind": "exhibits", "exhibits": [], "first": True}]
+    chunks.append({"kind": "tail"})
+    plan = {
+        "generated_at": timezone.now().isoformat(),
+        "audit_chain_head": AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or "",
+        "files": files,
+        "chunks": chunks,
+    }
+    HandoverBundle.objects.filter(pk=bundle.pk, plan={}).update(plan=plan)
+    bundle.refresh_from_db(fields=["plan"])  # whoever planned first wins; everyone uses that plan
+    return bundle.plan
+
+
+def bundle_manifest(bundle: HandoverBundle) -> dict:
+    plan = bundle_plan(bundle)
+    return {
+        "bundle": bundle.pk,
+        "version": bundle.version,
+        "tasking": bundle.tasking.reference,
+        "scheme": bundle.tasking.scheme.name,
+        "generated_at": plan["generated_at"],
+        "audit_chain_head": plan["audit_chain_head"],
+        "files": plan["files"],
+    }
+
+
+# --- 2. Chunks -------------------------------------------------------------------------------------
+
+
+def bundle_work_dir(bundle: HandoverBundle) -> Path:
+    """Chunk PDFs live here until the bundle is finished; every worker must see the same folder."""
+    path = Path(default_storage.path(f"bundle-work/{bundle.pk}"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _exhibit_view(exhibit: Exhibit, location: str) -> dict:
     """How an exhibit appears in the PDF: transcripts as readable blocks, images inline, the rest described;
     quarantined material never rendered."""
-    view = {"exhibit": exhibit, "kind": "described"}
+    view = {"exhibit": exhibit, "kind": "described", "where": WHERE[location]}
     if exhibit.quarantined:
         view["kind"] = "quarantined"
     elif exhibit.sniffed_type in TEXT_TYPES:
@@ -97,82 +238,258 @@ def _exhibit_view(exhibit: Exhibit) -> dict:
     return view
 
 
-def bundle_pdf(bundle: HandoverBundle) -> tuple[bytes, dict]:
-    """Render the bundle (PDF/A-3 with the manifest and natives up to the threshold embedded), unsigned."""
-    from weasyprint import HTML, Attachment
+def _exhibits(ids: list[int]) -> list[Exhibit]:
+    found = Exhibit.objects.select_related("producer").in_bulk(ids)
+    return [found[pk] for pk in ids]
+
+
+def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
+    kind = chunk["kind"]
+    context = {"bundle": bundle, "tasking": bundle.tasking, "first": chunk.get("first", False)}
+    if kind == "statements":
+        ids = [c["statement"] for c in plan["chunks"] if c["kind"] == "mg11"]
+        found = Statement.objects.select_related("author").in_bulk(ids)
+        context["statements"] = [found[pk] for pk in ids]
+    elif kind == "mg12":
+        context["exhibits"] = _exhibits(chunk["exhibits"])
+    elif kind == "exhibits":
+        locations = {f.get("exhibit"): f["location"] for f in plan["files"]}
+        context["views"] = [_exhibit_view(e, locations[e.pk]) for e in _exhibits(chunk["exhibits"])]
+    elif kind == "continuity":
+        from evidence.models import CustodyEvent
+
+        logs: dict[int, list] = {pk: [] for pk in chunk["exhibits"]}
+        for event in CustodyEvent.objects.filter(exhibit_id__in=chunk["exhibits"]).order_by("exhibit_id", "id"):
+            logs[event.exhibit_id].append(event)
+        context["logs"] = [(exhibit, logs[exhibit.pk]) for exhibit in _exhibits(chunk["exhibits"])]
+    elif kind == "tail":
+        unused = list(bundle.tasking.unused_material.select_related("exhibit").order_by("at", "pk"))
+        context.update(
+            mg6c=[u for u in unused if u.schedule == "MG6C"],
+            mg6d=[u for u in unused if u.schedule == "MG6D"],
+            generated_at=_generated_at(plan),
+            audit_chain_head=plan["audit_chain_head"],
+        )
+    else:
+        raise ValueError(f"Unknown chunk kind {kind!r}")
+    return render_to_string(f"evidence/bundle/{kind}.html", context)
+
+
+def _generated_at(plan: dict):
+    from datetime import datetime
+
+    return datetime.fromisoformat(plan["generated_at"])
+
+
+def _html(bundle: HandoverBundle, body: str, *, single_pass: bool = False):
+    from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    tasking = bundle.tasking
-    exhibits = list(tasking.exhibits.select_related("producer").order_by("producer_id", "sequence"))
-    accepted = [e for e in exhibits if e.review_state == Exhibit.Review.ACCEPTED]
-    statements = list(tasking.statements.filter(state=Statement.State.SIGNED).select_related("author"))
-    files, attachments = [], []
-    for exhibit in accepted:
-        name = exhibit.reference.replace("/", "_")
-        embed = exhibit.size <= settings.PORTAL_BUNDLE_EMBED_MAX_BYTES and not exhibit.quarantined
-        files.append(
-            {
-                "name": name,
-                "reference": exhibit.reference,
-                "size": exhibit.size,
-                "sha256": exhibit.sha256,
-                "type": exhibit.sniffed_type,
-                "embedded": embed,
-            }
-        )
-        if embed:
-            attachments.append(Attachment(io.BytesIO(_read(exhibit.stored_name)), name=name, relationship="Source"))
-    for statement in statements:
-        name = f"MG11-{statement.pk}.pdf"
-        files.append(
-            {
-                "name": name,
-                "statement": statement.pk,
-                "size": default_storage.size(statement.pdf_name),
-                "sha256": statement.pdf_sha256,
-                "type": "application/pdf",
-                "embedded": True,
-            }
-        )
-        attachments.append(Attachment(io.BytesIO(_read(statement.pdf_name)), name=name, relationship="Source"))
-    head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
-    manifest = {
-        "bundle": bundle.pk,
-        "version": bundle.version,
-        "tasking": tasking.reference,
-        "scheme": tasking.scheme.name,
-        "generated_at": timezone.now().isoformat(),
-        "audit_chain_head": head,
-        "files": files,
+    document = render_to_string(
+        "evidence/bundle/document.html",
+        {"bundle": bundle, "tasking": bundle.tasking, "body": body, "single_pass": single_pass},
+    )
+    # Images are inlined as data: URLs by us; nothing else may be fetched (no file:, http: or https:).
+    return HTML(string=document, url_fetcher=URLFetcher(allowed_protocols=["data"]))
+
+
+def _flatten_bookmarks(tree, level: int = 1) -> list[list]:
+    flat = []
+    for label, (page, _x, _y), children, _state in tree:
+        flat.append([label, level, page])
+        flat.extend(_flatten_bookmarks(children, level + 1))
+    return flat
+
+
+def _first_anchors(document) -> dict[str, int]:
+    anchors: dict[str, int] = {}
+    for number, page in enumerate(document.pages):
+        for anchor in page.anchors:
+            anchors.setdefault(anchor, number)
+    return anchors
+
+
+def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
+    """Render chunk `index` to its own PDF (once) and return its record: path, pages, anchors, bookmarks."""
+    plan = bundle_plan(bundle)
+    chunk = plan["chunks"][index]
+    work = bundle_work_dir(bundle)
+    record_path = work / f"chunk-{index:04d}.json"
+    if record_path.exists():
+        return json.loads(record_path.read_text())
+    if chunk["kind"] == "mg11":  # the statement's own pages, exactly as signed: nothing to render
+        import pikepdf
+
+        statement = Statement.objects.select_related("author").get(pk=chunk["statement"])
+        with pikepdf.open(default_storage.path(statement.pdf_name)) as pdf:
+            pages = len(pdf.pages)
+        signed = timezone.localtime(statement.signed_at)
+        title = f"Statement of {statement.author.get_full_name()}, signed {signed:%d %b %Y}"
+        record = {
+            "index": index,
+            "path": str(default_storage.path(statement.pdf_name)),
+            "pages": pages,
+            "anchors": {f"statement-{statement.pk}": 0},
+            "bookmarks": [[title, 2, 0]],
+        }
+    else:
+        document = _html(bundle, _chunk_body(bundle, plan, chunk)).render()
+        pdf_path = work / f"chunk-{index:04d}.pdf"
+        _atomic_write(pdf_path, lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b"))
+        record = {
+            "index": index,
+            "path": str(pdf_path),
+            "pages": len(document.pages),
+            "anchors": _first_anchors(document),
+            # A continuation chunk starts below its section's heading, which an earlier chunk holds.
+            "bookmarks": _flatten_bookmarks(document.make_bookmark_tree(), level=1 if chunk.get("first", True) else 2),
+        }
+        del document
+    _atomic_write(record_path, lambda temp: temp.write_text(json.dumps(record)))
+    return record
+
+
+def bundle_chunks_done(bundle: HandoverBundle) -> int:
+    return len(list(bundle_work_dir(bundle).glob("chunk-*.json")))
+
+
+# --- 3. Assembly -----------------------------------------------------------------------------------
+
+
+def _index_entries(bundle: HandoverBundle, plan: dict, records: list[dict], starts: list[int]) -> list[dict]:
+    """Index lines with the real (1-based) page numbers where each heading lands in the whole bundle."""
+    where: dict[str, int] = {}
+    for record, start in zip(records, starts, strict=True):
+        for anchor, page in record["anchors"].items():
+            where.setdefault(anchor, start + page + 1)
+    references = {f.get("exhibit"): f for f in plan["files"] if f.get("exhibit")}
+    entries = [
+        {"title": "Case summary and authorisation", "level": 1, "page": where.get("summary")},
+        {"title": "Witness statements (MG11)", "level": 1, "page": where.get("statements")},
+    ]
+    for record, chunk in zip(records, plan["chunks"], strict=True):
+        if chunk["kind"] == "mg11":
+            entries.append(
+                {"title": record["bookmarks"][0][0], "level": 2, "page": where.get(f"statement-{chunk['statement']}")}
+            )
+    entries.append({"title": "Exhibit list (MG12)", "level": 1, "page": where.get("mg12")})
+    entries.append({"title": "Exhibits", "level": 1, "page": where.get("exhibits")})
+    descriptions = dict(Exhibit.objects.filter(pk__in=references).values_list("pk", "description"))
+    for chunk in plan["chunks"]:
+        if chunk["kind"] == "exhibits":
+            for pk in chunk["exhibits"]:
+                entry = references[pk]
+                label = (
+                    "quarantined material, not rendered"
+                    if entry["location"] == "withheld"
+                    else Truncator(descriptions.get(pk, "")).chars(70)
+                )
+                entries.append(
+                    {"title": f"{entry['reference']} — {label}", "level": 2, "page": where.get(f"exhibit-{pk}")}
+                )
+    entries += [
+        {"title": "Continuity", "level": 1, "page": where.get("continuity")},
+        {"title": "Unused material (MG6C and MG6D)", "level": 1, "page": where.get("unused")},
+        {"title": "How to verify this bundle", "level": 1, "page": where.get("integrity")},
+    ]
+    return entries
+
+
+def _front_context(bundle: HandoverBundle, plan: dict) -> dict:
+    return {
+        "bundle": bundle,
+        "tasking": bundle.tasking,
+        "authorisation": bundle.tasking.authorisation,
+        "generated_at": _generated_at(plan),
+        "exhibit_count": sum(1 for f in plan["files"] if f.get("exhibit")),
+        "statement_count": sum(1 for c in plan["chunks"] if c["kind"] == "mg11"),
     }
-    attachments.insert(
-        0, Attachment(io.BytesIO(json.dumps(manifest, indent=2).encode()), name="manifest.json", relationship="Data")
-    )
-    html = render_to_string(
-        "evidence/bundle_pdf.html",
-        {
-            "bundle": bundle,
-            "tasking": tasking,
-            "authorisation": tasking.authorisation,
-            "statements": statements,
-            "exhibits": accepted,
-            "views": [_exhibit_view(e) for e in accepted],
-            "unused": tasking.unused_material.order_by("schedule", "at"),
-            "generated_at": timezone.now(),
-            "manifest": manifest,
-            "custody": {e.pk: list(e.custody.order_by("id")) for e in accepted},
-        },
-    )
-    pdf = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf(
-        pdf_variant="pdf/a-3b", attachments=attachments
-    )
-    return pdf, manifest
 
 
-def sign_pdf(pdf: bytes) -> bytes:
-    """PAdES signature by the scheme's key, as the very last step."""
+def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict]):
+    """Cover, index and case summary. The index's own length moves every page after it, so render until
+    the page count and the summary's page stop moving (twice, in practice)."""
+    front_pages, summary_page, document = 2, 2, None
+    body_pages = sum(r["pages"] for r in records)
+    for _attempt in range(5):
+        starts, page = [], front_pages
+        for record in records:
+            starts.append(page)
+            page += record["pages"]
+        entries = _index_entries(bundle, plan, records, starts)
+        entries[0]["page"] = summary_page
+        context = {**_front_context(bundle, plan), "index": entries, "total_pages": front_pages + body_pages}
+        document = _html(bundle, render_to_string("evidence/bundle/front.html", context)).render()
+        anchors = _first_anchors(document)
+        if len(document.pages) == front_pages and anchors.get("summary", 0) + 1 == summary_page:
+            return document
+        front_pages, summary_page = len(document.pages), anchors.get("summary", 0) + 1
+    raise RuntimeError("The index's page numbers did not settle.")
+
+
+def _attachments(bundle: HandoverBundle, plan: dict, handles: list) -> list:
+    from weasyprint import Attachment
+
+    manifest = json.dumps(bundle_manifest(bundle), indent=2).encode()
+    attachments = [Attachment(string=manifest, name="manifest.json", relationship="Data")]
+    statements = Statement.objects.in_bulk([f["statement"] for f in plan["files"] if f.get("statement")])
+    exhibits = Exhibit.objects.in_bulk([f["exhibit"] for f in plan["files"] if f.get("exhibit")])
+    for entry in plan["files"]:
+        if entry["location"] != "embedded":
+            continue
+        stored = (
+            statements[entry["statement"]].pdf_name
+            if entry.get("statement")
+            else exhibits[entry["exhibit"]].stored_name
+        )
+        handle = default_storage.open(stored, "rb")
+        handles.append(handle)
+        attachments.append(Attachment(file_obj=handle, name=entry["name"], relationship="Source"))
+    # The PDF's name tree of embedded files must be in byte order (ISO 32000-1, 7.9.6) for readers that
+    # look names up by bisection; WeasyPrint writes them in the order given.
+    return sorted(attachments, key=lambda attachment: attachment.name.encode())
+
+
+def _stamp(pdf, label: str, keep: list) -> None:
+    """'OFFICIAL-SENSITIVE · <bundle> · Page X of Y' across every page, rendered a batch at a time."""
+    import io
+
+    import pikepdf
+    from weasyprint import HTML
+
+    total = len(pdf.pages)
+    for first in range(0, total, STAMP_BATCH_PAGES):
+        numbers = range(first + 1, min(first + STAMP_BATCH_PAGES, total) + 1)
+        html = render_to_string("evidence/bundle/stamps.html", {"numbers": numbers, "total": total, "label": label})
+        stamps = pikepdf.open(io.BytesIO(HTML(string=html).write_pdf()))
+        keep.append(stamps)
+        for offset, number in enumerate(numbers):
+            pdf.pages[number - 1].add_overlay(stamps.pages[offset])
+
+
+def _outline(pdf, front_bookmarks: list[list], records: list[dict], starts: list[int]) -> None:
+    from pikepdf import OutlineItem
+
+    flat = list(front_bookmarks)
+    for record, start in zip(records, starts, strict=True):
+        flat += [[label, level, start + page] for label, level, page in record["bookmarks"]]
+    with pdf.open_outline() as outline:
+        outline.root.clear()
+        parents: list = []
+        for label, level, page in flat:
+            item = OutlineItem(label, page)
+            while parents and parents[-1][0] >= level:
+                parents.pop()
+            (parents[-1][1].children if parents else outline.root).append(item)
+            parents.append((level, item))
+
+
+def sign_pdf_file(source: Path, target: Path) -> None:
+    """PAdES signature by the scheme's key, as the very last step (streamed from and to files)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
+
+    from evidence.verify import outside_event_loop
 
     key, cert = settings.PORTAL_SIGNING_KEY_PATH, settings.PORTAL_SIGNING_CERT_PATH
     if not (Path(key).exists() and Path(cert).exists()):
@@ -180,43 +497,195 @@ def sign_pdf(pdf: bytes) -> bytes:
             f"No signing key at {key}: run `python manage.py create_signing_key` (development) or install the "
             "force's key and certificate."
         )
-    from evidence.verify import outside_event_loop
-
     signer = signers.SimpleSigner.load(key, cert, key_passphrase=None)
     meta = signers.PdfSignatureMetadata(field_name="BundleSignature", reason="Evidence handover bundle")
-    return outside_event_loop(
-        lambda: signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer).getvalue()
-    )
+    with source.open("rb") as inp, target.open("wb") as out:
+        outside_event_loop(lambda: signers.sign_pdf(IncrementalPdfFileWriter(inp), meta, signer=signer, output=out))
 
 
-def bundle_build(bundle: HandoverBundle, *, progress=lambda percent, stage: None) -> HandoverBundle:
-    """Idempotent: a finished bundle is left alone; a re-run replaces nothing already committed."""
+def sign_pdf(pdf: bytes) -> bytes:
+    """Sign PDF bytes (used to re-sign in tests and tools); bundles are signed with `sign_pdf_file`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "in.pdf", Path(folder) / "out.pdf"
+        source.write_bytes(pdf)
+        sign_pdf_file(source, target)
+        return target.read_bytes()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda percent, stage: None) -> HandoverBundle:
+    """Join the chunks (rendering any still missing), number, bookmark, sign, package, then commit."""
+    import pikepdf
+
     if bundle.state == HandoverBundle.State.READY:
         return bundle
-    HandoverBundle.objects.filter(pk=bundle.pk).update(state=HandoverBundle.State.BUILDING)
-    progress(10, "Rendering the bundle")
-    pdf, manifest = bundle_pdf(bundle)
-    progress(80, "Signing")
-    signed = sign_pdf(pdf)
-    name = default_storage.save(
-        f"bundles/{bundle.tasking.scheme_id}/{bundle.tasking_id}/v{bundle.version}.pdf", ContentFile(signed)
-    )
+    plan = bundle_plan(bundle)
+    work = bundle_work_dir(bundle)
+    records = []
+    for index in range(len(plan["chunks"])):
+        records.append(bundle_render_chunk(bundle, index))
+    progress(82, "Writing the index and cover")
+    front = _render_front(bundle, plan, records)
+    token = uuid.uuid4().hex
+    front_path, unsigned, signed = (work / f".{name}.{token}.pdf" for name in ("front", "unsigned", "signed"))
+    package = work / f".package.{token}.zip"
+    handles: list = []
+    keep: list = []
+    try:
+        front.write_pdf(front_path, pdf_variant="pdf/a-3b", attachments=_attachments(bundle, plan, handles))
+        front_bookmarks = _flatten_bookmarks(front.make_bookmark_tree())
+        del front
+        for handle in handles:
+            handle.close()
+        progress(86, "Joining the parts")
+        # The front matter is the PDF/A-3 base: its metadata, output intent and associated files stay; the
+        # chunks' pages are appended to it.
+        pdf = pikepdf.open(front_path)
+        keep.append(pdf)
+        front_pages = len(pdf.pages)
+        starts, page = [], front_pages
+        for record in records:
+            source = pikepdf.open(record["path"])
+            keep.append(source)
+            starts.append(page)
+            pdf.pages.extend(source.pages)
+            page += record["pages"]
+        progress(88, "Numbering the pages")
+        _stamp(pdf, f"{bundle.tasking.reference} handover bundle v{bundle.version}", keep)
+        _outline(pdf, front_bookmarks, records, starts)
+        pdf.save(unsigned)
+        for opened in reversed(keep):
+            opened.close()
+        keep.clear()
+        progress(93, "Signing")
+        sign_pdf_file(unsigned, signed)
+        beside = [f for f in plan["files"] if f["location"] == "beside"]
+        if beside:
+            progress(96, "Packaging the files too large to embed")
+            _package(bundle, plan, signed, package, beside)
+        return _commit(bundle, plan, signed, package if beside else None)
+    finally:
+        for opened in keep:
+            opened.close()
+        for handle in handles:
+            handle.close()
+        for path in (front_path, unsigned, signed, package):
+            path.unlink(missing_ok=True)
+
+
+def _final_names(bundle: HandoverBundle) -> tuple[str, str]:
+    name = f"{bundle.tasking.reference.replace('/', '_')}-v{bundle.version}"
+    base = f"bundles/{bundle.tasking.scheme_id}/{bundle.tasking_id}/{name}"
+    return f"{base}.pdf", f"{base}.zip"
+
+
+def _package(bundle: HandoverBundle, plan: dict, signed: Path, package: Path, beside: list[dict]) -> None:
+    from evidence.verify import PACKAGE_NATIVES
+
+    pdf_name, _zip = _final_names(bundle)
+    exhibits = Exhibit.objects.in_bulk([f["exhibit"] for f in beside])
+    with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        archive.write(signed, Path(pdf_name).name)
+        for entry in beside:
+            archive.write(default_storage.path(exhibits[entry["exhibit"]].stored_name), PACKAGE_NATIVES + entry["name"])
+
+
+def _commit(bundle: HandoverBundle, plan: dict, signed: Path, package: Path | None) -> HandoverBundle:
+    """Move the finished files into place and record them, under the bundle's row lock: the first
+    assembly to get here wins; any other finds the bundle ready and leaves its files to be deleted."""
+    pdf_name, zip_name = _final_names(bundle)
+    pdf_sha = _sha256_file(signed)
+    package_sha = _sha256_file(package) if package else ""
     with transaction.atomic():
+        row = HandoverBundle.objects.select_for_update().get(pk=bundle.pk)
+        if row.state == HandoverBundle.State.READY:
+            return row
+        for temp, name in ((signed, pdf_name), (package, zip_name)):
+            if temp is not None:
+                target = Path(default_storage.path(name))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(temp, target)
         HandoverBundle.objects.filter(pk=bundle.pk).update(
             state=HandoverBundle.State.READY,
-            pdf_name=name,
-            pdf_sha256=hashlib.sha256(signed).hexdigest(),
-            manifest=manifest,
+            pdf_name=pdf_name,
+            pdf_sha256=pdf_sha,
+            package_name=zip_name if package else "",
+            package_sha256=package_sha,
+            manifest=bundle_manifest(bundle),
             finished_at=timezone.now(),
+            error="",
         )
         audit_record(
             action="evidence.bundle_built",
             actor=None,
             obj=bundle.tasking,
-            detail={"bundle": bundle.pk, "sha256": hashlib.sha256(signed).hexdigest()},
+            detail={"bundle": bundle.pk, "sha256": pdf_sha, "package_sha256": package_sha},
         )
+    work = bundle_work_dir(bundle)
+    transaction.on_commit(lambda: shutil.rmtree(work, ignore_errors=True))
     bundle.refresh_from_db()
     return bundle
+
+
+def bundle_start(bundle: HandoverBundle) -> dict:
+    """Mark the bundle building and fix its plan; returns the plan."""
+    HandoverBundle.objects.filter(pk=bundle.pk).exclude(state=HandoverBundle.State.READY).update(
+        state=HandoverBundle.State.BUILDING, error=""
+    )
+    return bundle_plan(bundle)
+
+
+def bundle_fail(bundle: HandoverBundle, reason: str) -> None:
+    HandoverBundle.objects.filter(pk=bundle.pk).exclude(state=HandoverBundle.State.READY).update(
+        state=HandoverBundle.State.FAILED, error=reason[:2000]
+    )
+
+
+def bundle_retry(bundle: HandoverBundle, *, by: User) -> bool:
+    """Send a failed build again; the chunks already rendered are kept. False if it had not failed."""
+    from portal.jobs import job_retry
+
+    job = bundle_job(bundle)
+    if job is None or job.state != Job.State.FAILED:
+        return False
+    with transaction.atomic():
+        HandoverBundle.objects.filter(pk=bundle.pk, state=HandoverBundle.State.FAILED).update(
+            state=HandoverBundle.State.QUEUED, error=""
+        )
+        job_retry(job=job, by=by)
+    return True
+
+
+def bundle_build(bundle: HandoverBundle, *, progress: Progress = lambda percent, stage: None) -> HandoverBundle:
+    """Build in this process, chunk after chunk (the Celery path renders the chunks in parallel instead).
+    Idempotent: a finished bundle is left alone; a re-run renders only what is missing."""
+    if bundle.state == HandoverBundle.State.READY:
+        return bundle
+    plan = bundle_start(bundle)
+    progress(5, "Planning")
+    total = len(plan["chunks"])
+    for index in range(total):
+        bundle_render_chunk(bundle, index)
+        progress(10 + 70 * (index + 1) // total, f"Rendered part {index + 1} of {total}")
+    return bundle_assemble(bundle, progress=progress)
+
+
+def bundle_single_pass_pdf(bundle: HandoverBundle) -> bytes:
+    """The same content in one WeasyPrint pass (no chunks, no MG11 pages): the benchmark's baseline."""
+    plan = bundle_plan(bundle)
+    context = {**_front_context(bundle, plan), "index": [], "total_pages": None}
+    parts = [render_to_string("evidence/bundle/front.html", context)]
+    parts += [_chunk_body(bundle, plan, chunk) for chunk in plan["chunks"] if chunk["kind"] != "mg11"]
+    return _html(bundle, "\n".join(parts), single_pass=True).write_pdf(pdf_variant="pdf/a-3b")
 
 
 def bundle_job(bundle: HandoverBundle) -> Job | None:

@@ -351,6 +351,11 @@ class HandoverBundle(models.Model):
     pdf_sha256 = models.CharField(max_length=64, blank=True)
     manifest = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # Fixed when the build starts, so every worker renders the same chunks and a re-run the same bundle.
+    plan = models.JSONField(default=dict, blank=True)
+    # Set only when some natives are too large to embed: a ZIP of the signed PDF and natives/.
+    package_name = models.CharField(max_length=255, blank=True)
+    package_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["tasking", "-version"]

@@ -146,6 +146,23 @@ def may_download_bundle(user: User, bundle, *, at: datetime | None = None) -> bo
     return BundleShare.objects.filter(bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now).exists()
 
 
+def may_request_bundles(user: User) -> bool:
+    """Supervising officers who may change taskings (the disclosure officer's task); scheme
+    administrators manage the scheme, not its evidence."""
+    from portal import roles
+
+    return (
+        user.is_authenticated
+        and user.is_active
+        and roles.has_role(user, roles.OFFICER)
+        and user.has_perm("evidence.change_tasking")
+    )
+
+
+def may_request_bundle(user: User, tasking) -> bool:
+    return may_request_bundles(user) and user.scheme_id == tasking.scheme_id
+
+
 def may_follow_bundle(user: User, bundle) -> bool:
     """The build's progress, failure and retry: officers of the bundle's scheme."""
     from portal import roles
@@ -155,4 +172,17 @@ def may_follow_bundle(user: User, bundle) -> bool:
         and user.is_active
         and roles.has_role(user, roles.OFFICER)
         and user.scheme_id == bundle.tasking.scheme_id
+    )
+
+
+def may_verify_bundles(user: User) -> bool:
+    """Who may check a bundle file on the verification page: the people bundles are made for or by —
+    court / CPS recipients and supervising officers. What the page says about a particular bundle is
+    still decided by may_download_bundle."""
+    from portal import roles
+
+    return (
+        user.is_authenticated
+        and user.is_active
+        and (roles.has_role(user, roles.COURT) or roles.has_role(user, roles.OFFICER))
     )

@@ -1,12 +1,30 @@
-"""Thin Celery tasks of the evidence app."""
+"""Thin Celery tasks of the evidence app.
 
-from celery import shared_task
+A bundle build is a job (portal.jobs) whose task fixes the plan and hands the work to a Celery chord:
+one task per chunk, which any worker on any machine may take, then one assembly task that numbers,
+signs and commits. Chunk results travel through the result backend as file paths, never PDF bytes.
+If the chord falls silent (a worker killed, a message lost), the job's heartbeat stops, the sweep
+sends the job again and it dispatches only the chunks not yet rendered.
+"""
 
-from evidence.bundles import bundle_build
+from celery import Task, chord, shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from evidence import bundles
 from evidence.models import HandoverBundle
 from evidence.services import taskings_freeze_lapsed
-from portal.jobs import job_progress, job_task
+from portal.jobs import JobHandedOff, job_complete, job_fail, job_progress, job_task
 from portal.models import Job
+
+# Worth another go after a pause: a full or unavailable disk, a dropped database connection.
+TRANSIENT = (OSError, OperationalError, InterfaceError)
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
 
 @shared_task(name="evidence.freeze_lapsed_taskings", ignore_result=True)
@@ -14,8 +32,62 @@ def freeze_lapsed_taskings_task() -> int:
     return len(taskings_freeze_lapsed())
 
 
+def _bundle(bundle_id: int) -> HandoverBundle:
+    return HandoverBundle.objects.select_related("tasking__scheme", "tasking__authorisation").get(pk=bundle_id)
+
+
+def _heartbeat(job_id: int, percent: int, stage: str) -> None:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is not None:
+        job_progress(job=job, percent=percent, stage=stage)
+
+
+class BundleTask(Task):
+    """A chunk or assembly that has failed for good fails its bundle and job, with a reason people read."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        bundle_id, job_id = (args[-2], args[-1]) if self.name == "evidence.bundle_assemble" else (args[0], args[2])
+        part = "Assembling and signing" if self.name == "evidence.bundle_assemble" else f"Rendering part {args[1] + 1}"
+        reason = f"{part} failed: {exc.__class__.__name__}: {exc}"
+        try:
+            bundle = HandoverBundle.objects.get(pk=bundle_id)
+            bundles.bundle_fail(bundle, reason)
+            job_fail(job_id=job_id, error=reason)
+        except DatabaseError:  # the database itself is gone: the sweep will find the silent job
+            pass
+
+
 @job_task("evidence.bundle_build")
 def bundle_build_job(job: Job) -> dict:
-    bundle = HandoverBundle.objects.select_related("tasking__scheme", "tasking__authorisation").get(pk=job.object_id)
-    bundle = bundle_build(bundle, progress=lambda percent, stage: job_progress(job=job, percent=percent, stage=stage))
+    bundle = _bundle(int(job.object_id))
+    if bundle.state == HandoverBundle.State.READY:
+        return {"pdf_sha256": bundle.pdf_sha256}
+    plan = bundles.bundle_start(bundle)
+    total = len(plan["chunks"])
+    missing = [i for i in range(total) if not (bundles.bundle_work_dir(bundle) / f"chunk-{i:04d}.json").exists()]
+    job_progress(job=job, percent=5, stage=f"Rendering {total} parts")
+    assemble = bundle_assemble_task.s(bundle.pk, job.pk)
+    if missing:
+        chord([bundle_render_chunk_task.s(bundle.pk, i, job.pk) for i in missing])(assemble)
+    else:
+        assemble.delay([])
+    raise JobHandedOff
+
+
+@shared_task(name="evidence.bundle_render_chunk", bind=True, base=BundleTask, **RETRY)
+def bundle_render_chunk_task(self, bundle_id: int, index: int, job_id: int) -> dict:
+    bundle = _bundle(bundle_id)
+    if bundle.state == HandoverBundle.State.READY:  # a late duplicate: nothing to do
+        return {"index": index, "path": "", "pages": 0}
+    record = bundles.bundle_render_chunk(bundle, index)
+    total, done = len(bundle.plan["chunks"]), bundles.bundle_chunks_done(bundle)
+    _heartbeat(job_id, 10 + 70 * done // total, f"Rendered {done} of {total} parts")
+    return {"index": index, "path": record["path"], "pages": record["pages"]}
+
+
+@shared_task(name="evidence.bundle_assemble", bind=True, base=BundleTask, **RETRY)
+def bundle_assemble_task(self, chunk_results: list, bundle_id: int, job_id: int) -> dict:
+    bundle = _bundle(bundle_id)
+    bundle = bundles.bundle_assemble(bundle, progress=lambda percent, stage: _heartbeat(job_id, percent, stage))
+    job_complete(job_id=job_id, result={"pdf_sha256": bundle.pdf_sha256})
     return {"pdf_sha256": bundle.pdf_sha256}

@@ -61,17 +61,22 @@ PACKAGE_NATIVES = "natives/"
 CHUNK = 1024 * 1024
 
 
-def _sha256_of(stream) -> str:
-    digest = hashlib.sha256()
+class MemberDamaged(Exception):
+    """A file beside the PDF could not be read to its end (a ZIP member failing its CRC, say)."""
+
+
+def _sha256_of(stream) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
     while block := stream.read(CHUNK):
         digest.update(block)
-    return digest.hexdigest()
+        size += len(block)
+    return digest.hexdigest(), size
 
 
 def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
     """Verify a bundle PDF; files too large to embed are looked for in `natives`, a folder, if given."""
 
-    def beside(name: str) -> str | None:
+    def beside(name: str) -> tuple[str, int] | None:
         path = natives / name
         if not path.is_file():
             return None
@@ -90,23 +95,34 @@ def verify_package(package: Path, cert_path: str) -> Report:
         return Report().fail(f"the package is not a readable ZIP file ({exc})")
     with archive:
         members = [info for info in archive.infolist() if not info.is_dir()]
+        names = [info.filename for info in members]
+        doubled = sorted({name for name in names if names.count(name) > 1})
+        if doubled:  # tools differ on which copy they extract: refuse rather than pick one
+            return Report().fail(f"the package holds more than one file named {', '.join(doubled)}")
         pdfs = [info.filename for info in members if "/" not in info.filename and info.filename.endswith(".pdf")]
         if len(pdfs) != 1:
             return Report().fail(f"expected one bundle PDF at the top of the package, found {len(pdfs)}")
-        pdf = archive.read(pdfs[0])
+        try:
+            pdf = archive.read(pdfs[0])
+        except (zipfile.BadZipFile, OSError) as exc:
+            return Report().fail(f"{pdfs[0]} in the package is damaged ({exc})")
 
-        def beside(name: str) -> str | None:
+        def beside(name: str) -> tuple[str, int] | None:
             try:
                 with archive.open(PACKAGE_NATIVES + name) as handle:
                     return _sha256_of(handle)
             except KeyError:
                 return None
+            except (zipfile.BadZipFile, OSError) as exc:  # its bytes are not what was packed
+                raise MemberDamaged(f"{name} in the package is damaged ({exc})") from exc
 
         report = outside_event_loop(_verify, pdf, cert_path, beside, f"the package's {PACKAGE_NATIVES} folder")
         if not report.ok:
             return report
         beside_names = {
-            PACKAGE_NATIVES + entry["name"] for entry in report.manifest["files"] if not entry.get("embedded")
+            PACKAGE_NATIVES + entry["name"]
+            for entry in report.manifest["files"]
+            if (entry.get("location") or ("embedded" if entry.get("embedded") else "beside")) == "beside"
         }
         unlisted = sorted(info.filename for info in members if info.filename not in beside_names | {pdfs[0]})
         if unlisted:
@@ -166,20 +182,33 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
         return report.fail(f"embedded files not listed in the manifest: {', '.join(unlisted)}")
     for entry in manifest.get("files", []):
         name, expected = entry["name"], entry["sha256"]
-        if entry.get("embedded"):
+        location = entry.get("location") or ("embedded" if entry.get("embedded") else "beside")
+        if location == "withheld":
+            report.checks.append(
+                f"{name}: withheld under police control (its hash is listed; the file is not supplied)"
+            )
+            continue
+        if location == "embedded":
             if name not in attachments:
                 return report.fail(f"{name} is listed in the manifest but not embedded")
-            actual = hashlib.sha256(attachments[name][0]).hexdigest()
+            data = attachments[name][0]
+            actual, size = hashlib.sha256(data).hexdigest(), len(data)
         elif beside is not None:
-            actual = beside(name)
-            if actual is None:
+            try:
+                found = beside(name)
+            except MemberDamaged as exc:
+                return report.fail(str(exc))
+            if found is None:
                 return report.fail(f"{name} is listed in the manifest but not in {where}")
+            actual, size = found
         else:
-            report.checks.append(f"{name}: travels beside the PDF (not checked: no folder given)")
+            report.checks.append(f"{name}: travels beside the PDF (not checked: give the package or --natives)")
             continue
         if actual != expected:
             return report.fail(f"{name}: SHA-256 {actual} does not match the manifest's {expected}")
-        report.checks.append(f"{name}: SHA-256 matches the manifest")
+        if size != entry.get("size"):
+            return report.fail(f"{name}: its size is {size} bytes, but the manifest says {entry.get('size')}")
+        report.checks.append(f"{name}: SHA-256 and size match the manifest")
     return report
 
 

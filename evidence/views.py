@@ -377,11 +377,17 @@ def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
     BundleAccess.objects.create(bundle=bundle, user=request.user, ip=(request.META.get("REMOTE_ADDR") or "")[:45])
     services.bundle_disclosed(bundle=bundle, to=request.user)
     audit_record(action="evidence.bundle_download", request=request, obj=bundle.tasking, detail={"bundle": bundle.pk})
+    # With natives too large to embed, the bundle is the package: the signed PDF and natives/ in one ZIP.
+    name, suffix, content_type = (
+        (bundle.package_name, "zip", "application/zip")
+        if bundle.package_name
+        else (bundle.pdf_name, "pdf", "application/pdf")
+    )
     response = FileResponse(
-        default_storage.open(bundle.pdf_name, "rb"),
+        default_storage.open(name, "rb"),
         as_attachment=True,
-        filename=f"{bundle.tasking.reference}-bundle-v{bundle.version}.pdf",
-        content_type="application/pdf",
+        filename=f"{bundle.tasking.reference}-bundle-v{bundle.version}.{suffix}",
+        content_type=content_type,
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -410,6 +416,7 @@ def _bundle_status(bundle) -> dict:
         "stage": stage,
         "error": (job.last_error if failed else ""),
         "download_url": reverse("bundle_download", args=[bundle.pk]) if ready else "",
+        "package": bool(bundle.package_name),
     }
 
 
@@ -425,12 +432,9 @@ def bundle_status(request: HttpRequest, bundle_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def bundle_retry(request: HttpRequest, bundle_id: int) -> HttpResponse:
-    from evidence.bundles import bundle_job
-    from portal.jobs import job_retry
+    from evidence.bundles import bundle_retry as retry
 
     bundle = _officer_bundle_or_404(request, bundle_id)
-    job = bundle_job(bundle)
-    if job is not None and job.state == job.State.FAILED:
-        job_retry(job=job, by=request.user)
+    if retry(bundle, by=request.user):
         messages.success(request, "The bundle is being built again.")
     return redirect("bundle_status", bundle_id=bundle.pk)

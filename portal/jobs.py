@@ -30,6 +30,12 @@ class JobGaveUp(Exception):
     """Raised inside a job function to fail it at once, with a message people will read."""
 
 
+class JobHandedOff(Exception):
+    """Raised inside a job function that has handed its work to other tasks (a Celery chord): the job
+    stays running, those tasks report progress (the heartbeat) and finish it with `job_complete` or
+    `job_fail`. If they fall silent, the sweep sends the job again and the function picks up the pieces."""
+
+
 def job_task(kind: str) -> Callable[[Callable[[Job], dict | None]], Any]:
     """Turn `fn(job) -> result dict` into a Celery task that runs one job row by id."""
 
@@ -120,6 +126,8 @@ def job_run(*, job_id: int, fn: Callable[[Job], dict | None]) -> None:
         return
     try:
         result = fn(job) or {}
+    except JobHandedOff:
+        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(heartbeat_at=timezone.now())
     except JobGaveUp as exc:
         _finish(job, Job.State.FAILED, error=str(exc))
     except Exception as exc:
@@ -142,6 +150,20 @@ def _finish(job: Job, state: str, *, error: str = "", result: dict | None = None
     if error:
         fields["last_error"] = error[:2000]
     Job.objects.filter(pk=job.pk).update(**fields)
+
+
+def job_complete(*, job_id: int, result: dict | None = None) -> None:
+    """Finish a handed-off job (see JobHandedOff)."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is not None and job.state != Job.State.SUCCEEDED:
+        _finish(job, Job.State.SUCCEEDED, result=result)
+
+
+def job_fail(*, job_id: int, error: str) -> None:
+    """Fail a handed-off job for good, with a reason people will read; `job_retry` sends it again."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is not None and job.state in {Job.State.RUNNING, Job.State.QUEUED}:
+        _finish(job, Job.State.FAILED, error=error)
 
 
 def job_progress(*, job: Job, percent: int, stage: str = "") -> None:

@@ -343,6 +343,13 @@ PORTAL_AUTHORISATION_MONTHS = {
 PORTAL_SIGNING_KEY_PATH = env_str("PORTAL_SIGNING_KEY_PATH", str(VAR_DIR / "signing" / "bundle-key.pem"))
 PORTAL_SIGNING_CERT_PATH = env_str("PORTAL_SIGNING_CERT_PATH", str(VAR_DIR / "signing" / "bundle-cert.pem"))
 PORTAL_BUNDLE_EMBED_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_MAX_BYTES", 50 * 1024 * 1024, minimum=0)
+# Embedded natives are held in memory while the PDF is written: past this total, natives go beside the PDF.
+PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES", 150 * 1024 * 1024, minimum=0)
+# Exhibits per rendering chunk: bounds each worker's memory whatever the bundle's size.
+PORTAL_BUNDLE_CHUNK_EXHIBITS = env_int("PORTAL_BUNDLE_CHUNK_EXHIBITS", 25, minimum=1)
+
+# The largest bundle PDF or package a person may check on /bundles/verify/ (verified in the request).
+PORTAL_BUNDLE_VERIFY_MAX_BYTES = env_int("PORTAL_BUNDLE_VERIFY_MAX_BYTES", 512 * 1024**2, minimum=1024)
 
 # Decoy conduct guard: regular expressions for instigating phrases (proposing to meet, initiating sexual
 # content), checked against the persona's side of text transcripts. Empty = the built-in list

@@ -5,34 +5,73 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
-from evidence.models import Exhibit, HandoverBundle
-from evidence.verify import verify
+from evidence.models import Exhibit, HandoverBundle, Statement
+from evidence.verify import verify_path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class Command(BaseCommand):
-    help = "Run the standalone verifier on a bundle PDF, then check its hash and manifest against the portal."
+    help = (
+        "Run the standalone verifier on a bundle PDF or package (ZIP), then check the file and its manifest "
+        "against what the portal issued and holds."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("pdf", type=Path)
+        parser.add_argument("bundle", type=Path, help="the bundle PDF or package (ZIP)")
         parser.add_argument("--cert", default=None, help="certificate (default: PORTAL_SIGNING_CERT_PATH)")
 
-    def handle(self, *args, pdf: Path, cert: str | None, **options) -> None:
-        data = pdf.read_bytes()
-        report = verify(data, cert or settings.PORTAL_SIGNING_CERT_PATH)
+    def handle(self, *args, bundle: Path, cert: str | None, **options) -> None:
+        if not bundle.is_file():
+            raise CommandError(f"No file at {bundle}.")
+        report = verify_path(bundle, cert or settings.PORTAL_SIGNING_CERT_PATH)
         for check in report.checks:
             self.stdout.write(f"ok: {check}")
         if not report.ok:
             raise CommandError(f"Verification failed: {report.failure}")
-        digest = hashlib.sha256(data).hexdigest()
-        bundle = HandoverBundle.objects.filter(pdf_sha256=digest).select_related("tasking").first()
-        if bundle is None:
-            raise CommandError("The PDF verifies on its own, but the portal issued no bundle with this SHA-256.")
-        for entry in bundle.manifest.get("files", []):
-            reference = entry.get("reference")
-            if reference:
-                stored = Exhibit.objects.filter(tasking=bundle.tasking, reference=reference).first()
-                if stored is None or stored.sha256 != entry["sha256"]:
-                    raise CommandError(f"{reference}: the manifest's hash differs from the portal's record.")
-        summary = f"Bundle v{bundle.version} of {bundle.tasking.reference}: verified"
+        digest = _sha256(bundle)
+        issued = HandoverBundle.objects.filter(Q(pdf_sha256=digest) | Q(package_sha256=digest)).first()
+        if issued is None:
+            raise CommandError("The file verifies on its own, but the portal issued no bundle with this SHA-256.")
+        self.stdout.write(f"ok: the portal issued this file as bundle {issued.pk} (version {issued.version})")
+        manifest = report.manifest
+        if manifest.get("bundle") != issued.pk or manifest.get("version") != issued.version:
+            raise CommandError("The manifest names another bundle than the one the portal issued with this hash.")
+        for entry in manifest["files"]:
+            if entry.get("exhibit") or entry.get("reference"):
+                stored = Exhibit.objects.filter(tasking=issued.tasking, reference=entry.get("reference")).first()
+                label = entry.get("reference")
+            else:
+                stored = Statement.objects.filter(tasking=issued.tasking, pk=entry.get("statement")).first()
+                label = entry["name"]
+            expected = (stored.sha256 if isinstance(stored, Exhibit) else stored.pdf_sha256) if stored else None
+            if expected != entry["sha256"]:
+                raise CommandError(f"{label}: the manifest's SHA-256 differs from the portal's record ({expected}).")
+        recorded = {entry["name"]: entry for entry in issued.manifest.get("files", [])}
+        carried = {entry["name"]: entry for entry in manifest["files"]}
+        for name in sorted(set(recorded) | set(carried)):
+            if name not in carried or name not in recorded:
+                where = "the file's manifest" if name not in carried else "the portal's record"
+                raise CommandError(f"{name} is missing from {where}.")
+            changed = sorted(
+                k for k in set(recorded[name]) | set(carried[name]) if recorded[name].get(k) != carried[name].get(k)
+            )
+            if changed:
+                details = "; ".join(
+                    f"{key}: {carried[name].get(key)!r} in the file, {recorded[name].get(key)!r} recorded"
+                    for key in changed
+                )
+                raise CommandError(f"{name}: the manifest differs from the portal's record ({details}).")
+        if manifest["files"] != issued.manifest.get("files"):
+            raise CommandError("The manifest lists the files in another order than the portal recorded.")
+        self.stdout.write("ok: every file in the manifest matches the portal's records")
+        summary = f"Bundle v{issued.version} of {issued.tasking.reference}: verified"
         self.stdout.write(self.style.SUCCESS(f"{summary}, and it matches the portal's records."))

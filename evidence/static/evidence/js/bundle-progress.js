@@ -20,7 +20,12 @@ if (root && !["ready", "failed"].includes(root.dataset.state)) {
     if (status.state === "ready") {
       clearInterval(timer);
       bar.classList.add("app-progress--done");
-      document.getElementById("bundle-download").hidden = false;
+      const download = document.getElementById("bundle-download");
+      if (status.package) {
+        download.querySelector("a").textContent =
+          "Download the bundle package (ZIP: the signed PDF and the files too large to embed)";
+      }
+      download.hidden = false;
     } else if (status.state === "failed") {
       clearInterval(timer);
       bar.classList.add("app-progress--error");

@@ -1,0 +1,686 @@
+"""Handover bundles at scale: chunked on two Celery workers against one single-pass render (same run).
+
+Method. Everything lives in a throwaway directory (PORTAL_VAR_DIR: SQLite test database, private storage,
+signing key and certificate, worker logs) that is deleted afterwards; with DATABASE_URL set to PostgreSQL a
+throwaway `test_bench_bundle_…` database is created there instead and dropped. A redis-server of our own, on
+a free port, is broker and result backend (the chord needs one); the usual Redis on 6379 is never touched.
+The schema comes from Django's test-database set-up (every migration). One scheme, one officer and one
+volunteer made deployable through the services; then, for each size N (BENCH_SIZES, default 50,500,2000), a
+fresh active tasking assigned to the volunteer holding N exhibits submitted through
+`evidence.services.exhibit_submit` with the real bytes stored and hashed: 40-line chat transcripts
+("[14:01] dave_77: …", text/plain, about 2 KB, every one different) and every 50th a 1200×900 PNG photo
+made with Pillow (gradients under noise, about 2 MB, so it compresses like a photo rather than a flat
+colour), all accepted by the officer, produced by one signed MG11. Seeding goes through the services one
+exhibit at a time (about 40 ms each on SQLite here); its time is printed but is not part of any result.
+
+Chunked, the measurement: two `celery -A portal worker --pool solo` processes started fresh for each size
+(solo pool: each worker is exactly one process, so its kernel high-water mark VmHWM, read from
+/proc/<pid>/status just before it is stopped, is that worker's peak RSS over the whole build). Once both
+report ready, the clock runs from `evidence.bundles.bundle_request` (the job is sent to the broker on
+commit) until the bundle's row says `ready` (polled every 0.1 s): the job, the chord of
+`evidence.bundle_render_chunk` tasks (PORTAL_BUNDLE_CHUNK_EXHIBITS exhibits a chunk, default 25), and
+`evidence.bundle_assemble` (front matter with the embedded natives, joining, page stamps, bookmarks, PAdES
+signature, commit). The signed PDF is then checked with `evidence.verify` (must pass) and its pages
+counted; the worker logs give how many tasks each worker ran and the assembly's own time.
+
+Baseline: `evidence.bundles.bundle_single_pass_pdf` over the same bundle (its plan, so the same content, less
+the MG11 pages, stamps, bookmarks and signature), in a separate process (`bundle_scale.py --single-pass ID`,
+same environment, after the workers are stopped) that times the call and reports its own VmHWM. Only for
+BENCH_BASELINE_SIZES (default 500): one WeasyPrint pass holds the whole document's layout in memory, and
+over 2,000 exhibits that would need about 7 GB, which is the problem chunking solves. Both paths read the
+exhibits from the page cache (seeding has just written them).
+
+Goals: for each baseline size, chunked wall time ≤ 0.65× the single pass (with two cores 0.5× is the
+floor), and every worker's peak RSS ≤ 350 MB (MiB here) whatever the size. 50 vs 500 vs 2,000 shows the
+time growing linearly (seconds per exhibit, and the marginal seconds per exhibit between sizes) and memory
+staying flat (worker peak per size, and the largest size's peak over the smallest's). Goals are printed as
+met or not; the exit status is 0 either way (1 if a build fails or does not verify). Without redis-server
+it says so and exits 0 (1 with CI=true). BENCH_WORKERS (default 2) changes the number of workers;
+BENCH_TIMEOUT_PER_EXHIBIT (default 3 s, at least 300 s in all) bounds the wait for one build.
+
+Progress goes to stderr; a short table, then one final `RESULT key=value …` line, to stdout.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _sizes(name: str, default: str) -> list[int]:
+    raw = os.environ.get(name, default)
+    return [int(part) for part in raw.replace(" ", "").split(",") if part]
+
+
+SIZES = _sizes("BENCH_SIZES", "50,500,2000")
+BASELINE_SIZES = _sizes("BENCH_BASELINE_SIZES", "500")
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+TIMEOUT_PER_EXHIBIT = float(os.environ.get("BENCH_TIMEOUT_PER_EXHIBIT", "3"))
+PHOTO_EVERY = 50
+TRANSCRIPT_LINES = 40
+PHOTO_SIZE = (1200, 900)
+GOAL_RATIO = 0.65
+GOAL_RSS_MB = 350
+MIB = 1024 * 1024
+VOLUNTEER_EMAIL = "val@bench.example"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class BenchFailed(RuntimeError):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise BenchFailed(message)
+
+
+def progress(message: str) -> None:
+    print(f"[bundle_scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def status_kib(pid: int | str, field_name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1])
+    raise BenchFailed(f"/proc/{pid}/status has no {field_name}")
+
+
+# --- the exhibits' content -------------------------------------------------------------------------------
+
+PHRASES = [
+    "hi",
+    "hey how are you",
+    "what you up to",
+    "just got back from school",
+    "did you see that video i sent",
+    "lol",
+    "my mum is making tea",
+    "what games do you play",
+    "do you have snap",
+    "where do you live again",
+    "i'm bored",
+    "can you keep a secret",
+    "my phone is nearly dead",
+    "who else do you talk to on here",
+    "i have to go soon",
+    "are you on your own",
+    "send me a pic of your room",
+    "that's so funny",
+    "you seem older than 13",
+    "what music do you like",
+    "ok",
+    "brb",
+    "don't tell anyone we talk",
+    "i'll message you tomorrow",
+]
+
+
+def transcript(number: int) -> bytes:
+    """A 40-line chat export, different for every exhibit (so every hash differs)."""
+    rnd = random.Random(number)  # noqa: S311 (test data, not secrets)
+    minute = 13 * 60 + rnd.randrange(0, 8 * 60)
+    lines = []
+    for line in range(TRANSCRIPT_LINES):
+        minute += rnd.randrange(0, 3)
+        sender = "dave_77" if (line + rnd.randrange(0, 2)) % 2 == 0 else "mia_x"
+        text = " ".join(rnd.choice(PHRASES) for _ in range(rnd.randint(1, 3)))
+        lines.append(f"[{minute // 60 % 24:02d}:{minute % 60:02d}] {sender}: {text} (chat {number}, line {line + 1})")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def photo(number: int) -> bytes:
+    """A 1200×900 PNG that compresses like a photograph (gradients under noise, some boxes and text)."""
+    from PIL import Image, ImageChops, ImageDraw
+
+    width, height = PHOTO_SIZE
+    red = Image.radial_gradient("L").resize(PHOTO_SIZE)
+    green = Image.linear_gradient("L").rotate(90).resize(PHOTO_SIZE)
+    blue = ImageChops.add(
+        Image.effect_noise(PHOTO_SIZE, 40 + number % 20).point(lambda v: v // 2), green.point(lambda v: v // 3)
+    )
+    image = Image.blend(
+        Image.merge("RGB", (red, green, blue)), Image.effect_noise(PHOTO_SIZE, 12).convert("RGB"), 0.15
+    )
+    draw = ImageDraw.Draw(image)
+    for box in range(12):
+        x, y = (number * 97 + box * 131) % width, (number * 53 + box * 71) % height
+        draw.rectangle([x, y, x + 120, y + 80], outline=(255, 255, 255), width=3)
+        draw.text((x + 5, y + 5), f"photo {number}-{box}", fill=(255, 255, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+# --- the throwaway database, seeded through the services ---------------------------------------------------
+
+
+class Received:
+    """What evidence/uploads.py hands exhibit_submit: the upload's name, size and SHA-256 (and its bytes)."""
+
+    def __init__(self, name: str, content: bytes) -> None:
+        self.name, self.size, self.sha256 = name, len(content), hashlib.sha256(content).hexdigest()
+        self.content = content
+
+
+def store(upload: Received, name: str) -> None:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    saved = default_storage.save(name, ContentFile(upload.content))
+    check(saved == name, f"storage saved {name} as {saved}")
+
+
+def seed_people():
+    """One scheme, its officer and one deployable volunteer, the way tests/conftest.py builds them."""
+    from portal import roles
+    from portal.models import Scheme
+    from tests.conftest import clear_vetting, invite_and_apply, make_person, screen
+    from volunteers.services import conduct_publish, volunteer_transition
+
+    scheme = Scheme.objects.create(name="Bench Partnership", code="bench")
+    officer = make_person("officer@bench.example", roles.OFFICER, scheme)
+    welfare = make_person("welfare@bench.example", roles.WELFARE, scheme)
+    conduct_publish(title="Volunteer code of conduct", text="Never initiate.\n\nNever confront.", by=None)
+    volunteer = invite_and_apply(scheme, officer, VOLUNTEER_EMAIL, "Val Bench")
+    clear_vetting(volunteer, officer)
+    screen(volunteer.user, welfare)
+    volunteer.refresh_from_db()
+    volunteer = volunteer_transition(volunteer=volunteer, to="accredited", by=officer, reason="Bench.")
+    return scheme, officer, volunteer.user
+
+
+def seed_tasking(scheme, officer, user, count: int):
+    """A fresh active tasking with `count` accepted exhibits produced by one signed MG11."""
+    from django.utils import timezone
+
+    from evidence import services
+    from evidence.statements import statement_save_draft, statement_sign
+    from tests.conftest import make_tasking
+
+    tasking = make_tasking(scheme, officer, reference=f"OP-BENCH-{count}", hours=72)
+    services.tasking_assign(tasking=tasking, volunteer=user, by=officer)
+    exhibits = []
+    for number in range(1, count + 1):
+        if number % PHOTO_EVERY == 0:
+            upload, mime = Received(f"photo-{number}.png", photo(number)), "image/png"
+        else:
+            upload, mime = Received(f"chat-{number}.txt", transcript(number)), "text/plain"
+        exhibits.append(
+            services.exhibit_submit(
+                user=user,
+                tasking=tasking,
+                upload=upload,
+                sniffed_type=mime,
+                description=f"{'Photograph' if mime == 'image/png' else 'Chat export'} {number} from Platform X",
+                platform="Platform X",
+                other_party="dave_77",
+                url="",
+                captured_at=timezone.now() - timedelta(minutes=5),
+                capture_method="Platform export",
+                store=store,
+            )
+        )
+        if number % 250 == 0:
+            progress(f"  {number} of {count} exhibits submitted")
+    statement = statement_save_draft(
+        tasking=tasking,
+        author=user,
+        body=f"I produce the {count} exhibits {exhibits[0].reference} to {exhibits[-1].reference}.",
+        exhibit_ids=[e.pk for e in exhibits],
+    )
+    statement_sign(statement=statement, by=user)
+    for exhibit in exhibits:
+        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=officer)
+    return tasking
+
+
+def database_url() -> str:
+    """The URL of the (test) database this process uses, for the workers and the baseline to share."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        user = db.get("USER") or "postgres"
+        auth = f"{user}:{db['PASSWORD']}@" if db.get("PASSWORD") else f"{user}@"
+        return f"postgresql://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+# --- the throwaway broker and the workers ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ThrowawayRedis:
+    """A redis-server of our own on a free port, nothing saved, in its own process group."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.folder = folder
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + ["--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            check(self.process.poll() is None, "the throwaway redis-server exited at start")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise BenchFailed("the throwaway redis-server did not start")
+
+    def stop(self) -> None:
+        stop_group(self.process)
+
+
+def stop_group(process: subprocess.Popen | None, timeout: float = 30) -> None:
+    """SIGTERM to the process's own group, SIGKILL to whatever is left after `timeout`."""
+    if process is None:
+        return
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+TASK_DONE = re.compile(r"Task (evidence\.bundle_render_chunk|evidence\.bundle_assemble)\[[^\]]+\] succeeded in ([\d.]+)s")
+
+
+class Worker:
+    """One `celery worker --pool solo`: a single process, so its VmHWM is the worker's peak RSS."""
+
+    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "-Q", "celery"]
+            + ["--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+            + ["-n", f"{name}@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.idle_kib = 0
+        self.peak_kib = 0
+
+    def ready(self) -> bool:
+        check(self.process.poll() is None, f"worker {self.name} exited:\n{self.output()}")
+        return re.search(rf"{re.escape(self.name)}@\S+ ready\.", self.output(limit=None)) is not None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def read_peak(self) -> None:
+        self.peak_kib = status_kib(self.process.pid, "VmHWM")
+
+    def stop(self) -> None:
+        stop_group(self.process)
+
+    def tasks(self) -> dict[str, list[float]]:
+        done: dict[str, list[float]] = {"evidence.bundle_render_chunk": [], "evidence.bundle_assemble": []}
+        for name, seconds in TASK_DONE.findall(self.output(limit=None)):
+            done[name].append(float(seconds))
+        return done
+
+    def output(self, limit: int | None = 4000) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text if limit is None else text[-limit:]
+
+
+def start_workers(env: dict[str, str], folder: Path, label: str) -> list[Worker]:
+    workers: list[Worker] = []
+    try:
+        for number in range(1, WORKERS + 1):
+            workers.append(Worker(f"w{number}", env, folder / f"worker-{label}-w{number}.log"))
+        deadline = time.monotonic() + 120
+        while not all(worker.ready() for worker in workers):
+            check(time.monotonic() < deadline, "the workers did not report ready in 120 s")
+            time.sleep(0.2)
+        for worker in workers:
+            worker.idle_kib = status_kib(worker.process.pid, "VmRSS")
+    except BaseException:
+        for worker in workers:
+            worker.stop()
+        raise
+    return workers
+
+
+# --- one size ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    size: int
+    seed_s: float = 0.0
+    chunks: int = 0
+    chunked_s: float = 0.0
+    pages: int = 0
+    pdf_mib: float = 0.0
+    package: bool = False
+    verified: bool = False
+    workers: list[tuple[str, int, int, int, int]] = field(default_factory=list)  # name, idle, peak, chunks, asm
+    assemble_s: float = 0.0
+    single_pass_s: float | None = None
+    single_pass_peak_kib: int | None = None
+    single_pass_pages: int | None = None
+
+    @property
+    def worker_peak_mib(self) -> float:
+        return max(peak for _, _, peak, _, _ in self.workers) / 1024
+
+    @property
+    def ratio(self) -> float | None:
+        return self.chunked_s / self.single_pass_s if self.single_pass_s else None
+
+
+def build_chunked(run: Run, tasking, officer, env: dict[str, str], folder: Path):
+    from evidence import bundles
+    from evidence.models import HandoverBundle
+
+    progress(f"{run.size} exhibits: starting {WORKERS} workers")
+    workers = start_workers(env, folder, str(run.size))
+    try:
+        progress(f"{run.size} exhibits: workers ready (idle RSS {workers[0].idle_kib / 1024:.0f} MiB); requesting")
+        timeout = max(300.0, TIMEOUT_PER_EXHIBIT * run.size)
+        start = time.perf_counter()
+        bundle = bundles.bundle_request(tasking=tasking, by=officer)
+        last_note = start
+        while True:
+            state, error = HandoverBundle.objects.filter(pk=bundle.pk).values_list("state", "error").get()
+            if state in (HandoverBundle.State.READY, HandoverBundle.State.FAILED):
+                break
+            now = time.perf_counter()
+            check(now - start < timeout, f"the bundle was not ready after {timeout:.0f} s (state {state})")
+            for worker in workers:
+                check(worker.alive(), f"worker {worker.name} exited during the build:\n{worker.output()}")
+            if now - last_note >= 30:
+                last_note = now
+                done = len(list(bundles.bundle_work_dir(bundle).glob("chunk-*.json")))
+                progress(f"  {now - start:.0f} s: {state}, {done} parts rendered")
+            time.sleep(0.1)
+        run.chunked_s = time.perf_counter() - start
+        for worker in workers:
+            worker.read_peak()  # before stopping: the worker's high-water mark over its whole life
+        logs = "\n".join(f"--- {w.name} ---\n{w.output()}" for w in workers)
+        check(state == HandoverBundle.State.READY, f"the build failed: {error}\n{logs}")
+    finally:
+        for worker in workers:
+            worker.stop()
+    for worker in workers:
+        tasks = worker.tasks()
+        chunks, assembled = tasks["evidence.bundle_render_chunk"], tasks["evidence.bundle_assemble"]
+        run.workers.append((worker.name, worker.idle_kib, worker.peak_kib, len(chunks), len(assembled)))
+        run.assemble_s += sum(assembled)
+    bundle.refresh_from_db()
+    run.chunks = len(bundle.plan["chunks"])
+    return bundle
+
+
+def verify_bundle(run: Run, bundle) -> None:
+    import pikepdf
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+
+    from evidence.verify import verify, verify_package
+
+    path = Path(default_storage.path(bundle.pdf_name))
+    run.pdf_mib = path.stat().st_size / MIB
+    if bundle.package_name:
+        run.package = True
+        report = verify_package(Path(default_storage.path(bundle.package_name)), settings.PORTAL_SIGNING_CERT_PATH)
+    else:
+        report = verify(path.read_bytes(), settings.PORTAL_SIGNING_CERT_PATH)
+    check(report.ok, f"the {run.size}-exhibit bundle does not verify: {report.failure}")
+    run.verified = True
+    with pikepdf.open(path) as pdf:
+        run.pages = len(pdf.pages)
+
+
+def single_pass(run: Run, bundle_id: int, env: dict[str, str]) -> None:
+    """The baseline, in its own process: it reports the call's time, its own peak RSS and the pages."""
+    progress(f"{run.size} exhibits: single-pass baseline (separate process)")
+    answer = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--single-pass", str(bundle_id)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    check(answer.returncode == 0, f"the single-pass baseline exited {answer.returncode}: {answer.stdout[-2000:]}")
+    found = json.loads(answer.stdout.strip().splitlines()[-1])
+    run.single_pass_s, run.single_pass_peak_kib = found["seconds"], found["peak_kib"]
+    run.single_pass_pages = found["pages"]
+
+
+def single_pass_child(bundle_id: int) -> None:
+    """`bundle_scale.py --single-pass ID`: run by the benchmark with its environment, prints one JSON line."""
+    import django
+
+    django.setup()
+    import pikepdf
+
+    from evidence import bundles
+    from evidence.models import HandoverBundle
+
+    bundle = HandoverBundle.objects.select_related("tasking__scheme", "tasking__authorisation").get(pk=bundle_id)
+    start = time.perf_counter()
+    pdf = bundles.bundle_single_pass_pdf(bundle)
+    seconds = time.perf_counter() - start
+    peak_kib = max(status_kib("self", "VmHWM"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        pages = len(document.pages)
+    print(json.dumps({"seconds": seconds, "peak_kib": peak_kib, "pages": pages, "bytes": len(pdf)}), flush=True)
+
+
+# --- the report ----------------------------------------------------------------------------------------------
+
+
+def report(runs: list[Run], vendor: str, chunk_exhibits: int) -> None:
+    print(
+        f"database: {vendor}, workers: {WORKERS} (solo pool), chunk: {chunk_exhibits} exhibits, "
+        f"a PNG photo every {PHOTO_EVERY} exhibits, the rest {TRANSCRIPT_LINES}-line transcripts"
+    )
+    print(
+        f"{'exhibits':>8} {'parts':>5} {'seed s':>7} {'chunked s':>9} {'s/exhibit':>9} {'assemble s':>10} "
+        f"{'pages':>6} {'PDF MiB':>7}  worker peak RSS MiB (idle; parts, assemblies)"
+    )
+    for run in runs:
+        per_worker = ", ".join(
+            f"{name} {peak / 1024:.0f} ({idle / 1024:.0f}; {chunks}, {assembled})"
+            for name, idle, peak, chunks, assembled in run.workers
+        )
+        print(
+            f"{run.size:>8} {run.chunks:>5} {run.seed_s:>7.1f} {run.chunked_s:>9.1f} "
+            f"{run.chunked_s / run.size:>9.3f} {run.assemble_s:>10.1f} {run.pages:>6} {run.pdf_mib:>7.1f}  "
+            f"{per_worker}{' + package' if run.package else ''}"
+        )
+    for run in runs:
+        if run.single_pass_s is not None:
+            print(
+                f"single pass, {run.size} exhibits: {run.single_pass_s:.1f} s, peak RSS "
+                f"{run.single_pass_peak_kib / 1024:.0f} MiB, {run.single_pass_pages} pages (no MG11 pages); "
+                f"chunked/single-pass = {run.ratio:.2f} (goal <= {GOAL_RATIO}: "
+                f"{'met' if run.ratio <= GOAL_RATIO else 'NOT met'})"
+            )
+    peak = max(run.worker_peak_mib for run in runs)
+    print(f"largest worker peak RSS: {peak:.0f} MiB (goal <= {GOAL_RSS_MB}: {'met' if peak <= GOAL_RSS_MB else 'NOT met'})")
+    ordered = sorted(runs, key=lambda r: r.size)
+    for small, large in zip(ordered, ordered[1:], strict=False):
+        if large.size > small.size:
+            marginal = (large.chunked_s - small.chunked_s) / (large.size - small.size)
+            print(f"marginal time {small.size} -> {large.size}: {marginal:.3f} s per added exhibit")
+
+    fields: dict[str, str] = {}
+    for run in runs:
+        if run.ratio is not None:
+            fields[f"bundle_{run.size}_ratio"] = f"{run.ratio:.2f}"
+            fields[f"single_pass_{run.size}_s"] = f"{run.single_pass_s:.1f}"
+            fields[f"single_pass_{run.size}_peak_rss_mb"] = f"{run.single_pass_peak_kib / 1024:.0f}"
+    for run in runs:
+        fields[f"chunked_{run.size}_s"] = f"{run.chunked_s:.1f}"
+    for run in runs:
+        fields[f"s_per_exhibit_{run.size}"] = f"{run.chunked_s / run.size:.3f}"
+    for small, large in zip(ordered, ordered[1:], strict=False):
+        if large.size > small.size:
+            marginal = (large.chunked_s - small.chunked_s) / (large.size - small.size)
+            fields[f"marginal_s_per_exhibit_{small.size}_{large.size}"] = f"{marginal:.3f}"
+    for run in runs:
+        fields[f"worker_peak_rss_mb_{run.size}"] = f"{run.worker_peak_mib:.0f}"
+    fields["worker_peak_rss_mb_max"] = f"{peak:.0f}"
+    if len(ordered) > 1:
+        fields["worker_rss_growth"] = f"{ordered[-1].worker_peak_mib / ordered[0].worker_peak_mib:.2f}"
+    for run in runs:
+        fields[f"pages_{run.size}"] = str(run.pages)
+    fields["verified"] = str(all(run.verified for run in runs)).lower()
+    fields["workers"] = str(WORKERS)
+    ratios = [run.ratio for run in runs if run.ratio is not None]
+    fields["goal_ratio"] = str(GOAL_RATIO)
+    fields["goal_rss_mb"] = str(GOAL_RSS_MB)
+    fields["goal_met"] = str(all(r <= GOAL_RATIO for r in ratios) and peak <= GOAL_RSS_MB).lower()
+    print("RESULT " + " ".join(f"{key}={value}" for key, value in fields.items()), flush=True)
+
+
+# --- the whole benchmark ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    if shutil.which("redis-server") is None:
+        print(
+            "SKIPPED bundle_scale.py: it needs the redis-server binary (a throwaway broker and result backend is "
+            "started on a free port).",
+            file=sys.stderr,
+        )
+        raise SystemExit(1 if IN_CI else 0)
+    check(SIZES and all(size >= 1 for size in SIZES), "BENCH_SIZES must list sizes of at least 1")
+    check(WORKERS >= 1, "BENCH_WORKERS must be at least 1")
+    work = Path(tempfile.mkdtemp(prefix="bench-bundle-"))
+    redis: ThrowawayRedis | None = None
+    old_name: str | None = None
+    # A SIGTERM (make interrupted, a CI timeout) must still stop the workers and redis and delete the files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        redis = ThrowawayRedis(work)
+        redis.start()
+        var = work / "var"
+        throwaway = {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "PORTAL_VAR_DIR": str(var),
+            "PORTAL_PRIVATE_STORAGE": str(var / "private"),
+            "PORTAL_UPLOAD_TEMP_DIR": str(var / "uploads"),
+            "PORTAL_SIGNING_KEY_PATH": str(work / "signing" / "bundle-key.pem"),
+            "PORTAL_SIGNING_CERT_PATH": str(work / "signing" / "bundle-cert.pem"),
+            "CELERY_BROKER_URL": redis.url,
+            "CELERY_RESULT_BACKEND": redis.url,
+            # As in production (DEBUG off: no query log growing in the workers), with throwaway secrets.
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+            "DJANGO_ALLOWED_HOSTS": "localhost",
+            "PORTAL_FIELD_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "PORTAL_STATIC_MANIFEST": "false",
+        }
+        os.environ.update(throwaway)  # before django.setup(): this process's Celery producer uses this broker
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connection
+        from django.test.utils import setup_test_environment
+
+        setup_test_environment()
+        if connection.vendor == "postgresql":
+            connection.settings_dict["TEST"]["NAME"] = f"test_bench_bundle_{os.getpid()}"  # never a suite's DB
+        progress(f"creating the throwaway {connection.vendor} database")
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        call_command("create_signing_key", "--force", stdout=io.StringIO())
+        env = {**os.environ, **throwaway, "DATABASE_URL": database_url()}
+
+        scheme, officer, volunteer = seed_people()
+        runs: list[Run] = []
+        for size in SIZES:
+            run = Run(size)
+            progress(f"{size} exhibits: seeding through the services")
+            start = time.perf_counter()
+            tasking = seed_tasking(scheme, officer, volunteer, size)
+            run.seed_s = time.perf_counter() - start
+            progress(f"{size} exhibits: seeded in {run.seed_s:.1f} s")
+            connection.close()  # nothing of this process's open against the database while the workers run
+            bundle = build_chunked(run, tasking, officer, env, work)
+            progress(f"{size} exhibits: chunked build ready in {run.chunked_s:.1f} s; verifying")
+            verify_bundle(run, bundle)
+            progress(
+                f"{size} exhibits: verified, {run.pages} pages, worker peaks "
+                + ", ".join(f"{peak / 1024:.0f} MiB" for _, _, peak, _, _ in run.workers)
+            )
+            if size in BASELINE_SIZES:
+                connection.close()
+                single_pass(run, bundle.pk, env)
+                progress(
+                    f"{size} exhibits: single pass {run.single_pass_s:.1f} s, "
+                    f"peak {run.single_pass_peak_kib / 1024:.0f} MiB; ratio {run.ratio:.2f}"
+                )
+            runs.append(run)
+        report(runs, connection.vendor, settings.PORTAL_BUNDLE_CHUNK_EXHIBITS)
+        connection.close()
+    except BenchFailed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        if redis is not None:
+            redis.stop()
+        if old_name is not None:
+            from django.db import connection
+
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--single-pass":
+        single_pass_child(int(sys.argv[2]))
+    else:
+        main()

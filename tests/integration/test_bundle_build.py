@@ -1,0 +1,275 @@
+"""The chunked build: what a court sees in the assembled bundle, and how the build survives re-runs,
+races, failures and files too large to embed."""
+
+import io
+import json
+import re
+import zipfile
+
+import pikepdf
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from pypdf import PdfReader
+
+from evidence import bundles
+from evidence.models import HandoverBundle
+from evidence.statements import statement_save_draft, statement_sign
+from evidence.verify import verify, verify_package
+from portal.models import AuditEvent, Job
+from tests.integration.test_bundles import CHAT, _exhibit, signing_key  # noqa: F401 (fixture)
+
+JSON_CHAT = json.dumps([{"sender": "dave_77", "text": "are you on your own"}, {"sender": "mia_x", "text": "yes"}])
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(4000)
+
+
+def _photo() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (30, 90, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def many(assigned_vera, tasking, owen, tmp_path, settings):
+    """Five exhibits of four kinds, one chunk each, so the bundle is assembled from many parts."""
+    from evidence import services
+
+    settings.PORTAL_BUNDLE_CHUNK_EXHIBITS = 1
+    user = assigned_vera.user
+    exhibits = [
+        _exhibit(user, tasking, tmp_path, "shot.png", _photo(), "image/png"),
+        _exhibit(user, tasking, tmp_path, "chat.txt", CHAT * 40, "text/plain"),
+        _exhibit(user, tasking, tmp_path, "chat.json", JSON_CHAT.encode(), "application/json"),
+        _exhibit(user, tasking, tmp_path, "call.mp4", VIDEO, "video/mp4"),
+        _exhibit(user, tasking, tmp_path, "chat2.txt", CHAT * 200, "text/plain"),
+    ]
+    statement = statement_save_draft(
+        tasking=tasking, author=user, body="I produce VD/1 to VD/5.", exhibit_ids=[e.pk for e in exhibits]
+    )
+    statement_sign(statement=statement, by=user)
+    for exhibit in exhibits:
+        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    return tasking
+
+
+def _pdf(bundle) -> bytes:
+    with default_storage.open(bundle.pdf_name, "rb") as handle:
+        return handle.read()
+
+
+def _pages(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+@pytest.fixture
+def built_many(many, owen, signing_key):  # noqa: F811
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
+    assert len(bundle.plan["chunks"]) >= 12  # statements, MG11, MG12, 5 exhibits, 3 continuity, tail
+    return bundle
+
+
+def test_every_page_carries_the_marking_and_its_number_of_the_whole(built_many):
+    pages = _pages(_pdf(built_many))
+    for number, text in enumerate(pages, start=1):
+        assert f"OFFICIAL-SENSITIVE · OP-LANTERN-1 handover bundle v1 · Page {number} of {len(pages)}" in text
+    assert f"{len(pages)} pages" in pages[0]  # the cover says how long the bundle is
+
+
+def test_the_index_gives_the_real_page_of_every_heading(built_many):
+    pages = _pages(_pdf(built_many))
+    index = next(text for text in pages if text.startswith("Index"))
+    listed = dict(re.findall(r"^(.+?) (\d+)$", index, re.MULTILINE))
+    expected_headings = {
+        "Case summary and authorisation": "Case summary and authorisation",
+        "Witness statements (MG11)": "Witness statements (MG11)",
+        "Exhibit list (MG12)": "Exhibit list (MG12)",
+        "Continuity": "Continuity",
+        "Unused material (MG6C and MG6D)": "Unused material (MG6C and MG6D)",
+        "How to verify this bundle": "How to verify this bundle",
+    }
+    for title, heading in expected_headings.items():
+        real = next(n for n, text in enumerate(pages, start=1) if text.startswith(heading))
+        assert int(listed[title]) == real, title
+    for reference in ["VD/1", "VD/2", "VD/3", "VD/4", "VD/5"]:
+        line = next(key for key in listed if key.startswith(f"{reference} — "))
+        page = pages[int(listed[line]) - 1]
+        assert re.search(rf"^{re.escape(reference)}\n", page, re.MULTILINE), reference  # its heading is there
+        assert page.index(reference) < page.index("Page ")
+    statement = next(key for key in listed if key.startswith("Statement of Vera Deploy"))
+    assert pages[int(listed[statement]) - 1].startswith("Witness statement")
+
+
+def test_bookmarks_lead_to_their_headings(built_many):
+    pdf = _pdf(built_many)
+    pages = _pages(pdf)
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        numbers = {page.objgen: n for n, page in enumerate(doc.pages)}
+        with doc.open_outline() as outline:
+            top = [(item.title, item) for item in outline.root]
+            assert [title for title, _ in top] == [
+                "Evidence handover bundle",
+                "Index",
+                "Case summary and authorisation",
+                "Witness statements (MG11)",
+                "Exhibit list (MG12)",
+                "Exhibits",
+                "Continuity",
+                "Unused material (MG6C and MG6D)",
+                "How to verify this bundle",
+            ]
+            exhibits = dict(top)["Exhibits"]
+            assert [child.title for child in exhibits.children] == ["VD/1", "VD/2", "VD/3", "VD/4", "VD/5"]
+            for title, item in top[1:]:
+                page = numbers[item.destination[0].objgen]
+                assert title in pages[page], title
+
+
+def test_each_statement_appears_exactly_as_signed(built_many, many):
+    statement = many.statements.get()
+    with default_storage.open(statement.pdf_name, "rb") as handle:
+        signed_pages = _pages(handle.read())
+    pages = _pages(_pdf(built_many))
+    start = next(n for n, text in enumerate(pages) if text.startswith("Witness statement\n"))
+    for offset, signed in enumerate(signed_pages):
+        in_bundle = pages[start + offset]
+        assert in_bundle.startswith(signed.rstrip()), "the statement's own pages, unchanged, then the bundle's stamp"
+    first = " ".join(pages[start].split())
+    assert "true to the best of my knowledge and belief" in first  # the s.9 declaration
+    assert "Signature: Vera Deploy (signed electronically)" in first
+
+
+def test_every_exhibit_and_schedule_is_in_the_text_and_transcripts_read_as_messages(built_many, many):
+    text = " ".join("\n".join(_pages(_pdf(built_many))).split())
+    for exhibit in many.exhibits.all():
+        assert exhibit.reference in text and exhibit.sha256 in text
+    assert "dave_77: are you on your own" in text  # the JSON export rendered as messages
+    assert "video/mp4, 3.9 KB: not rendered in the PDF. The original is embedded in this file" in text
+    assert "MG6C — non-sensitive unused material" in text and "MG6D — sensitive unused material" in text
+
+
+def test_the_assembled_file_is_clean_pdf_a_with_its_natives_attached(built_many, many):
+    pdf = _pdf(built_many)
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        assert doc.check_pdf_syntax() == []  # qpdf's own structural check: no errors or warnings
+        meta = doc.open_metadata()
+        assert meta["pdfaid:part"] == "3" and meta["pdfaid:conformance"] == "B"
+        assert "/OutputIntents" in doc.Root and "/AF" in doc.Root
+        attached = {name: spec.get_file().read_bytes() for name, spec in doc.attachments.items()}
+    manifest = json.loads(attached["manifest.json"])
+    assert manifest["bundle"] == built_many.pk and manifest["tasking"] == "OP-LANTERN-1"
+    for exhibit in many.exhibits.all():
+        import hashlib
+
+        assert hashlib.sha256(attached[exhibit.reference.replace("/", "_")]).hexdigest() == exhibit.sha256
+    assert verify(pdf, _cert()).ok
+
+
+def _cert():
+    from django.conf import settings
+
+    return settings.PORTAL_SIGNING_CERT_PATH
+
+
+def test_a_rerun_renders_only_what_is_missing_and_lands_once(many, owen, signing_key):  # noqa: F811
+    bundle = bundles.bundle_request(tasking=many, by=owen)
+    bundles.bundle_start(bundle)
+    first = bundles.bundle_render_chunk(bundle, 3)  # a worker rendered one part, then the build stopped
+    record = bundles.bundle_work_dir(bundle) / "chunk-0003.json"
+    stamp = record.stat().st_mtime_ns
+    bundle.refresh_from_db()
+    built = bundles.bundle_build(bundle)
+    assert record.stat().st_mtime_ns == stamp  # not rendered a second time
+    assert bundles.bundle_render_chunk(bundle, 3) == first
+    again = bundles.bundle_build(HandoverBundle.objects.get(pk=bundle.pk))
+    assert again.pdf_sha256 == built.pdf_sha256
+    assert AuditEvent.objects.filter(action="evidence.bundle_built").count() == 1
+    assert verify(_pdf(built), _cert()).ok
+
+
+def test_two_assemblies_racing_land_exactly_one_bundle(many, owen, signing_key):  # noqa: F811
+    bundle = bundles.bundle_request(tasking=many, by=owen)
+    bundles.bundle_start(bundle)
+    one, two = HandoverBundle.objects.get(pk=bundle.pk), HandoverBundle.objects.get(pk=bundle.pk)
+    landed = bundles.bundle_assemble(one)
+    late = bundles.bundle_assemble(two)  # it did all the work, but finds the bundle ready and discards its file
+    assert late.pdf_sha256 == landed.pdf_sha256
+    with default_storage.open(landed.pdf_name, "rb") as handle:
+        import hashlib
+
+        assert hashlib.sha256(handle.read()).hexdigest() == landed.pdf_sha256
+    assert HandoverBundle.objects.filter(tasking=many).count() == 1
+    assert AuditEvent.objects.filter(action="evidence.bundle_built").count() == 1
+    leftovers = [p.name for p in bundles.bundle_work_dir(bundle).iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # no temporary file left behind
+
+
+def test_natives_too_large_to_embed_travel_beside_the_pdf_in_a_package(
+    many,
+    owen,
+    signing_key,  # noqa: F811
+    settings,
+    client,
+    tmp_path,
+):
+    from django.core.management import call_command
+
+    from tests.conftest import enrol_totp, mfa_login
+
+    settings.PORTAL_BUNDLE_EMBED_MAX_BYTES = 2500  # all but the short JSON export are larger than this
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
+    beside = sorted(f["name"] for f in bundle.manifest["files"] if f["location"] == "beside")
+    assert beside == ["VD_1", "VD_2", "VD_4", "VD_5"]
+    assert bundle.package_name.endswith(".zip") and len(bundle.package_sha256) == 64
+    path = default_storage.path(bundle.package_name)
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(archive.namelist())
+    assert names == ["OP-LANTERN-1-v1.pdf", "natives/VD_1", "natives/VD_2", "natives/VD_4", "natives/VD_5"]
+    report = verify_package(path, _cert())
+    assert report.ok, report.failure
+    assert "VD_5: SHA-256 and size match the manifest" in report.checks
+    text = "\n".join(_pages(_pdf(bundle))).replace("\n", " ")
+    assert "supplied beside this file in the bundle package" in text
+
+    mfa_login(client, owen, enrol_totp(owen))
+    response = client.get(reverse("bundle_download", args=[bundle.pk]))
+    assert response["Content-Type"] == "application/zip"
+    assert 'filename="OP-LANTERN-1-bundle-v1.zip"' in response["Content-Disposition"]
+    downloaded = tmp_path / "download.zip"
+    downloaded.write_bytes(b"".join(response.streaming_content))
+    call_command("verify_bundle", str(downloaded))
+
+
+def test_the_embedded_total_is_capped_so_memory_stays_bounded(many, owen, signing_key, settings):  # noqa: F811
+    settings.PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES = 5000
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
+    embedded = [f for f in bundle.manifest["files"] if f["location"] == "embedded" and f.get("exhibit")]
+    assert sum(f["size"] for f in embedded) <= 5000
+    assert bundle.package_name and verify_package(default_storage.path(bundle.package_name), _cert()).ok
+
+
+def test_a_build_that_fails_says_why_and_a_retry_finishes_it(many, owen, settings, tmp_path):
+    from django.core.management import call_command
+
+    from evidence.tasks import bundle_assemble_task
+
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "missing-key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "missing-cert.pem")
+    bundle = bundles.bundle_request(tasking=many, by=owen)
+    job = bundles.bundle_job(bundle)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)
+    bundles.bundle_start(bundle)
+    bundle_assemble_task.apply(args=[[], bundle.pk, job.pk])  # no signing key: a failure no retry would fix
+    bundle.refresh_from_db()
+    job.refresh_from_db()
+    assert bundle.state == "failed" and job.state == "failed"
+    assert job.last_error.startswith("Assembling and signing failed: ValidationError")
+    assert "run `python manage.py create_signing_key`" in job.last_error
+
+    call_command("create_signing_key", "--force")
+    assert bundles.bundle_retry(bundle, by=owen)
+    bundle.refresh_from_db()
+    assert bundle.state == "queued" and bundles.bundle_job(bundle).state == "queued"
+    built = bundles.bundle_build(bundle)
+    assert built.state == "ready" and verify(_pdf(built), settings.PORTAL_SIGNING_CERT_PATH).ok
