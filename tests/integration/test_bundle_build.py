@@ -273,3 +273,43 @@ def test_a_build_that_fails_says_why_and_a_retry_finishes_it(many, owen, setting
     assert bundle.state == "queued" and bundles.bundle_job(bundle).state == "queued"
     built = bundles.bundle_build(bundle)
     assert built.state == "ready" and verify(_pdf(built), settings.PORTAL_SIGNING_CERT_PATH).ok
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_broker_builds_a_bundle_as_a_chord_too(
+    assigned_vera, tasking, owen, tmp_path, use_broker, start_worker, settings
+):
+    """`make demo` runs on SQLite with the SQLAlchemy broker and result backend: the chord works there."""
+    from django.core.management import call_command
+
+    from evidence import services
+    from tests.conftest import wait_for
+
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "cert.pem")
+    call_command("create_signing_key", "--force")
+    user = assigned_vera.user
+    exhibits = [_exhibit(user, tasking, tmp_path, f"chat{i}.txt", CHAT * 20, "text/plain") for i in range(3)]
+    statement = statement_save_draft(tasking=tasking, author=user, body="I produce them.", exhibit_ids=[])
+    statement_sign(statement=statement, by=user)
+    for exhibit in exhibits:
+        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    use_broker(broker)
+    worker = start_worker(
+        broker,
+        PORTAL_VAR_DIR=str(tmp_path / "var"),  # the result backend's SQLite file lives here
+        PORTAL_PRIVATE_STORAGE=settings.STORAGES["default"]["OPTIONS"]["location"],
+        PORTAL_SIGNING_KEY_PATH=settings.PORTAL_SIGNING_KEY_PATH,
+        PORTAL_SIGNING_CERT_PATH=settings.PORTAL_SIGNING_CERT_PATH,
+        PORTAL_BUNDLE_CHUNK_EXHIBITS="1",
+    )
+    bundle = bundles.bundle_request(tasking=tasking, by=owen)
+    job = bundles.bundle_job(bundle)
+    assert wait_for(lambda: Job.objects.get(pk=job.pk).state == "succeeded", timeout=150), worker.output()
+    bundle.refresh_from_db()
+    assert bundle.state == "ready" and verify(_pdf(bundle), settings.PORTAL_SIGNING_CERT_PATH).ok
+    log = worker.output()
+    assert "evidence.bundle_render_chunk" in log and "evidence.bundle_assemble" in log
