@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from evidence.models import Exhibit, HandoverBundle, Statement, Tasking
+from evidence.pdf_stamp import stamp_footers
 from portal.audit import audit_record
 from portal.models import AuditEvent, Job, User
 
@@ -43,7 +44,6 @@ TEXT_TYPES = {"text/plain", "text/csv", "application/json"}
 INLINE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 RENDER_TEXT_BYTES = 512 * 1024  # a transcript longer than this is summarised; the native file is in the bundle
 INLINE_IMAGE_BYTES = 8 * 1024 * 1024
-STAMP_BATCH_PAGES = 250  # page-number stamps are rendered this many pages at a time
 WHERE = {
     "embedded": "embedded in this file",
     "beside": "supplied beside this file in the bundle package (natives folder)",
@@ -181,6 +181,13 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
     HandoverBundle.objects.filter(pk=bundle.pk, plan={}).update(plan=plan)
     bundle.refresh_from_db(fields=["plan"])  # whoever planned first wins; everyone uses that plan
     return bundle.plan
+
+
+def chunk_cost(chunk: dict) -> int:
+    """A rough guess of a chunk's rendering time, to start the longest first: an exhibit rendered in full
+    costs about four rows of a table."""
+    weight = {"exhibits": 4, "mg12": 1, "continuity": 1}.get(chunk["kind"], 0)
+    return weight * len(chunk.get("exhibits", [])) or 1
 
 
 def bundle_manifest(bundle: HandoverBundle) -> dict:
@@ -409,8 +416,11 @@ def _front_context(bundle: HandoverBundle, plan: dict) -> dict:
 def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict]):
     """Cover, index and case summary. The index's own length moves every page after it, so render until
     the page count and the summary's page stop moving (twice, in practice)."""
-    front_pages, summary_page, document = 2, 2, None
     body_pages = sum(r["pages"] for r in records)
+    # A good first guess saves a render: the cover, the index at about 48 lines a page, the summary.
+    lines = len(_index_entries(bundle, plan, records, [0] * len(records)))
+    front_pages = 2 + -(-lines // 48)
+    summary_page = front_pages
     for _attempt in range(5):
         starts, page = [], front_pages
         for record in records:
@@ -427,7 +437,7 @@ def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict]):
     raise RuntimeError("The index's page numbers did not settle.")
 
 
-def _attachments(bundle: HandoverBundle, plan: dict, handles: list) -> list:
+def _attachments(bundle: HandoverBundle, plan: dict) -> list:
     from weasyprint import Attachment
 
     manifest = json.dumps(bundle_manifest(bundle), indent=2).encode()
@@ -442,29 +452,12 @@ def _attachments(bundle: HandoverBundle, plan: dict, handles: list) -> list:
             if entry.get("statement")
             else exhibits[entry["exhibit"]].stored_name
         )
-        handle = default_storage.open(stored, "rb")
-        handles.append(handle)
-        attachments.append(Attachment(file_obj=handle, name=entry["name"], relationship="Source"))
+        # Read now rather than hand WeasyPrint an open file: a bundle of thousands of exhibits would
+        # otherwise hold thousands of files open at once. What is embedded is capped in all.
+        attachments.append(Attachment(string=_read(stored), name=entry["name"], relationship="Source"))
     # The PDF's name tree of embedded files must be in byte order (ISO 32000-1, 7.9.6) for readers that
     # look names up by bisection; WeasyPrint writes them in the order given.
     return sorted(attachments, key=lambda attachment: attachment.name.encode())
-
-
-def _stamp(pdf, label: str, keep: list) -> None:
-    """'OFFICIAL-SENSITIVE · <bundle> · Page X of Y' across every page, rendered a batch at a time."""
-    import io
-
-    import pikepdf
-    from weasyprint import HTML
-
-    total = len(pdf.pages)
-    for first in range(0, total, STAMP_BATCH_PAGES):
-        numbers = range(first + 1, min(first + STAMP_BATCH_PAGES, total) + 1)
-        html = render_to_string("evidence/bundle/stamps.html", {"numbers": numbers, "total": total, "label": label})
-        stamps = pikepdf.open(io.BytesIO(HTML(string=html).write_pdf()))
-        keep.append(stamps)
-        for offset, number in enumerate(numbers):
-            pdf.pages[number - 1].add_overlay(stamps.pages[offset])
 
 
 def _outline(pdf, front_bookmarks: list[list], records: list[dict], starts: list[int]) -> None:
@@ -538,14 +531,11 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
     token = uuid.uuid4().hex
     front_path, unsigned, signed = (work / f".{name}.{token}.pdf" for name in ("front", "unsigned", "signed"))
     package = work / f".package.{token}.zip"
-    handles: list = []
     keep: list = []
     try:
-        front.write_pdf(front_path, pdf_variant="pdf/a-3b", attachments=_attachments(bundle, plan, handles))
+        front.write_pdf(front_path, pdf_variant="pdf/a-3b", attachments=_attachments(bundle, plan))
         front_bookmarks = _flatten_bookmarks(front.make_bookmark_tree())
         del front
-        for handle in handles:
-            handle.close()
         progress(86, "Joining the parts")
         # The front matter is the PDF/A-3 base: its metadata, output intent and associated files stay; the
         # chunks' pages are appended to it.
@@ -560,7 +550,8 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
             pdf.pages.extend(source.pages)
             page += record["pages"]
         progress(88, "Numbering the pages")
-        _stamp(pdf, f"{bundle.tasking.reference} handover bundle v{bundle.version}", keep)
+        label = f"{bundle.tasking.reference} handover bundle v{bundle.version}"
+        stamp_footers(pdf, lambda number, total: f"OFFICIAL-SENSITIVE · {label} · Page {number} of {total}")
         _outline(pdf, front_bookmarks, records, starts)
         pdf.save(unsigned)
         for opened in reversed(keep):
@@ -576,8 +567,6 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
     finally:
         for opened in keep:
             opened.close()
-        for handle in handles:
-            handle.close()
         for path in (front_path, unsigned, signed, package):
             path.unlink(missing_ok=True)
 

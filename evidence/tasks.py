@@ -68,6 +68,9 @@ def bundle_build_job(job: Job) -> dict:
     job_progress(job=job, percent=5, stage=f"Rendering {total} parts")
     assemble = bundle_assemble_task.s(bundle.pk, job.pk)
     if missing:
+        # The longest parts first, so that two or more workers finish together rather than one waiting
+        # on a long part it started last.
+        missing.sort(key=lambda index: bundles.chunk_cost(plan["chunks"][index]), reverse=True)
         chord([bundle_render_chunk_task.s(bundle.pk, i, job.pk) for i in missing])(assemble)
     else:
         assemble.delay([])

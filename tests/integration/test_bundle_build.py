@@ -313,3 +313,27 @@ def test_the_embedded_broker_builds_a_bundle_as_a_chord_too(
     assert bundle.state == "ready" and verify(_pdf(bundle), settings.PORTAL_SIGNING_CERT_PATH).ok
     log = worker.output()
     assert "evidence.bundle_render_chunk" in log and "evidence.bundle_assemble" in log
+
+
+def test_a_transient_failure_is_retried_and_the_chunk_still_lands(many, owen, monkeypatch):
+    """A disk hiccup (OSError) while rendering a chunk is retried with backoff, not reported as a failure."""
+    from evidence import tasks
+
+    bundle = bundles.bundle_request(tasking=many, by=owen)
+    job = bundles.bundle_job(bundle)
+    bundles.bundle_start(bundle)
+    real, calls = bundles.bundle_render_chunk, []
+
+    def flaky(bundle, index):
+        calls.append(index)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real(bundle, index)
+
+    monkeypatch.setattr(tasks.bundles, "bundle_render_chunk", flaky)
+    result = tasks.bundle_render_chunk_task.apply(args=[bundle.pk, 4, job.pk])
+    assert result.successful(), result.traceback
+    assert calls == [4, 4] and result.result["pages"] >= 1
+    bundle.refresh_from_db()
+    assert bundle.state == "building" and bundle.error == ""
+    assert tasks.bundle_render_chunk_task.retry_backoff and OSError in tasks.bundle_render_chunk_task.autoretry_for
