@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.demo import demo_seed
+from portal.demo import demo_seed, demo_seed_evidence
 
 
 def _free_port() -> int:
@@ -162,6 +162,7 @@ class Command(BaseCommand):
                 line += f"   TOTP secret {login.totp_secret}"
             self.stdout.write(line)
         self.stdout.write("Current TOTP code for an account: make totp EMAIL=<address>")
+        self.stdout.write(demo_seed_evidence().message)
         self.stdout.write(f"Logs: {log_dir}/{prefix}web.log, {prefix}worker.log, {prefix}beat.log")
         self.stdout.write("Press Ctrl-C to stop the web server, the worker and beat.")
 

@@ -1,0 +1,144 @@
+"""The demo seed leaves one tasking, OP-DEMO-1, whose evidence is settled: a bundle can be requested at once."""
+
+import io
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from evidence import bundles
+from evidence.models import (
+    Assignment,
+    Authorisation,
+    CustodyEvent,
+    Exhibit,
+    HandoverBundle,
+    Statement,
+    StatementDraft,
+    Tasking,
+    UnusedMaterial,
+)
+from evidence.verify import verify
+from portal.demo import DEMO_PEOPLE, DEMO_TASKING
+from portal.models import AuditEvent, User
+from tests.integration import bundle_helpers
+from training.models import Attempt, Certificate
+
+signing_key = bundle_helpers.signing_key  # the fixture, made visible to pytest in this module
+
+
+@pytest.fixture
+def curriculum(db):
+    from training.curriculum import seed_curriculum
+
+    return seed_curriculum()
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def person(index: int) -> User:
+    return User.objects.get(email=DEMO_PEOPLE[index][1])
+
+
+def test_the_demo_tasking_is_active_reviewed_and_ready_for_a_bundle(curriculum):
+    output = seed()
+    tasking = Tasking.objects.get(reference=DEMO_TASKING)
+    vera, owen = person(0), person(1)
+    assert tasking.status == Tasking.Status.ACTIVE
+    assert tasking.handler == owen and tasking.controller == owen
+    assert tasking.authorisation.kind == Authorisation.Kind.CHIS
+    assert Assignment.objects.filter(tasking=tasking, volunteer=vera, ended_at__isnull=True).exists()
+    assert bundles.bundle_missing(tasking) == []
+
+    exhibits = {exhibit.reference: exhibit for exhibit in tasking.exhibits.all()}
+    assert sorted(exhibits) == ["VV/1", "VV/2", "VV/3", "VV/4", "VV/5"]
+    assert [exhibits[ref].sniffed_type for ref in sorted(exhibits)] == [
+        "text/plain",
+        "application/json",
+        "image/png",
+        "video/mp4",
+        "image/png",
+    ]
+    assert all(exhibit.producer == vera for exhibit in exhibits.values())
+    assert all(exhibit.conduct_flags == [] for exhibit in exhibits.values())  # the decoy never instigates
+    accepted = tasking.exhibits.filter(review_state=Exhibit.Review.ACCEPTED)
+    assert sorted(accepted.values_list("reference", flat=True)) == ["VV/1", "VV/2", "VV/3", "VV/4"]
+    unused = UnusedMaterial.objects.get(tasking=tasking)
+    assert unused.exhibit == exhibits["VV/5"] and unused.schedule == "MG6C" and unused.reason
+
+    # The files went through the upload path into the private storage, intact.
+    from PIL import Image
+
+    with default_storage.open(exhibits["VV/3"].stored_name, "rb") as handle:
+        Image.open(handle).verify()
+    assert default_storage.size(exhibits["VV/1"].stored_name) == exhibits["VV/1"].size
+    assert len(bundle_helpers.stored_bytes(exhibits["VV/1"].stored_name).decode().splitlines()) >= 40
+
+    statement = Statement.objects.get(tasking=tasking)
+    assert statement.state == Statement.State.SIGNED and statement.author == vera
+    assert sorted(statement.exhibits.values_list("reference", flat=True)) == ["VV/1", "VV/2", "VV/3", "VV/4"]
+    assert StatementDraft.objects.filter(statement=statement).count() == 2
+    assert default_storage.exists(statement.pdf_name)
+    assert "Try: sign in as Owen" in output and "Request handover bundle" in output
+
+
+def test_owen_builds_a_bundle_of_the_demo_tasking_and_it_verifies(curriculum, signing_key):
+    seed()
+    tasking = Tasking.objects.get(reference=DEMO_TASKING)
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=person(1)))
+    assert bundle.state == HandoverBundle.State.READY
+    report = verify(bundle_helpers.stored_bytes(bundle.pdf_name), signing_key)
+    assert report.ok, report.failure
+    names = {entry["name"] for entry in bundle.manifest["files"]}
+    assert {"VV_1", "VV_2", "VV_3", "VV_4"} <= names and "VV_5" not in names
+
+
+def test_seeding_twice_creates_nothing_twice(curriculum):
+    seed()
+    models = [Authorisation, Tasking, Assignment, Exhibit, CustodyEvent, Statement, StatementDraft, UnusedMaterial]
+    models += [User, Attempt, Certificate, AuditEvent]
+    before = {model: model.objects.count() for model in models}
+    output = seed()
+    assert {model: model.objects.count() for model in models} == before
+    assert Tasking.objects.filter(reference=DEMO_TASKING).count() == 1
+    assert "Try: sign in as Owen" in output
+
+
+def test_without_the_curriculum_the_seed_succeeds_and_creates_no_evidence(db):
+    output = seed()
+    assert User.objects.filter(email=DEMO_PEOPLE[0][1]).exists()
+    assert not Tasking.objects.exists() and not Exhibit.objects.exists()
+    evidence_lines = [line for line in output.splitlines() if DEMO_TASKING in line]
+    assert len(evidence_lines) == 1 and evidence_lines[0].startswith("No demo evidence")
+    assert "seed_curriculum" in evidence_lines[0]
+
+
+def test_a_curriculum_published_after_the_first_seed_is_caught_up(db):
+    from training.curriculum import seed_curriculum
+
+    seed()
+    seed_curriculum()
+    output = seed()
+    assert Tasking.objects.filter(reference=DEMO_TASKING, status=Tasking.Status.ACTIVE).exists()
+    assert "Try: sign in as Owen" in output
+
+
+def test_a_seed_that_fails_part_way_leaves_neither_rows_nor_files(curriculum, monkeypatch, tmp_path):
+    from portal import demo
+
+    def no_renderer(**kwargs):
+        raise RuntimeError("the PDF renderer is missing")
+
+    demo.demo_seed()
+    monkeypatch.setattr(demo, "statement_sign", no_renderer)
+    with pytest.raises(RuntimeError):
+        demo.demo_seed_evidence()
+    assert not Tasking.objects.exists() and not Authorisation.objects.exists() and not Exhibit.objects.exists()
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []  # tmp_path is the private storage here
+
+    monkeypatch.undo()
+    assert demo.demo_seed_evidence().created
