@@ -25,6 +25,7 @@ bench: install  ## benchmarks (minutes): not part of `make test` or CI
 	$(PY) bench/welfare_console.py
 	$(PY) bench/exhibit_upload.py
 	$(PY) bench/exhibit_concurrency.py
+	$(PY) bench/bundle_scale.py
 
 prereqs:
 	@bash portal/scripts/prereqs.sh
