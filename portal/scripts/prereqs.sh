@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the system packages the portal needs on Debian 12 / Ubuntu 24.04: python3 (>= 3.11) with
-# venv, Pango (WeasyPrint renders PDFs with it) and Node.js >= 18 with npm (front-end build).
+# venv, Pango (WeasyPrint renders PDFs with it), the Liberation fonts and Node.js >= 18 with npm (front-end build).
 # As root it installs what is missing with apt; otherwise it stops, printing the command to run.
 set -euo pipefail
 
@@ -21,6 +21,10 @@ if [ "$python_ok" = 1 ]; then
 fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so'; then missing+=(libpango-1.0-0); fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so'; then missing+=(libpangoft2-1.0-0); fi
+# Bundles are set in Liberation Sans (metric-compatible with Arial); their page numbers embed it.
+if ! ls /usr/share/fonts/truetype/liberation*/LiberationSans-Regular.ttf >/dev/null 2>&1; then
+  missing+=(fonts-liberation)
+fi
 node_major=0
 if command -v node >/dev/null 2>&1; then node_major=$(node -p 'process.versions.node.split(".")[0]'); fi
 if [ "$node_major" -lt 18 ]; then missing+=(nodejs); fi
