@@ -231,6 +231,9 @@ def _switch_broker(url: str) -> None:
     # Celery prefers the CELERY_BROKER_URL environment variable to its configuration.
     os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
+    # Redis's transport options (visibility timeout) would reach SQLAlchemy's create_engine and fail there.
+    redis_options = {"visibility_timeout": settings.CELERY_TASK_TIME_LIMIT + 600}
+    app.conf.broker_transport_options = redis_options if url.startswith("redis") else {}
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
