@@ -160,7 +160,7 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
         )
     size = settings.PORTAL_BUNDLE_CHUNK_EXHIBITS
     ids = [e.pk for e in exhibits]
-    chunks: list[dict] = [{"kind": "statements"}]
+    chunks: list[dict] = [{"kind": "summary"}, {"kind": "statements"}]
     chunks += [{"kind": "mg11", "statement": statement.pk} for statement in statements]
     chunks += [
         {"kind": "mg12", "exhibits": ids[i : i + size * 4], "first": i == 0} for i in range(0, len(ids), size * 4)
@@ -253,7 +253,9 @@ def _exhibits(ids: list[int]) -> list[Exhibit]:
 def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
     kind = chunk["kind"]
     context = {"bundle": bundle, "tasking": bundle.tasking, "first": chunk.get("first", False)}
-    if kind == "statements":
+    if kind == "summary":
+        context["authorisation"] = bundle.tasking.authorisation
+    elif kind == "statements":
         ids = [c["statement"] for c in plan["chunks"] if c["kind"] == "mg11"]
         found = Statement.objects.select_related("author").in_bulk(ids)
         context["statements"] = [found[pk] for pk in ids]
@@ -402,62 +404,162 @@ def _index_entries(bundle: HandoverBundle, plan: dict, records: list[dict], star
     return entries
 
 
-def _front_context(bundle: HandoverBundle, plan: dict) -> dict:
+INDEX_PART_ENTRIES = 250  # index lines per WeasyPrint render: a long index is rendered in parts too
+INDEX_LINES_PER_PAGE = 48
+
+
+def _cover_context(bundle: HandoverBundle, plan: dict) -> dict:
     return {
         "bundle": bundle,
         "tasking": bundle.tasking,
-        "authorisation": bundle.tasking.authorisation,
         "generated_at": _generated_at(plan),
         "exhibit_count": sum(1 for f in plan["files"] if f.get("exhibit")),
         "statement_count": sum(1 for c in plan["chunks"] if c["kind"] == "mg11"),
     }
 
 
-def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict]):
-    """Cover, index and case summary. The index's own length moves every page after it, so render until
-    the page count and the summary's page stop moving (twice, in practice)."""
-    body_pages = sum(r["pages"] for r in records)
-    # A good first guess saves a render: the cover, the index at about 48 lines a page, the summary.
+def _write_front(bundle: HandoverBundle, plan: dict, records: list[dict], work: Path, token: str) -> list[Path]:
+    """The cover (the PDF/A-3 base of the whole bundle) and the index, in parts of a bounded size. The
+    index's own length moves every page after it, so its parts are rendered again if the first guess of
+    its length was wrong (rarely: the guess is the number of lines over the lines a page holds)."""
     lines = len(_index_entries(bundle, plan, records, [0] * len(records)))
-    front_pages = 2 + -(-lines // 48)
-    summary_page = front_pages
-    for _attempt in range(5):
-        starts, page = [], front_pages
+    index_pages = -(-lines // INDEX_LINES_PER_PAGE)
+    body_pages = sum(r["pages"] for r in records)
+    for _attempt in range(4):
+        starts, page = [], 1 + index_pages
         for record in records:
             starts.append(page)
             page += record["pages"]
         entries = _index_entries(bundle, plan, records, starts)
-        entries[0]["page"] = summary_page
-        context = {**_front_context(bundle, plan), "index": entries, "total_pages": front_pages + body_pages}
-        document = _html(bundle, render_to_string("evidence/bundle/front.html", context)).render()
-        anchors = _first_anchors(document)
-        if len(document.pages) == front_pages and anchors.get("summary", 0) + 1 == summary_page:
-            return document
-        front_pages, summary_page = len(document.pages), anchors.get("summary", 0) + 1
-    raise RuntimeError("The index's page numbers did not settle.")
+        paths, rendered = [], 0
+        for number, first in enumerate(range(0, len(entries), INDEX_PART_ENTRIES)):
+            body = render_to_string(
+                "evidence/bundle/index.html",
+                {"entries": entries[first : first + INDEX_PART_ENTRIES], "first": number == 0},
+            )
+            document = _html(bundle, body).render()
+            rendered += len(document.pages)
+            path = work / f".index-{number:03d}.{token}.pdf"
+            document.write_pdf(path, pdf_variant="pdf/a-3b")
+            paths.append(path)
+            del document
+        if rendered == index_pages:
+            break
+        index_pages = rendered
+    else:
+        raise RuntimeError("The index's page numbers did not settle.")
+    context = {**_cover_context(bundle, plan), "total_pages": 1 + index_pages + body_pages}
+    cover = work / f".cover.{token}.pdf"
+    _html(bundle, render_to_string("evidence/bundle/cover.html", context)).write_pdf(cover, pdf_variant="pdf/a-3b")
+    return [cover, *paths]
 
 
-def _attachments(bundle: HandoverBundle, plan: dict) -> list:
-    from weasyprint import Attachment
+def _pdf_name(value: str) -> bytes:
+    """A PDF name object's bytes (MIME types hold '/', which a name must escape)."""
+    return b"/" + "".join(c if c.isalnum() or c in "-._" else f"#{ord(c):02X}" for c in value).encode("ascii")
 
-    manifest = json.dumps(bundle_manifest(bundle), indent=2).encode()
-    attachments = [Attachment(string=manifest, name="manifest.json", relationship="Data")]
+
+def _write_carrier(path: Path, files: list[tuple[str, Path | bytes, str, str]]) -> list[int]:
+    """A bare PDF holding only embedded-file streams, copied from disk a block at a time: the base file
+    of the bundle. qpdf reads its own file's streams only while it writes the bundle (a stream copied in
+    from another file would be read into memory), so no native is ever held in memory whole, however
+    many or large. Returns the object number of each file's stream."""
+    numbers, offsets = [], {}
+    modified = timezone.now().strftime("D:%Y%m%d%H%M%SZ").encode()
+    with path.open("wb") as out:
+        out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        for number, body in ((1, b"<</Type/Catalog/Pages 2 0 R>>"), (2, b"<</Type/Pages/Kids[]/Count 0>>")):
+            offsets[number] = out.tell()
+            out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+        for number, (_name, source, mime, _description) in enumerate(files, start=3):
+            size = len(source) if isinstance(source, bytes) else source.stat().st_size
+            offsets[number] = out.tell()
+            out.write(
+                b"%d 0 obj\n<</Type/EmbeddedFile/Subtype%s/Length %d/Params<</Size %d/ModDate(%s)>>>>\nstream\n"
+                % (number, _pdf_name(mime), size, size, modified)
+            )
+            if isinstance(source, bytes):
+                out.write(source)
+            else:
+                with source.open("rb") as handle:
+                    shutil.copyfileobj(handle, out, 1024 * 1024)
+            out.write(b"\nendstream\nendobj\n")
+            numbers.append(number)
+        xref = out.tell()
+        count = 3 + len(files)
+        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % count)
+        for number in range(1, count):
+            out.write(b"%010d 00000 n \n" % offsets[number])
+        out.write(b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (count, xref))
+    return numbers
+
+
+def _embedded_files(bundle: HandoverBundle, plan: dict) -> list[tuple[str, Path | bytes, str, str]]:
+    """(name, content, MIME type, description) of the manifest and every native embedded in the PDF."""
     statements = Statement.objects.in_bulk([f["statement"] for f in plan["files"] if f.get("statement")])
     exhibits = Exhibit.objects.in_bulk([f["exhibit"] for f in plan["files"] if f.get("exhibit")])
+    manifest = json.dumps(bundle_manifest(bundle), indent=2).encode()
+    files: list[tuple[str, Path | bytes, str, str]] = [
+        ("manifest.json", manifest, "application/json", "The bundle's manifest: every file, its size and SHA-256")
+    ]
     for entry in plan["files"]:
         if entry["location"] != "embedded":
             continue
-        stored = (
-            statements[entry["statement"]].pdf_name
-            if entry.get("statement")
-            else exhibits[entry["exhibit"]].stored_name
+        if entry.get("statement"):
+            stored, description = statements[entry["statement"]].pdf_name, "Witness statement (MG11) as signed"
+        else:
+            exhibit = exhibits[entry["exhibit"]]
+            stored, description = exhibit.stored_name, f"Exhibit {exhibit.reference}"
+        files.append((entry["name"], Path(default_storage.path(stored)), entry["type"], description))
+    return files
+
+
+def _embed(pdf, files: list[tuple[str, Path | bytes, str, str]], numbers: list[int]) -> None:
+    """The manifest and the natives, already in the base file, as PDF/A-3 associated files: a name tree
+    (kept in byte order by qpdf), /AFRelationship on each, all listed in the catalog's /AF."""
+    from pikepdf import Array, Dictionary, Name, NameTree, String
+
+    tree = NameTree.new(pdf)
+    associated = Array()
+    for (name, _source, _mime, description), number in zip(files, numbers, strict=True):
+        stream = pdf.get_object(number, 0)
+        spec = pdf.make_indirect(
+            Dictionary(
+                Type=Name.Filespec,
+                F=String(name),
+                UF=String(name),
+                Desc=String(description),
+                AFRelationship=Name.Data if name == "manifest.json" else Name.Source,
+                EF=Dictionary(F=stream, UF=stream),
+            )
         )
-        # Read now rather than hand WeasyPrint an open file: a bundle of thousands of exhibits would
-        # otherwise hold thousands of files open at once. What is embedded is capped in all.
-        attachments.append(Attachment(string=_read(stored), name=entry["name"], relationship="Source"))
-    # The PDF's name tree of embedded files must be in byte order (ISO 32000-1, 7.9.6) for readers that
-    # look names up by bisection; WeasyPrint writes them in the order given.
-    return sorted(attachments, key=lambda attachment: attachment.name.encode())
+        tree[name] = spec
+        associated.append(spec)
+    pdf.Root.Names = Dictionary(EmbeddedFiles=tree.obj)
+    pdf.Root.AF = associated
+
+
+def _copy_from(pdf, value):
+    """Copy an object of another PDF, direct containers included (copy_foreign takes indirect ones only)."""
+    import pikepdf
+
+    if value.is_indirect:
+        return pdf.copy_foreign(value)
+    if isinstance(value, pikepdf.Array):
+        return pikepdf.Array([_copy_from(pdf, item) for item in value])
+    if isinstance(value, pikepdf.Dictionary):
+        return pikepdf.Dictionary({key: _copy_from(pdf, item) for key, item in value.items()})
+    return value
+
+
+def _adopt_identity(pdf, cover) -> None:
+    """The cover's PDF/A identity (XMP metadata with the PDF/A-3 claim, output intent, language, version
+    and document information) onto the base file, which holds only the natives until the pages join it."""
+    for key in ("/Metadata", "/OutputIntents", "/Lang", "/Version", "/Extensions", "/MarkInfo"):
+        if key in cover.Root:
+            pdf.Root[key] = _copy_from(pdf, cover.Root[key])
+    if "/Info" in cover.trailer:
+        pdf.trailer.Info = _copy_from(pdf, cover.trailer.Info)
 
 
 def _outline(pdf, front_bookmarks: list[list], records: list[dict], starts: list[int]) -> None:
@@ -492,7 +594,8 @@ def sign_pdf_file(source: Path, target: Path) -> None:
         )
     signer = signers.SimpleSigner.load(key, cert, key_passphrase=None)
     meta = signers.PdfSignatureMetadata(field_name="BundleSignature", reason="Evidence handover bundle")
-    with source.open("rb") as inp, target.open("wb") as out:
+    # The output must be readable too, or pyHanko would build the whole signed file in memory first.
+    with source.open("rb") as inp, target.open("w+b") as out:
         outside_event_loop(lambda: signers.sign_pdf(IncrementalPdfFileWriter(inp), meta, signer=signer, output=out))
 
 
@@ -526,23 +629,28 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
     records = []
     for index in range(len(plan["chunks"])):
         records.append(bundle_render_chunk(bundle, index))
-    progress(82, "Writing the index and cover")
-    front = _render_front(bundle, plan, records)
     token = uuid.uuid4().hex
-    front_path, unsigned, signed = (work / f".{name}.{token}.pdf" for name in ("front", "unsigned", "signed"))
+    carrier, unsigned, signed = (work / f".{name}.{token}.pdf" for name in ("carrier", "unsigned", "signed"))
     package = work / f".package.{token}.zip"
+    front: list[Path] = []
     keep: list = []
     try:
-        front.write_pdf(front_path, pdf_variant="pdf/a-3b", attachments=_attachments(bundle, plan))
-        front_bookmarks = _flatten_bookmarks(front.make_bookmark_tree())
-        del front
+        progress(82, "Writing the index and cover")
+        front = _write_front(bundle, plan, records, work, token)
         progress(86, "Joining the parts")
-        # The front matter is the PDF/A-3 base: its metadata, output intent and associated files stay; the
-        # chunks' pages are appended to it.
-        pdf = pikepdf.open(front_path)
+        # The base file holds the natives (see _write_carrier); the cover lends it its PDF/A identity;
+        # then every page is appended, the cover's first.
+        files = _embedded_files(bundle, plan)
+        numbers = _write_carrier(carrier, files)
+        pdf = pikepdf.open(carrier)
         keep.append(pdf)
-        front_pages = len(pdf.pages)
-        starts, page = [], front_pages
+        for number, path in enumerate(front):
+            part = pikepdf.open(path)
+            keep.append(part)
+            if number == 0:
+                _adopt_identity(pdf, part)
+            pdf.pages.extend(part.pages)
+        starts, page = [], len(pdf.pages)
         for record in records:
             source = pikepdf.open(record["path"])
             keep.append(source)
@@ -552,8 +660,11 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
         progress(88, "Numbering the pages")
         label = f"{bundle.tasking.reference} handover bundle v{bundle.version}"
         stamp_footers(pdf, lambda number, total: f"OFFICIAL-SENSITIVE · {label} · Page {number} of {total}")
-        _outline(pdf, front_bookmarks, records, starts)
-        pdf.save(unsigned)
+        _outline(pdf, [["Evidence handover bundle", 1, 0], ["Index", 1, 1]], records, starts)
+        _embed(pdf, files, numbers)
+        # Streams already compressed stay as they are; the natives go in as they came (most are
+        # compressed media), so writing never holds or recompresses them.
+        pdf.save(unsigned, compress_streams=False)
         for opened in reversed(keep):
             opened.close()
         keep.clear()
@@ -567,7 +678,7 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
     finally:
         for opened in keep:
             opened.close()
-        for path in (front_path, unsigned, signed, package):
+        for path in (*front, carrier, unsigned, signed, package):
             path.unlink(missing_ok=True)
 
 
@@ -669,10 +780,11 @@ def bundle_build(bundle: HandoverBundle, *, progress: Progress = lambda percent,
 
 
 def bundle_single_pass_pdf(bundle: HandoverBundle) -> bytes:
-    """The same content in one WeasyPrint pass (no chunks, no MG11 pages): the benchmark's baseline."""
+    """The same content in one WeasyPrint pass — no chunks, and (in its favour) no MG11 pages, index lines,
+    page stamps or signature: the benchmark's baseline."""
     plan = bundle_plan(bundle)
-    context = {**_front_context(bundle, plan), "index": [], "total_pages": None}
-    parts = [render_to_string("evidence/bundle/front.html", context)]
+    parts = [render_to_string("evidence/bundle/cover.html", {**_cover_context(bundle, plan), "total_pages": None})]
+    parts.append(render_to_string("evidence/bundle/index.html", {"entries": [], "first": True}))
     parts += [_chunk_body(bundle, plan, chunk) for chunk in plan["chunks"] if chunk["kind"] != "mg11"]
     return _html(bundle, "\n".join(parts), single_pass=True).write_pdf(pdf_variant="pdf/a-3b")
 

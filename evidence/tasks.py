@@ -7,6 +7,10 @@ If the chord falls silent (a worker killed, a message lost), the job's heartbeat
 sends the job again and it dispatches only the chunks not yet rendered.
 """
 
+import logging
+import resource
+import time
+
 from celery import Task, chord, shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
@@ -15,6 +19,8 @@ from evidence.models import HandoverBundle
 from evidence.services import taskings_freeze_lapsed
 from portal.jobs import JobHandedOff, job_complete, job_fail, job_progress, job_task
 from portal.models import Job
+
+logger = logging.getLogger(__name__)
 
 # Worth another go after a pause: a full or unavailable disk, a dropped database connection.
 TRANSIENT = (OSError, OperationalError, InterfaceError)
@@ -34,6 +40,11 @@ def freeze_lapsed_taskings_task() -> int:
 
 def _bundle(bundle_id: int) -> HandoverBundle:
     return HandoverBundle.objects.select_related("tasking__scheme", "tasking__authorisation").get(pk=bundle_id)
+
+
+def _peak_rss_mib() -> int:
+    """This process's peak resident memory so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _heartbeat(job_id: int, percent: int, stage: str) -> None:
@@ -83,14 +94,36 @@ def bundle_render_chunk_task(self, bundle_id: int, index: int, job_id: int) -> d
     if bundle.state == HandoverBundle.State.READY:  # a late duplicate: nothing to do
         return {"index": index, "path": "", "pages": 0}
     record = bundles.bundle_render_chunk(bundle, index)
+    logger.info(
+        "bundle part rendered: bundle=%s part=%s pages=%s peak_rss_mib=%s",
+        bundle.pk,
+        index,
+        record["pages"],
+        _peak_rss_mib(),
+    )
     total, done = len(bundle.plan["chunks"]), bundles.bundle_chunks_done(bundle)
     _heartbeat(job_id, 10 + 70 * done // total, f"Rendered {done} of {total} parts")
     return {"index": index, "path": record["path"], "pages": record["pages"]}
 
 
+def _pages(bundle: HandoverBundle) -> int:
+    import pikepdf
+    from django.core.files.storage import default_storage
+
+    with pikepdf.open(default_storage.path(bundle.pdf_name)) as pdf:
+        return len(pdf.pages)
+
+
 @shared_task(name="evidence.bundle_assemble", bind=True, base=BundleTask, **RETRY)
 def bundle_assemble_task(self, chunk_results: list, bundle_id: int, job_id: int) -> dict:
-    bundle = _bundle(bundle_id)
+    bundle, started = _bundle(bundle_id), time.monotonic()
     bundle = bundles.bundle_assemble(bundle, progress=lambda percent, stage: _heartbeat(job_id, percent, stage))
+    logger.info(
+        "bundle assembled: bundle=%s pages=%s peak_rss_mib=%s seconds=%.1f",
+        bundle.pk,
+        _pages(bundle),
+        _peak_rss_mib(),
+        time.monotonic() - started,
+    )
     job_complete(job_id=job_id, result={"pdf_sha256": bundle.pdf_sha256})
     return {"pdf_sha256": bundle.pdf_sha256}
