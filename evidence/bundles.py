@@ -516,11 +516,12 @@ def _embedded_files(bundle: HandoverBundle, plan: dict) -> list[tuple[str, Path 
 
 def _embed(pdf, files: list[tuple[str, Path | bytes, str, str]], numbers: list[int]) -> None:
     """The manifest and the natives, already in the base file, as PDF/A-3 associated files: a name tree
-    (kept in byte order by qpdf), /AFRelationship on each, all listed in the catalog's /AF."""
-    from pikepdf import Array, Dictionary, Name, NameTree, String
+    in byte order, /AFRelationship on each, all listed in the catalog's /AF."""
+    from pikepdf import Array, Dictionary, Name, String
 
-    tree = NameTree.new(pdf)
-    associated = Array()
+    # One flat, sorted /Names array rather than a tree of /Kids: valid at any length, and read by
+    # every reader (some do not follow nested /Kids).
+    entries, associated = [], Array()
     for (name, _source, _mime, description), number in zip(files, numbers, strict=True):
         stream = pdf.get_object(number, 0)
         spec = pdf.make_indirect(
@@ -533,9 +534,13 @@ def _embed(pdf, files: list[tuple[str, Path | bytes, str, str]], numbers: list[i
                 EF=Dictionary(F=stream, UF=stream),
             )
         )
-        tree[name] = spec
+        entries.append((name.encode(), name, spec))
         associated.append(spec)
-    pdf.Root.Names = Dictionary(EmbeddedFiles=tree.obj)
+    flat = Array()
+    for _key, name, spec in sorted(entries, key=lambda entry: entry[0]):
+        flat.append(String(name))
+        flat.append(spec)
+    pdf.Root.Names = Dictionary(EmbeddedFiles=pdf.make_indirect(Dictionary(Names=flat)))
     pdf.Root.AF = associated
 
 

@@ -162,11 +162,14 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
         return report.fail("something was added to the file after it was signed")
     report.checks.append("signature intact, valid, made by the given certificate, covering the entire file")
 
-    attachments = PdfReader(io.BytesIO(pdf)).attachments
+    try:
+        attachments = _embedded_files(PdfReader(io.BytesIO(pdf)))
+    except ValueError as exc:
+        return report.fail(str(exc))
     if "manifest.json" not in attachments:
         return report.fail("the embedded manifest.json is missing")
     try:
-        manifest = json.loads(attachments["manifest.json"][0])
+        manifest = json.loads(attachments["manifest.json"])
     except ValueError:
         return report.fail("the embedded manifest.json does not parse")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
@@ -191,7 +194,7 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
         if location == "embedded":
             if name not in attachments:
                 return report.fail(f"{name} is listed in the manifest but not embedded")
-            data = attachments[name][0]
+            data = attachments[name]
             actual, size = hashlib.sha256(data).hexdigest(), len(data)
         elif beside is not None:
             try:
@@ -210,6 +213,36 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
             return report.fail(f"{name}: its size is {size} bytes, but the manifest says {entry.get('size')}")
         report.checks.append(f"{name}: SHA-256 and size match the manifest")
     return report
+
+
+def _embedded_files(reader: PdfReader) -> dict[str, bytes]:
+    """Every embedded file by name, walking the whole name tree (a long one is split into /Kids, which
+    some readers do not follow). A name found twice is refused: readers differ on which copy they show."""
+    files: dict[str, bytes] = {}
+    root = reader.trailer["/Root"]
+    tree = root.get("/Names", {}).get("/EmbeddedFiles") if "/Names" in root else None
+
+    def walk(node, depth: int) -> None:
+        node = node.get_object()
+        if depth > 32:
+            raise ValueError("the embedded files' name tree is too deep to be genuine")
+        for kid in node.get("/Kids", []):
+            walk(kid, depth + 1)
+        pairs = node.get("/Names", [])
+        for index in range(0, len(pairs) - 1, 2):
+            name = str(pairs[index])
+            spec = pairs[index + 1].get_object()
+            streams = spec.get("/EF", {})
+            stream = streams.get("/F") or streams.get("/UF")
+            if stream is None:
+                raise ValueError(f"the embedded file {name} has no content")
+            if name in files:
+                raise ValueError(f"more than one embedded file is named {name}")
+            files[name] = stream.get_object().get_data()
+
+    if tree is not None:
+        walk(tree, 0)
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -264,7 +264,8 @@ _default_backend = (
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _default_backend)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 5)
-CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB", 1_000_000, minimum=50_000)
+# A child that ends a task above this is replaced: rendering leaves caches behind (about 2 MB a bundle chunk).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB", 300_000, minimum=50_000)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     # Redis redelivers an unacknowledged message after the visibility timeout: it must outlast the
     # longest task, or a long job is started a second time while it still runs.
