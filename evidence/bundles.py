@@ -643,36 +643,27 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
         progress(82, "Writing the index and cover")
         front = _write_front(bundle, plan, records, work, token)
         progress(86, "Joining the parts")
-        # The base file holds the natives (see _write_carrier); the cover lends it its PDF/A identity;
-        # then every page is appended, the cover's first.
         files = _embedded_files(bundle, plan)
         numbers = _write_carrier(carrier, files)
-        pdf = pikepdf.open(carrier)
-        keep.append(pdf)
-        for number, path in enumerate(front):
-            part = pikepdf.open(path)
-            keep.append(part)
-            if number == 0:
-                _adopt_identity(pdf, part)
-            pdf.pages.extend(part.pages)
-        starts, page = [], len(pdf.pages)
+        parts = [*front, *(Path(record["path"]) for record in records)]
+        starts, page = [], sum(_page_count(path) for path in front)
         for record in records:
-            source = pikepdf.open(record["path"])
-            keep.append(source)
             starts.append(page)
-            pdf.pages.extend(source.pages)
             page += record["pages"]
+        joined = _join(carrier, parts, work, token, files, numbers, progress)
         progress(88, "Numbering the pages")
+        pdf = pikepdf.open(joined)
+        keep.append(pdf)
         label = f"{bundle.tasking.reference} handover bundle v{bundle.version}"
         stamp_footers(pdf, lambda number, total: f"OFFICIAL-SENSITIVE · {label} · Page {number} of {total}")
         _outline(pdf, [["Evidence handover bundle", 1, 0], ["Index", 1, 1]], records, starts)
-        _embed(pdf, files, numbers)
         # Streams already compressed stay as they are; the natives go in as they came (most are
         # compressed media), so writing never holds or recompresses them.
         pdf.save(unsigned, compress_streams=False)
         for opened in reversed(keep):
             opened.close()
         keep.clear()
+        joined.unlink(missing_ok=True)
         progress(93, "Signing")
         sign_pdf_file(unsigned, signed)
         beside = [f for f in plan["files"] if f["location"] == "beside"]
@@ -683,8 +674,60 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
     finally:
         for opened in keep:
             opened.close()
-        for path in (*front, carrier, unsigned, signed, package):
+        for path in (*front, carrier, unsigned, signed, package, *work.glob(f".joined-*.{token}.pdf")):
             path.unlink(missing_ok=True)
+
+
+JOIN_BATCH_BYTES = 24 * 1024 * 1024
+
+
+def _page_count(path: Path) -> int:
+    import pikepdf
+
+    with pikepdf.open(path) as pdf:
+        return len(pdf.pages)
+
+
+def _join(carrier: Path, parts: list[Path], work: Path, token: str, files: list, numbers: list[int], progress) -> Path:
+    """Append every part's pages to the base file, in batches. qpdf reads a page copied from another
+    file into memory, with its images, until the result is written, but streams its own file's objects:
+    so each batch (at most JOIN_BATCH_BYTES of part files) is appended to the file written so far and
+    saved, and memory stays bounded however long the bundle. The first batch also gives the base the
+    cover's PDF/A identity and lists the natives already in it (object numbers change once saved)."""
+    import pikepdf
+
+    batches, batch, size = [], [], 0
+    for path in parts:
+        if batch and size + path.stat().st_size > JOIN_BATCH_BYTES:
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(path)
+        size += path.stat().st_size
+    batches.append(batch)
+    current = carrier
+    for number, batch in enumerate(batches):
+        opened = [pikepdf.open(current)]
+        pdf = opened[0]
+        try:
+            if number == 0:
+                cover = pikepdf.open(batch[0])
+                opened.append(cover)
+                _adopt_identity(pdf, cover)
+                _embed(pdf, files, numbers)
+            for path in batch:
+                part = pikepdf.open(path)
+                opened.append(part)
+                pdf.pages.extend(part.pages)
+            target = work / f".joined-{number:03d}.{token}.pdf"
+            pdf.save(target, compress_streams=False)
+        finally:
+            for document in reversed(opened):
+                document.close()
+        if current != carrier:
+            current.unlink(missing_ok=True)
+        current = target
+        progress(86 + 2 * (number + 1) // len(batches), f"Joined {number + 1} of {len(batches)} batches of pages")
+    return current
 
 
 def _final_names(bundle: HandoverBundle) -> tuple[str, str]:

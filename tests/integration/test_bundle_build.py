@@ -337,3 +337,21 @@ def test_a_transient_failure_is_retried_and_the_chunk_still_lands(many, owen, mo
     bundle.refresh_from_db()
     assert bundle.state == "building" and bundle.error == ""
     assert tasks.bundle_render_chunk_task.retry_backoff and OSError in tasks.bundle_render_chunk_task.autoretry_for
+
+
+def test_a_bundle_joined_in_many_batches_is_whole(many, owen, signing_key, monkeypatch):  # noqa: F811
+    """Pages are appended a bounded batch at a time (memory stays flat); with one part per batch the
+    result is still one whole, valid document: every page numbered, bookmarks, natives, signature."""
+    monkeypatch.setattr(bundles, "JOIN_BATCH_BYTES", 1)
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
+    pdf = _pdf(bundle)
+    assert verify(pdf, _cert()).ok
+    pages = _pages(pdf)
+    assert all(f"Page {n} of {len(pages)}" in text for n, text in enumerate(pages, start=1))
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        assert doc.check_pdf_syntax() == []
+        assert doc.open_metadata()["pdfaid:part"] == "3"
+        assert {"manifest.json", "VD_1", "VD_5"} <= set(doc.attachments)
+        with doc.open_outline() as outline:
+            assert [item.title for item in outline.root][-1] == "How to verify this bundle"
+    assert not list(bundles.bundle_work_dir(bundle).glob(".joined-*"))  # no batch left behind
