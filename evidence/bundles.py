@@ -625,6 +625,7 @@ def _sha256_file(path: Path) -> str:
 
 def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda percent, stage: None) -> HandoverBundle:
     """Join the chunks (rendering any still missing), number, bookmark, sign, package, then commit."""
+    import pikepdf
 
     if bundle.state == HandoverBundle.State.READY:
         return bundle
@@ -637,6 +638,7 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
     carrier, unsigned, signed = (work / f".{name}.{token}.pdf" for name in ("carrier", "unsigned", "signed"))
     package = work / f".package.{token}.zip"
     front: list[Path] = []
+    keep: list = []
     try:
         progress(82, "Writing the index and cover")
         front = _write_front(bundle, plan, records, work, token)
@@ -648,21 +650,20 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
         for record in records:
             starts.append(page)
             page += record["pages"]
+        joined = _join(carrier, parts, work, token, files, numbers, progress)
+        progress(88, "Numbering the pages")
+        pdf = pikepdf.open(joined)
+        keep.append(pdf)
         label = f"{bundle.tasking.reference} handover bundle v{bundle.version}"
-        total = page
-
-        def finish_batch(pdf, first: int, last: bool) -> None:
-            # Stamped as each batch joins (the total is known): no pass over the whole at the end.
-            stamp_footers(
-                pdf,
-                lambda number, total: f"OFFICIAL-SENSITIVE · {label} · Page {number} of {total}",
-                first=first,
-                total=total,
-            )
-            if last:
-                _outline(pdf, [["Evidence handover bundle", 1, 0], ["Index", 1, 1]], records, starts)
-
-        _join(carrier, parts, unsigned, work, token, files, numbers, finish_batch, progress)
+        stamp_footers(pdf, lambda number, total: f"OFFICIAL-SENSITIVE · {label} · Page {number} of {total}")
+        _outline(pdf, [["Evidence handover bundle", 1, 0], ["Index", 1, 1]], records, starts)
+        # Streams already compressed stay as they are; the natives go in as they came (most are
+        # compressed media), so writing never holds or recompresses them.
+        pdf.save(unsigned, compress_streams=False)
+        for opened in reversed(keep):
+            opened.close()
+        keep.clear()
+        joined.unlink(missing_ok=True)
         progress(93, "Signing")
         sign_pdf_file(unsigned, signed)
         beside = [f for f in plan["files"] if f["location"] == "beside"]
@@ -671,6 +672,8 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
             _package(bundle, plan, signed, package, beside)
         return _commit(bundle, plan, signed, package if beside else None)
     finally:
+        for opened in keep:
+            opened.close()
         for path in (*front, carrier, unsigned, signed, package, *work.glob(f".joined-*.{token}.pdf")):
             path.unlink(missing_ok=True)
 
@@ -685,23 +688,12 @@ def _page_count(path: Path) -> int:
         return len(pdf.pages)
 
 
-def _join(
-    carrier: Path,
-    parts: list[Path],
-    target: Path,
-    work: Path,
-    token: str,
-    files: list,
-    numbers: list[int],
-    finish_batch: Callable,
-    progress: Progress,
-) -> None:
+def _join(carrier: Path, parts: list[Path], work: Path, token: str, files: list, numbers: list[int], progress) -> Path:
     """Append every part's pages to the base file, in batches. qpdf reads a page copied from another
     file into memory, with its images, until the result is written, but streams its own file's objects:
     so each batch (at most JOIN_BATCH_BYTES of part files) is appended to the file written so far and
     saved, and memory stays bounded however long the bundle. The first batch also gives the base the
-    cover's PDF/A identity and lists the natives already in it (object numbers change once saved);
-    `finish_batch(pdf, first_new_page, last)` stamps each batch's pages; the last batch is `target`."""
+    cover's PDF/A identity and lists the natives already in it (object numbers change once saved)."""
     import pikepdf
 
     batches, batch, size = [], [], 0
@@ -722,24 +714,20 @@ def _join(
                 opened.append(cover)
                 _adopt_identity(pdf, cover)
                 _embed(pdf, files, numbers)
-            first = len(pdf.pages)
             for path in batch:
                 part = pikepdf.open(path)
                 opened.append(part)
                 pdf.pages.extend(part.pages)
-            last = number == len(batches) - 1
-            finish_batch(pdf, first, last)
-            written = target if last else work / f".joined-{number:03d}.{token}.pdf"
-            # Streams already compressed stay as they are; the natives go in as they came (most are
-            # compressed media), so writing never holds or recompresses them.
-            pdf.save(written, compress_streams=False)
+            target = work / f".joined-{number:03d}.{token}.pdf"
+            pdf.save(target, compress_streams=False)
         finally:
             for document in reversed(opened):
                 document.close()
         if current != carrier:
             current.unlink(missing_ok=True)
-        current = written
-        progress(86 + 6 * (number + 1) // len(batches), f"Joined and numbered {number + 1} of {len(batches)} batches")
+        current = target
+        progress(86 + 2 * (number + 1) // len(batches), f"Joined {number + 1} of {len(batches)} batches of pages")
+    return current
 
 
 def _final_names(bundle: HandoverBundle) -> tuple[str, str]:

@@ -118,25 +118,13 @@ def _literal(text: bytes) -> bytes:
     return b"(" + text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 
-def stamp_footers(
-    pdf: pikepdf.Pdf,
-    line_for_page,
-    *,
-    first: int = 0,
-    total: int | None = None,
-    size: float = 7.5,
-    bottom: float = 14.2,
-) -> None:
-    """Draw `line_for_page(number, total)` centred `bottom` points above the foot of every page from
-    index `first` on. Pages stamped earlier lend later ones their embedded font, so it is embedded once."""
+def stamp_footers(pdf: pikepdf.Pdf, line_for_page, *, size: float = 7.5, bottom: float = 14.2) -> None:
+    """Draw `line_for_page(number, total)` centred `bottom` points above the foot of every page."""
     font = load_font()
-    total = total or len(pdf.pages)
-    resources = pdf.pages[0].obj.get("/Resources") if first else None
-    earlier = resources.get("/Font", {}).get(RESOURCE) if resources is not None else None
-    font_ref = earlier if earlier is not None else _font_dictionary(pdf, font)
+    font_ref = _font_dictionary(pdf, font)
     save = pdf.make_indirect(Stream(pdf, b"q\n"))  # whatever the page's own content leaves behind is undone
-    for number in range(first + 1, len(pdf.pages) + 1):
-        page = pdf.pages[number - 1]
+    total = len(pdf.pages)
+    for number, page in enumerate(pdf.pages, start=1):
         text = line_for_page(number, total).encode("cp1252", errors="replace")
         left, lower, right, _upper = (float(v) for v in page.mediabox)
         x = left + (right - left - font.width(text, size)) / 2
