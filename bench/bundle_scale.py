@@ -18,7 +18,7 @@ here, so it stays on the real path; its time is printed but is not part of any r
 
 Chunked, the measurement, with the workers as production runs them. For each size, two `celery -A portal
 worker --pool prefork --concurrency 1 --max-memory-per-child KB` processes are started afresh
-(BENCH_MAX_MEMORY_PER_CHILD_KB, default 250000, about 244 MiB; the same value goes to the workers as
+(BENCH_MAX_MEMORY_PER_CHILD_KB, default 300000 as in production, about 293 MiB; the same value goes to the workers as
 CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB so the settings agree). Each is a parent that only supervises and one
 pool child at a time that runs the tasks; after a task leaves the child above the limit, billiard lets it
 exit and forks a fresh one (without psutil it compares the child's ru_maxrss, its lifetime peak). That
@@ -108,7 +108,7 @@ BASELINE_SIZES = _sizes("BENCH_BASELINE_SIZES", "500")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 TIMEOUT_PER_EXHIBIT = float(os.environ.get("BENCH_TIMEOUT_PER_EXHIBIT", "3"))
 # Each worker's pool child is replaced after a task leaves it above this (KB, as Celery counts it).
-MAX_MEMORY_PER_CHILD_KB = int(os.environ.get("BENCH_MAX_MEMORY_PER_CHILD_KB", "250000"))
+MAX_MEMORY_PER_CHILD_KB = int(os.environ.get("BENCH_MAX_MEMORY_PER_CHILD_KB", "300000"))
 POLL_S = 0.2  # how often the pool children's VmHWM is read
 PHOTO_EVERY = 50
 TRANSCRIPT_LINES = 40
