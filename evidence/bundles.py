@@ -18,7 +18,6 @@ A bundle is built in bounded chunks so that no worker's memory grows with the bu
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -37,6 +36,7 @@ from django.utils.text import Truncator
 
 from evidence.models import Exhibit, HandoverBundle, Statement, Tasking
 from evidence.pdf_stamp import stamp_footers
+from evidence.verify import sha256_file
 from portal.audit import audit_record
 from portal.models import AuditEvent, Job, User
 
@@ -615,14 +615,6 @@ def sign_pdf(pdf: bytes) -> bytes:
         return target.read_bytes()
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda percent, stage: None) -> HandoverBundle:
     """Join the chunks (rendering any still missing), number, bookmark, sign, package, then commit."""
     import pikepdf
@@ -751,8 +743,8 @@ def _commit(bundle: HandoverBundle, plan: dict, signed: Path, package: Path | No
     """Move the finished files into place and record them, under the bundle's row lock: the first
     assembly to get here wins; any other finds the bundle ready and leaves its files to be deleted."""
     pdf_name, zip_name = _final_names(bundle)
-    pdf_sha = _sha256_file(signed)
-    package_sha = _sha256_file(package) if package else ""
+    pdf_sha = sha256_file(signed)
+    package_sha = sha256_file(package) if package else ""
     with transaction.atomic():
         row = HandoverBundle.objects.select_for_update().get(pk=bundle.pk)
         if row.state == HandoverBundle.State.READY:

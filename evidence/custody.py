@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -59,10 +58,10 @@ def custody_verify_exhibit(exhibit: Exhibit) -> str | None:
         return f"custody event {broken.row_id}: {broken.reason}"
     if not default_storage.exists(exhibit.stored_name):
         return "the stored file is missing"
-    digest = hashlib.sha256()
+    from evidence.verify import sha256_of
+
     with default_storage.open(exhibit.stored_name, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != exhibit.sha256:
-        return f"the stored file's SHA-256 is {digest.hexdigest()}, not {exhibit.sha256}"
+        actual = sha256_of(handle)[0]
+    if actual != exhibit.sha256:
+        return f"the stored file's SHA-256 is {actual}, not {exhibit.sha256}"
     return None

@@ -65,12 +65,18 @@ class MemberDamaged(Exception):
     """A file beside the PDF could not be read to its end (a ZIP member failing its CRC, say)."""
 
 
-def _sha256_of(stream) -> tuple[str, int]:
+def sha256_of(stream) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a binary stream, read a block at a time."""
     digest, size = hashlib.sha256(), 0
     while block := stream.read(CHUNK):
         digest.update(block)
         size += len(block)
     return digest.hexdigest(), size
+
+
+def sha256_file(path: Path | str) -> str:
+    with Path(path).open("rb") as handle:
+        return sha256_of(handle)[0]
 
 
 def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
@@ -81,7 +87,7 @@ def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
         if not path.is_file():
             return None
         with path.open("rb") as handle:
-            return _sha256_of(handle)
+            return sha256_of(handle)
 
     return outside_event_loop(_verify, pdf, cert_path, beside if natives is not None else None, str(natives))
 
@@ -110,7 +116,7 @@ def verify_package(package: Path, cert_path: str) -> Report:
         def beside(name: str) -> tuple[str, int] | None:
             try:
                 with archive.open(PACKAGE_NATIVES + name) as handle:
-                    return _sha256_of(handle)
+                    return sha256_of(handle)
             except KeyError:
                 return None
             except (zipfile.BadZipFile, OSError) as exc:  # its bytes are not what was packed
@@ -151,7 +157,11 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
         return report.fail(f"the file is not a readable PDF any more ({exc})")
     if len(signatures) != 1:
         return report.fail(f"expected one signature, found {len(signatures)}")
-    status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=[load_cert_from_pemder(cert_path)]))
+    try:
+        certificate = load_cert_from_pemder(cert_path)
+    except (OSError, ValueError) as exc:
+        return report.fail(f"the certificate {cert_path} could not be read as a PEM or DER certificate ({exc})")
+    status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=[certificate]))
     if not status.intact:
         return report.fail("the signed bytes have been changed (signature not intact)")
     if not status.valid:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import zipfile
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from evidence.models import HandoverBundle
 from evidence.policy import may_download_bundle, may_verify_bundles
-from evidence.uploads import CHUNK_SIZE, HashedUpload, HashingFileUploadHandler, discard
-from evidence.verify import Report, verify_path
+from evidence.uploads import HashedUpload, HashingFileUploadHandler, discard
+from evidence.verify import Report, sha256_of, verify_path
 from portal import ratelimit
 from portal.audit import audit_record
 from portal.models import AuditEvent, User
@@ -128,13 +127,10 @@ def _signed_pdf_sha256(upload: HashedUpload) -> str:
     bundle PDF at its top level (the verifier has already found exactly one when it parsed the manifest)."""
     if not _is_package(upload):
         return upload.sha256
-    digest = hashlib.sha256()
     with zipfile.ZipFile(upload.temp_path) as archive:
         name = next(n for n in archive.namelist() if "/" not in n and n.endswith(".pdf"))
         with archive.open(name) as member:
-            while block := member.read(CHUNK_SIZE):
-                digest.update(block)
-    return digest.hexdigest()
+            return sha256_of(member)[0]
 
 
 def _verify(upload: HashedUpload) -> Report:

@@ -411,3 +411,23 @@ def test_a_signature_removed_fails_verification(built, signing_key):
         unsigned = unsign(handle.read())
     report = verify(unsigned, signing_key)
     assert not report.ok and "expected one signature, found 0" in report.failure
+
+
+def test_a_missing_or_unreadable_certificate_is_named_not_a_crash(built, tmp_path):
+    with default_storage.open(built.pdf_name, "rb") as handle:
+        pdf = handle.read()
+    report = verify(pdf, str(tmp_path / "no-such-cert.pem"))
+    assert not report.ok and "could not be read as a PEM or DER certificate" in report.failure
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    path = tmp_path / "bundle.pdf"
+    path.write_bytes(pdf)
+    result = subprocess.run(
+        [sys.executable, "-m", "evidence.verify", str(path), "--cert", str(garbage)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"FAILED: the certificate {garbage} could not be read" in result.stdout

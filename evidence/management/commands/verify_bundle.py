@@ -1,6 +1,5 @@
 """Verify a handover bundle as a court would (standalone verifier) and compare it with the database."""
 
-import hashlib
 from pathlib import Path
 
 from django.conf import settings
@@ -8,15 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from evidence.models import Exhibit, HandoverBundle, Statement
-from evidence.verify import verify_path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
+from evidence.verify import sha256_file, verify_path
 
 
 class Command(BaseCommand):
@@ -37,7 +28,7 @@ class Command(BaseCommand):
             self.stdout.write(f"ok: {check}")
         if not report.ok:
             raise CommandError(f"Verification failed: {report.failure}")
-        digest = _sha256(bundle)
+        digest = sha256_file(bundle)
         issued = HandoverBundle.objects.filter(Q(pdf_sha256=digest) | Q(package_sha256=digest)).first()
         if issued is None:
             raise CommandError("The file verifies on its own, but the portal issued no bundle with this SHA-256.")
