@@ -45,6 +45,14 @@ comes after the row says ready) and any last replacement has happened. The signe
 `evidence.verify`; its pages are counted; the worker logs say how many parts each worker rendered and how
 long the assembly took.
 
+Repeats. At the baseline sizes the chunked build and the single pass are measured BENCH_REPEATS times each
+(default 3), alternately (chunked, single, chunked, single, ...), each chunked build a new version of the
+same bundle on freshly started workers; the times reported are the medians, the ratio is the median of the
+pairs' ratios (each pair measured within a couple of minutes of each other), and every peak is the largest
+of all the repeats. This machine's speed was seen to drift by a fifth between minutes (the same single pass
+took 58 s in one run and 75 s in another), which one pair alone cannot tell from a change in the code.
+BENCH_KEEP_LOGS=DIR copies the workers' logs there before the temporary folder is deleted.
+
 Baseline. `evidence.bundles.bundle_single_pass_pdf` over the same bundle (its plan, so the same content,
 without the MG11 pages, stamps, bookmarks and signature), in a separate process (`bundle_scale.py
 --single-pass ID`, same environment, run after the workers have stopped) that times the call and reports
@@ -73,6 +81,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -85,6 +94,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,6 +115,9 @@ def _sizes(name: str, default: str) -> list[int]:
 
 SIZES = _sizes("BENCH_SIZES", "50,500,2000")
 BASELINE_SIZES = _sizes("BENCH_BASELINE_SIZES", "500")
+# The chunked build and the single pass are measured this many times each, alternately, at the baseline
+# sizes: this machine's speed drifts by a fifth between minutes, so one pair can flatter or wrong either.
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 TIMEOUT_PER_EXHIBIT = float(os.environ.get("BENCH_TIMEOUT_PER_EXHIBIT", "3"))
 # Each worker's pool child is replaced after a task leaves it above this (KB, as Celery counts it).
@@ -118,6 +131,7 @@ GOAL_RSS_MB = 350
 MIB = 1024 * 1024
 VOLUNTEER_EMAIL = "val@bench.example"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+KEEP_LOGS = Path(os.environ["BENCH_KEEP_LOGS"]) if os.environ.get("BENCH_KEEP_LOGS") else None
 
 
 class BenchFailed(RuntimeError):
@@ -620,6 +634,7 @@ class WorkerResult:
 class Run:
     size: int
     seed_s: float = 0.0
+    repeat: int = 1
     chunks: int = 0
     chunked_s: float = 0.0
     pages: int = 0
@@ -633,6 +648,7 @@ class Run:
     single_pass_cpu_s: float | None = None
     single_pass_peak_kib: int | None = None
     single_pass_pages: int | None = None
+    repeats: list[Run] = field(default_factory=list)  # the measurements this one summarises, if repeated
 
     @property
     def child_peak_mib(self) -> float:
@@ -662,15 +678,53 @@ class Run:
 
     @property
     def assemble_s(self) -> float:
+        if self.repeats:
+            return statistics.median(r.assemble_s for r in self.repeats)
         return sum(w.assemble_s for w in self.workers)
 
     @property
     def cpu_s(self) -> float:
+        if self.repeats:
+            return statistics.median(r.cpu_s for r in self.repeats)
         return sum(w.cpu_s for w in self.workers)
 
     @property
     def ratio(self) -> float | None:
+        """Chunked over single pass: with repeats, the median of each alternating pair's ratio."""
+        if self.repeats:
+            ratios = [r.ratio for r in self.repeats if r.ratio is not None]
+            return statistics.median(ratios) if ratios else None
         return self.chunked_s / self.single_pass_s if self.single_pass_s else None
+
+    @property
+    def ratios(self) -> list[float]:
+        return [r.ratio for r in self.repeats or [self] if r.ratio is not None]
+
+
+def summarise(measured: list[Run]) -> Run:
+    """One size measured several times: medians of the times, the largest of every peak (all the workers'
+    results kept, each named with its repeat), the individual measurements under `repeats`."""
+    if len(measured) == 1:
+        return measured[0]
+    last = measured[-1]
+    workers = [
+        dataclasses.replace(worker, name=f"{worker.name}#{number}")
+        for number, run in enumerate(measured, start=1)
+        for worker in run.workers
+    ]
+    singles = [r for r in measured if r.single_pass_s is not None]
+    return dataclasses.replace(
+        last,
+        chunked_s=statistics.median(r.chunked_s for r in measured),
+        workers=workers,
+        others=max(r.others for r in measured),
+        single_pass_others=max((r.single_pass_others for r in singles), default=0.0),
+        single_pass_s=statistics.median(r.single_pass_s for r in singles) if singles else None,
+        single_pass_cpu_s=statistics.median(r.single_pass_cpu_s for r in singles) if singles else None,
+        single_pass_peak_kib=max(r.single_pass_peak_kib for r in singles) if singles else None,
+        verified=all(r.verified for r in measured),
+        repeats=measured,
+    )
 
 
 def settle(workers: list[Worker]) -> None:
@@ -731,7 +785,7 @@ def build_chunked(run: Run, tasking, officer, env: dict[str, str], folder: Path)
     from evidence.models import HandoverBundle
 
     progress(f"{run.size} exhibits: starting {WORKERS} workers")
-    workers = start_workers(env, folder, str(run.size))
+    workers = start_workers(env, folder, f"{run.size}-{run.repeat}")
     poller = Poller(workers)
     try:
         progress(
@@ -889,10 +943,16 @@ def report(runs: list[Run], vendor: str, chunk_exhibits: int) -> None:
         )
     for run in runs:
         if run.ratio is not None:
+            repeated = ""
+            if run.repeats:
+                pairs = ", ".join(
+                    f"{r.chunked_s:.1f}/{r.single_pass_s:.1f} = {r.ratio:.2f}" for r in run.repeats if r.ratio
+                )
+                repeated = f"; {len(run.repeats)} alternating pairs, chunked/single s: {pairs}; median"
             print(
                 f"single pass, {run.size} exhibits (others {run.single_pass_others:.0%}): {run.single_pass_s:.1f} s, "
                 f"CPU {run.single_pass_cpu_s:.1f} s, peak RSS {run.single_pass_peak_kib / 1024:.0f} MiB, "
-                f"{run.single_pass_pages} pages (no MG11 pages, stamps or signature); chunked/single-pass = "
+                f"{run.single_pass_pages} pages (no MG11 pages, stamps or signature){repeated}; chunked/single-pass = "
                 f"{run.ratio:.2f} (goal <= {GOAL_RATIO}: {'met' if run.ratio <= GOAL_RATIO else 'NOT met'})"
             )
     peak = max(run.worker_peak_mib for run in runs)
@@ -911,6 +971,9 @@ def report(runs: list[Run], vendor: str, chunk_exhibits: int) -> None:
     for run in runs:
         if run.ratio is not None:
             fields[f"bundle_{run.size}_ratio"] = f"{run.ratio:.2f}"
+            fields[f"bundle_{run.size}_ratio_min"] = f"{min(run.ratios):.2f}"
+            fields[f"bundle_{run.size}_ratio_max"] = f"{max(run.ratios):.2f}"
+            fields[f"bundle_{run.size}_pairs"] = str(len(run.ratios))
             fields[f"single_pass_{run.size}_s"] = f"{run.single_pass_s:.1f}"
             fields[f"single_pass_{run.size}_cpu_s"] = f"{run.single_pass_cpu_s:.1f}"
             fields[f"single_pass_{run.size}_others_cpu_pct"] = f"{run.single_pass_others * 100:.0f}"
@@ -1011,30 +1074,34 @@ def main() -> None:
         scheme, officer, volunteer = seed_people()
         runs: list[Run] = []
         for size in SIZES:
-            run = Run(size)
             progress(f"{size} exhibits: seeding through the services")
             start = time.perf_counter()
             tasking = seed_tasking(scheme, officer, volunteer, size)
-            run.seed_s = time.perf_counter() - start
-            progress(f"{size} exhibits: seeded in {run.seed_s:.1f} s")
-            connection.close()  # nothing of this process's open against the database while the workers run
-            bundle = build_chunked(run, tasking, officer, env, work)
-            progress(f"{size} exhibits: chunked build ready in {run.chunked_s:.1f} s; verifying")
-            verify_bundle(run, bundle)
-            progress(
-                f"{size} exhibits: verified, {run.pages} pages; largest pool child peak {run.child_peak_mib:.0f} MiB, "
-                f"parent {run.parent_peak_mib:.0f} MiB; children per worker "
-                + ", ".join(f"{w.name} {w.children}" for w in run.workers)
-                + ("" if run.log_lines else " (log peaks: none, /proc polls only)")
-            )
-            if size in BASELINE_SIZES:
-                connection.close()
-                single_pass(run, bundle.pk, env)
+            seed_s = time.perf_counter() - start
+            progress(f"{size} exhibits: seeded in {seed_s:.1f} s")
+            measured: list[Run] = []
+            for repeat in range(1, (REPEATS if size in BASELINE_SIZES else 1) + 1):
+                run = Run(size, seed_s=seed_s, repeat=repeat)
+                label = f"{size} exhibits" + (f" (#{repeat})" if size in BASELINE_SIZES and REPEATS > 1 else "")
+                connection.close()  # nothing of this process's open against the database while the workers run
+                bundle = build_chunked(run, tasking, officer, env, work)
+                progress(f"{label}: chunked build ready in {run.chunked_s:.1f} s; verifying")
+                verify_bundle(run, bundle)
                 progress(
-                    f"{size} exhibits: single pass {run.single_pass_s:.1f} s, "
-                    f"peak {run.single_pass_peak_kib / 1024:.0f} MiB; ratio {run.ratio:.2f}"
+                    f"{label}: verified, {run.pages} pages; largest pool child peak {run.child_peak_mib:.0f} MiB, "
+                    f"parent {run.parent_peak_mib:.0f} MiB; children per worker "
+                    + ", ".join(f"{w.name} {w.children}" for w in run.workers)
+                    + ("" if run.log_lines else " (log peaks: none, /proc polls only)")
                 )
-            runs.append(run)
+                if size in BASELINE_SIZES:
+                    connection.close()
+                    single_pass(run, bundle.pk, env)
+                    progress(
+                        f"{label}: single pass {run.single_pass_s:.1f} s, "
+                        f"peak {run.single_pass_peak_kib / 1024:.0f} MiB; ratio {run.ratio:.2f}"
+                    )
+                measured.append(run)
+            runs.append(summarise(measured))
         report(runs, connection.vendor, settings.PORTAL_BUNDLE_CHUNK_EXHIBITS)
         connection.close()
     except BenchFailed as exc:
@@ -1047,6 +1114,11 @@ def main() -> None:
             from django.db import connection
 
             connection.creation.destroy_test_db(old_name, verbosity=0)
+        if KEEP_LOGS:
+            KEEP_LOGS.mkdir(parents=True, exist_ok=True)
+            for log in work.glob("worker-*.log"):
+                shutil.copy(log, KEEP_LOGS / log.name)
+            progress(f"worker logs kept in {KEEP_LOGS}")
         shutil.rmtree(work, ignore_errors=True)
 
 

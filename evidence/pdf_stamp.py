@@ -1,10 +1,10 @@
-"""Stamping a line of text at the foot of every page of a PDF, fast and PDF/A-clean.
+"""The footer line drawn on every page of a bundle ("OFFICIAL-SENSITIVE · … · Page X of Y"), fast and PDF/A-clean.
 
 Rendering thousands of one-line pages with WeasyPrint just to number them costs several seconds per
 thousand pages, on the one worker that assembles the bundle. Instead the font (Liberation Sans, metric-
 compatible with Arial, which the bundle's own pages use) is embedded once, whole, as a simple TrueType
 font with WinAnsi encoding and widths read from the font program — what PDF/A asks of an embedded font —
-and each page gets a few bytes of content that draw the line, centred.
+and each page gets a few bytes of content that draw the line, centred. `evidence.pdf_join` writes them.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pikepdf
-from pikepdf import Array, Dictionary, Name, Stream
+from pikepdf import Name
 
 FONT_FAMILY = "Liberation Sans"
 KNOWN_PATHS = (
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
     "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
 )
-RESOURCE = Name("/PortalStamp")
 
 
 class StampFontMissing(RuntimeError):
@@ -85,50 +83,38 @@ def load_font() -> StampFont:
     )
 
 
-def _font_dictionary(pdf: pikepdf.Pdf, font: StampFont) -> pikepdf.Object:
-    program = Stream(pdf, font.program)
-    program.Length1 = len(font.program)
-    descriptor = Dictionary(
-        Type=Name.FontDescriptor,
-        FontName=Name("/" + font.name),
-        Flags=32,  # non-symbolic
-        FontBBox=Array(list(font.bbox)),
-        ItalicAngle=0,
-        Ascent=font.ascent,
-        Descent=font.descent,
-        CapHeight=font.cap_height,
-        StemV=80,
-        FontFile2=pdf.make_indirect(program),
-    )
-    return pdf.make_indirect(
-        Dictionary(
-            Type=Name.Font,
-            Subtype=Name.TrueType,
-            BaseFont=Name("/" + font.name),
-            FirstChar=32,
-            LastChar=255,
-            Widths=Array(list(font.widths)),
-            Encoding=Name.WinAnsiEncoding,
-            FontDescriptor=pdf.make_indirect(descriptor),
+def font_dictionaries(font: StampFont) -> tuple[bytes, bytes]:
+    """The font descriptor and font dictionary as PDF syntax, each with one `%d` for the object number it
+    refers to (the font program's, the descriptor's): a simple TrueType font, WinAnsi encoded, with the
+    widths of codes 32..255 and the whole program embedded (PDF/A)."""
+    name = Name("/" + font.name).unparse()
+    descriptor = (
+        b"<</Type/FontDescriptor/FontName%s/Flags 32/FontBBox[%s]/ItalicAngle 0/Ascent %d/Descent %d"
+        % (
+            name,
+            b" ".join(b"%d" % value for value in font.bbox),
+            font.ascent,
+            font.descent,
         )
+        + b"/CapHeight %d/StemV 80/FontFile2 %%d 0 R>>" % font.cap_height
     )
+    widths = b" ".join(b"%d" % width for width in font.widths)
+    dictionary = (
+        b"<</Type/Font/Subtype/TrueType/BaseFont%s/FirstChar 32/LastChar 255/Widths[%s]/Encoding/WinAnsiEncoding"
+        b"/FontDescriptor %%d 0 R>>" % (name, widths)
+    )
+    return descriptor, dictionary
 
 
 def _literal(text: bytes) -> bytes:
     return b"(" + text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 
-def stamp_footers(pdf: pikepdf.Pdf, line_for_page, *, size: float = 7.5, bottom: float = 14.2) -> None:
-    """Draw `line_for_page(number, total)` centred `bottom` points above the foot of every page."""
-    font = load_font()
-    font_ref = _font_dictionary(pdf, font)
-    save = pdf.make_indirect(Stream(pdf, b"q\n"))  # whatever the page's own content leaves behind is undone
-    total = len(pdf.pages)
-    for number, page in enumerate(pdf.pages, start=1):
-        text = line_for_page(number, total).encode("cp1252", errors="replace")
-        left, lower, right, _upper = (float(v) for v in page.mediabox)
-        x = left + (right - left - font.width(text, size)) / 2
-        draw = b"Q\nq BT /PortalStamp %.2f Tf %.2f %.2f Td %s Tj ET Q\n" % (size, x, lower + bottom, _literal(text))
-        page.add_resource(font_ref, Name.Font, RESOURCE)
-        page.contents_add(save, prepend=True)
-        page.contents_add(Stream(pdf, draw), prepend=False)
+def footer_content(font: StampFont, line: str, box: list[float], *, size: float = 7.5, bottom: float = 14.2) -> bytes:
+    """Content that draws `line` centred `bottom` points above the foot of a page whose media box is `box`,
+    in the font named /PortalStamp; it first restores the graphics state the page's own content began with
+    (the page's content is preceded by a `q`)."""
+    text = line.encode("cp1252", errors="replace")
+    left, lower, right, _upper = box
+    x = left + (right - left - font.width(text, size)) / 2
+    return b"Q\nq BT /PortalStamp %.2f Tf %.2f %.2f Td %s Tj ET Q\n" % (size, x, lower + bottom, _literal(text))

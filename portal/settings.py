@@ -344,10 +344,13 @@ PORTAL_AUTHORISATION_MONTHS = {
 PORTAL_SIGNING_KEY_PATH = env_str("PORTAL_SIGNING_KEY_PATH", str(VAR_DIR / "signing" / "bundle-key.pem"))
 PORTAL_SIGNING_CERT_PATH = env_str("PORTAL_SIGNING_CERT_PATH", str(VAR_DIR / "signing" / "bundle-cert.pem"))
 PORTAL_BUNDLE_EMBED_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_MAX_BYTES", 50 * 1024 * 1024, minimum=0)
-# Embedded natives are held in memory while the PDF is written: past this total, natives go beside the PDF.
+# Past this total, natives go beside the PDF: it keeps the PDF a size that a court's PDF reader, which
+# loads the file whole, opens comfortably (the writer itself streams them).
 PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES", 150 * 1024 * 1024, minimum=0)
-# Exhibits per rendering chunk: bounds each worker's memory whatever the bundle's size.
+# A rendering chunk holds at most this many exhibits, and at most about this many pages of them (a long
+# transcript fills a chunk alone): together they bound each worker's memory whatever the bundle's size.
 PORTAL_BUNDLE_CHUNK_EXHIBITS = env_int("PORTAL_BUNDLE_CHUNK_EXHIBITS", 25, minimum=1)
+PORTAL_BUNDLE_CHUNK_PAGES = env_int("PORTAL_BUNDLE_CHUNK_PAGES", 48, minimum=1)
 
 # The largest bundle PDF or package a person may check on /bundles/verify/ (verified in the request).
 PORTAL_BUNDLE_VERIFY_MAX_BYTES = env_int("PORTAL_BUNDLE_VERIFY_MAX_BYTES", 512 * 1024**2, minimum=1024)

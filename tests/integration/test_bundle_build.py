@@ -124,6 +124,11 @@ def test_bookmarks_lead_to_their_headings(built_many):
             for title, item in top[1:]:
                 page = numbers[item.destination[0].objgen]
                 assert title in pages[page], title
+            # A bookmark opens its heading where it stands on the page, not merely the page's top.
+            heading = dict(top)["Continuity"].destination
+            assert heading[1] == "/XYZ" and 0 < float(heading[3]) < float(
+                doc.pages[numbers[heading[0].objgen]].mediabox[3]
+            )
 
 
 def test_each_statement_appears_exactly_as_signed(built_many, many):
@@ -339,19 +344,59 @@ def test_a_transient_failure_is_retried_and_the_chunk_still_lands(many, owen, mo
     assert tasks.bundle_render_chunk_task.retry_backoff and OSError in tasks.bundle_render_chunk_task.autoretry_for
 
 
-def test_a_bundle_joined_in_many_batches_is_whole(many, owen, signing_key, monkeypatch):  # noqa: F811
-    """Pages are appended a bounded batch at a time (memory stays flat); with one part per batch the
-    result is still one whole, valid document: every page numbered, bookmarks, natives, signature."""
-    monkeypatch.setattr(bundles, "JOIN_BATCH_BYTES", 1)
+def test_an_index_of_many_pages_numbers_every_line_right(many, owen, signing_key, monkeypatch):  # noqa: F811
+    """The index's length is fixed by its line count (so every later page number is known before it is
+    rendered): across several index pages, each continued, every line still gives the heading's real page."""
+    from evidence.bundles import assemble
+
+    monkeypatch.setattr(assemble, "INDEX_LINES_PER_PAGE", 3)
+    monkeypatch.setattr(assemble, "INDEX_PART_PAGES", 2)  # and rendered in parts of two pages
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     pdf = _pdf(bundle)
     assert verify(pdf, _cert()).ok
     pages = _pages(pdf)
+    index_pages = [n for n, text in enumerate(pages) if text.startswith(("Index\n", "Index, continued\n"))]
+    assert len(index_pages) == 5 and index_pages == list(range(1, 6))  # 13 lines, 3 a page
+    listed = {}
+    for n in index_pages:
+        listed.update(re.findall(r"^(?!OFFICIAL-SENSITIVE)(.+?) (\d+)$", pages[n], re.MULTILINE))
+    assert len(listed) == 13
+    for reference in ["VD/1", "VD/2", "VD/3", "VD/4", "VD/5"]:
+        line = next(key for key in listed if key.startswith(f"{reference} — "))
+        assert re.search(rf"^{re.escape(reference)}\n", pages[int(listed[line]) - 1], re.MULTILINE), reference
+    assert pages[int(listed["How to verify this bundle"]) - 1].startswith("How to verify this bundle")
     assert all(f"Page {n} of {len(pages)}" in text for n, text in enumerate(pages, start=1))
-    with pikepdf.open(io.BytesIO(pdf)) as doc:
-        assert doc.check_pdf_syntax() == []
-        assert doc.open_metadata()["pdfaid:part"] == "3"
-        assert {"manifest.json", "VD_1", "VD_5"} <= set(doc.attachments)
-        with doc.open_outline() as outline:
-            assert [item.title for item in outline.root][-1] == "How to verify this bundle"
-    assert not list(bundles.bundle_work_dir(bundle).glob(".joined-*"))  # no batch left behind
+
+
+def test_a_long_transcript_fills_a_chunk_alone_so_no_render_outgrows_its_worker(
+    assigned_vera,
+    tasking,
+    owen,
+    tmp_path,
+    settings,
+    signing_key,  # noqa: F811
+):
+    """Chunks are cut by estimated pages as well as by count, and continuity by rows: 25 exhibits of
+    maximum-length transcripts would otherwise make one render of some 1,500 pages."""
+    from evidence import services
+    from evidence.custody import custody_append
+
+    settings.PORTAL_BUNDLE_CHUNK_EXHIBITS, settings.PORTAL_BUNDLE_CHUNK_PAGES = 25, 10
+    user = assigned_vera.user
+    small = [_exhibit(user, tasking, tmp_path, f"chat{n}.txt", CHAT * 10, "text/plain") for n in range(3)]
+    long = _exhibit(user, tasking, tmp_path, "long.txt", CHAT * 300, "text/plain")  # ~24 KB: ~12 pages
+    last = _exhibit(user, tasking, tmp_path, "last.txt", CHAT * 10, "text/plain")
+    for _ in range(100):  # an exhibit opened a hundred times has a long continuity log
+        custody_append(exhibit=small[1], action="viewed", actor=owen)
+    statement = statement_save_draft(tasking=tasking, author=user, body="I produce them.", exhibit_ids=[])
+    statement_sign(statement=statement, by=user)
+    for exhibit in [*small, long, last]:
+        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    bundle = bundles.bundle_request(tasking=tasking, by=owen)
+    plan = bundles.bundle_start(bundle)
+    runs = {kind: [c["exhibits"] for c in plan["chunks"] if c["kind"] == kind] for kind in ("exhibits", "continuity")}
+    ids = [e.pk for e in [*small, long, last]]
+    assert runs["exhibits"] == [ids[:3], [long.pk], [last.pk]]
+    assert runs["continuity"] == [ids[:1], ids[1:2], ids[2:]]  # 80 rows at most: the viewed one alone
+    built = bundles.bundle_build(bundle)
+    assert verify(_pdf(built), _cert()).ok

@@ -1,0 +1,53 @@
+"""Handover bundles: what must be done before one may be requested, and how one is built and signed.
+
+A bundle is built in bounded chunks so that no worker's memory grows with the bundle's size:
+
+1. `bundle_plan` (plan.py) fixes, once, what goes in (exhibits, statements, the manifest's files and
+   where each travels: embedded, beside the PDF in the package, or withheld) and how it is cut into chunks.
+2. `bundle_render_chunk` (render.py) renders one chunk with WeasyPrint to its own PDF in the bundle's
+   work folder (temporary file, then rename) beside a small JSON record of its page count, anchors and
+   bookmarks. Any number of workers render chunks at once (a Celery chord); a chunk already rendered is
+   not rendered again, so a re-run after a crash repeats only what was lost.
+3. `bundle_assemble` (assemble.py) renders the front matter (cover, and the index with the real page
+   numbers), then writes the whole PDF in one streaming pass (evidence.pdf_join): the manifest and the
+   embedded natives as PDF/A-3 associated files, every page of every part with "OFFICIAL-SENSITIVE · … ·
+   Page X of Y" drawn on it, the bookmarks; signs it last (PAdES), packages the natives too large to
+   embed beside the PDF in a ZIP, and only then moves the files into place and commits — under a row
+   lock, so two assemblies never both land.
+
+Requests and the bundle's state are in requests.py. Everything callers use is importable from here.
+"""
+
+from evidence.bundles.assemble import bundle_assemble, bundle_build, sign_pdf, sign_pdf_file
+from evidence.bundles.plan import bundle_manifest, bundle_plan, bundle_work_dir, chunk_cost
+from evidence.bundles.render import bundle_chunks_done, bundle_render_chunk, bundle_single_pass_pdf
+from evidence.bundles.requests import (
+    BundleRefused,
+    bundle_fail,
+    bundle_job,
+    bundle_missing,
+    bundle_request,
+    bundle_retry,
+    bundle_start,
+)
+
+__all__ = [
+    "BundleRefused",
+    "bundle_assemble",
+    "bundle_build",
+    "bundle_chunks_done",
+    "bundle_fail",
+    "bundle_job",
+    "bundle_manifest",
+    "bundle_missing",
+    "bundle_plan",
+    "bundle_render_chunk",
+    "bundle_request",
+    "bundle_retry",
+    "bundle_single_pass_pdf",
+    "bundle_start",
+    "bundle_work_dir",
+    "chunk_cost",
+    "sign_pdf",
+    "sign_pdf_file",
+]

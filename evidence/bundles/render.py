@@ -1,0 +1,208 @@
+"""Rendering one chunk of a bundle with WeasyPrint to its own PDF, which any worker may do at any time."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from django.core.files.storage import default_storage
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from evidence.bundles.plan import (
+    INLINE_IMAGE_BYTES,
+    INLINE_IMAGE_TYPES,
+    RENDER_TEXT_BYTES,
+    TEXT_TYPES,
+    bundle_plan,
+    bundle_work_dir,
+)
+from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
+
+WHERE = {
+    "embedded": "embedded in this file",
+    "beside": "supplied beside this file in the bundle package (natives folder)",
+    "withheld": "withheld under police control",
+}
+
+
+def _read(name: str, limit: int | None = None) -> bytes:
+    with default_storage.open(name, "rb") as handle:
+        return handle.read() if limit is None else handle.read(limit)
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary name and rename: a reader sees the whole file or none."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _exhibit_view(exhibit: Exhibit, location: str) -> dict:
+    """How an exhibit appears in the PDF: transcripts as readable blocks, images inline, the rest described;
+    quarantined material never rendered."""
+    view = {"exhibit": exhibit, "kind": "described", "where": WHERE[location]}
+    if exhibit.quarantined:
+        view["kind"] = "quarantined"
+    elif exhibit.sniffed_type in TEXT_TYPES:
+        text = _read(exhibit.stored_name, RENDER_TEXT_BYTES).decode("utf-8", errors="replace")
+        from evidence.conduct_guard import parse_transcript
+
+        messages = parse_transcript(text, exhibit.sniffed_type)
+        view.update(
+            kind="transcript",
+            messages=messages[:2000],
+            raw=None if messages else text[:20000],
+            truncated=exhibit.size > RENDER_TEXT_BYTES,
+        )
+    elif exhibit.sniffed_type in INLINE_IMAGE_TYPES and exhibit.size <= INLINE_IMAGE_BYTES:
+        data = base64.b64encode(_read(exhibit.stored_name)).decode("ascii")
+        view.update(kind="image", data_url=f"data:{exhibit.sniffed_type};base64,{data}")
+    return view
+
+
+def _exhibits(ids: list[int]) -> list[Exhibit]:
+    found = Exhibit.objects.select_related("producer").in_bulk(ids)
+    return [found[pk] for pk in ids]
+
+
+def generated_at(plan: dict) -> datetime:
+    return datetime.fromisoformat(plan["generated_at"])
+
+
+def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
+    kind = chunk["kind"]
+    context = {"bundle": bundle, "tasking": bundle.tasking, "first": chunk.get("first", False)}
+    if kind == "summary":
+        context["authorisation"] = bundle.tasking.authorisation
+    elif kind == "statements":
+        ids = [c["statement"] for c in plan["chunks"] if c["kind"] == "mg11"]
+        found = Statement.objects.select_related("author").in_bulk(ids)
+        context["statements"] = [found[pk] for pk in ids]
+    elif kind == "mg12":
+        context["exhibits"] = _exhibits(chunk["exhibits"])
+    elif kind == "exhibits":
+        locations = {f.get("exhibit"): f["location"] for f in plan["files"]}
+        context["views"] = [_exhibit_view(e, locations[e.pk]) for e in _exhibits(chunk["exhibits"])]
+    elif kind == "continuity":
+        logs: dict[int, list] = {pk: [] for pk in chunk["exhibits"]}
+        for event in CustodyEvent.objects.filter(exhibit_id__in=chunk["exhibits"]).order_by("exhibit_id", "id"):
+            logs[event.exhibit_id].append(event)
+        context["logs"] = [(exhibit, logs[exhibit.pk]) for exhibit in _exhibits(chunk["exhibits"])]
+    elif kind == "tail":
+        unused = list(bundle.tasking.unused_material.select_related("exhibit").order_by("at", "pk"))
+        context.update(
+            mg6c=[u for u in unused if u.schedule == "MG6C"],
+            mg6d=[u for u in unused if u.schedule == "MG6D"],
+            generated_at=generated_at(plan),
+            audit_chain_head=plan["audit_chain_head"],
+        )
+    else:
+        raise ValueError(f"Unknown chunk kind {kind!r}")
+    return render_to_string(f"evidence/bundle/{kind}.html", context)
+
+
+def html(bundle: HandoverBundle, body: str, *, single_pass: bool = False):
+    """A WeasyPrint document of the bundle's page frame around `body`."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    document = render_to_string(
+        "evidence/bundle/document.html",
+        {"bundle": bundle, "tasking": bundle.tasking, "body": body, "single_pass": single_pass},
+    )
+    # Images are inlined as data: URLs by us; nothing else may be fetched (no file:, http: or https:).
+    return HTML(string=document, url_fetcher=URLFetcher(allowed_protocols=["data"]))
+
+
+def _flatten_bookmarks(tree, level: int = 1) -> list[list]:
+    """[label, level, page, y] for each heading: y in PDF user space (points from the foot of the page)."""
+    flat = []
+    for label, (page, _x, y), children, _state in tree:
+        flat.append([label, level, page, round(y, 2)])
+        flat.extend(_flatten_bookmarks(children, level + 1))
+    return flat
+
+
+def first_anchors(document) -> dict[str, int]:
+    """The page (0-based) where each anchor (an element's id) first appears."""
+    anchors: dict[str, int] = {}
+    for number, page in enumerate(document.pages):
+        for anchor in page.anchors:
+            anchors.setdefault(anchor, number)
+    return anchors
+
+
+def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
+    """Render chunk `index` to its own PDF (once) and return its record: path, pages, anchors, bookmarks."""
+    plan = bundle_plan(bundle)
+    chunk = plan["chunks"][index]
+    work = bundle_work_dir(bundle)
+    record_path = work / f"chunk-{index:04d}.json"
+    if record_path.exists():
+        return json.loads(record_path.read_text())
+    if chunk["kind"] == "mg11":  # the statement's own pages, exactly as signed: nothing to render
+        import pikepdf
+
+        statement = Statement.objects.select_related("author").get(pk=chunk["statement"])
+        with pikepdf.open(default_storage.path(statement.pdf_name)) as pdf:
+            pages = len(pdf.pages)
+        signed = timezone.localtime(statement.signed_at)
+        title = f"Statement of {statement.author.get_full_name()}, signed {signed:%d %b %Y}"
+        record = {
+            "index": index,
+            "path": str(default_storage.path(statement.pdf_name)),
+            "pages": pages,
+            "anchors": {f"statement-{statement.pk}": 0},
+            "bookmarks": [[title, 2, 0, None]],
+        }
+    else:
+        document = html(bundle, _chunk_body(bundle, plan, chunk)).render()
+        pdf_path = work / f"chunk-{index:04d}.pdf"
+        atomic_write(pdf_path, lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b"))
+        record = {
+            "index": index,
+            "path": str(pdf_path),
+            "pages": len(document.pages),
+            "anchors": first_anchors(document),
+            # A continuation chunk starts below its section's heading, which an earlier chunk holds.
+            "bookmarks": _flatten_bookmarks(
+                document.make_bookmark_tree(scale=0.75, transform_pages=True),
+                level=1 if chunk.get("first", True) else 2,
+            ),
+        }
+        del document
+    atomic_write(record_path, lambda temp: temp.write_text(json.dumps(record)))
+    return record
+
+
+def bundle_chunks_done(bundle: HandoverBundle) -> int:
+    return len(list(bundle_work_dir(bundle).glob("chunk-*.json")))
+
+
+def cover_context(bundle: HandoverBundle, plan: dict) -> dict:
+    return {
+        "bundle": bundle,
+        "tasking": bundle.tasking,
+        "generated_at": generated_at(plan),
+        "exhibit_count": sum(1 for f in plan["files"] if f.get("exhibit")),
+        "statement_count": sum(1 for c in plan["chunks"] if c["kind"] == "mg11"),
+    }
+
+
+def bundle_single_pass_pdf(bundle: HandoverBundle) -> bytes:
+    """The same content in one WeasyPrint pass — no chunks, and (in its favour) no MG11 pages, index lines,
+    page stamps or signature: the benchmark's baseline."""
+    plan = bundle_plan(bundle)
+    parts = [render_to_string("evidence/bundle/cover.html", {**cover_context(bundle, plan), "total_pages": None})]
+    parts.append(render_to_string("evidence/bundle/index.html", {"pages": [], "first": True}))
+    parts += [_chunk_body(bundle, plan, chunk) for chunk in plan["chunks"] if chunk["kind"] != "mg11"]
+    return html(bundle, "\n".join(parts), single_pass=True).write_pdf(pdf_variant="pdf/a-3b")

@@ -1,0 +1,91 @@
+"""Asking for a bundle: what must be settled first, one build at a time, and its state as the build goes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from evidence.models import Exhibit, HandoverBundle, Statement, Tasking
+from portal.audit import audit_record
+from portal.models import Job, User
+
+
+class BundleRefused(ValidationError):
+    """A bundle cannot be requested yet; `.missing` lists what must be done first."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(missing)
+        self.missing = missing
+
+
+def bundle_missing(tasking: Tasking) -> list[str]:
+    """Everything that must be settled before the evidence can leave (CPIA: all relevant material scheduled)."""
+    missing = []
+    for exhibit in tasking.exhibits.filter(review_state=Exhibit.Review.AWAITING).order_by("reference"):
+        missing.append(f"Exhibit {exhibit.reference} is awaiting review.")
+    for exhibit in tasking.exhibits.filter(review_state=Exhibit.Review.REJECTED, unused__isnull=True):
+        missing.append(f"Exhibit {exhibit.reference} was rejected but is not scheduled as unused material (MG6C/MG6D).")
+    for statement in tasking.statements.filter(state=Statement.State.DRAFT).select_related("author"):
+        missing.append(f"A statement by {statement.author.get_full_name()} is not signed.")
+    if not tasking.statements.filter(state=Statement.State.SIGNED).exists():
+        missing.append("No signed witness statement (MG11) produces the exhibits.")
+    return missing
+
+
+def bundle_request(*, tasking: Tasking, by: User) -> HandoverBundle:
+    """Version n+1, built by a Celery job queued on commit. A request while one is building returns it."""
+    from evidence.policy import may_request_bundle
+    from portal.jobs import job_create
+
+    if not may_request_bundle(by, tasking):
+        raise PermissionDenied("Only a supervising officer of the tasking's scheme may request its bundle.")
+    with transaction.atomic():
+        Tasking.objects.select_for_update().filter(pk=tasking.pk).first()  # one request at a time per tasking
+        pending = tasking.bundles.filter(state__in=[HandoverBundle.State.QUEUED, HandoverBundle.State.BUILDING])
+        if pending.exists():
+            return pending.first()
+        missing = bundle_missing(tasking)
+        if missing:
+            raise BundleRefused(missing)
+        last = tasking.bundles.order_by("-version").first()
+        bundle = HandoverBundle.objects.create(
+            tasking=tasking, version=(last.version + 1) if last else 1, requested_by=by
+        )
+        job_create(kind="evidence.bundle_build", obj=bundle, by=by)
+        audit_record(action="evidence.bundle_request", actor=by, obj=tasking, detail={"bundle": bundle.pk})
+    return bundle
+
+
+def bundle_start(bundle: HandoverBundle) -> dict:
+    """Mark the bundle building and fix its plan; returns the plan."""
+    from evidence.bundles.plan import bundle_plan
+
+    HandoverBundle.objects.filter(pk=bundle.pk).exclude(state=HandoverBundle.State.READY).update(
+        state=HandoverBundle.State.BUILDING, error=""
+    )
+    return bundle_plan(bundle)
+
+
+def bundle_fail(bundle: HandoverBundle, reason: str) -> None:
+    HandoverBundle.objects.filter(pk=bundle.pk).exclude(state=HandoverBundle.State.READY).update(
+        state=HandoverBundle.State.FAILED, error=reason[:2000]
+    )
+
+
+def bundle_retry(bundle: HandoverBundle, *, by: User) -> bool:
+    """Send a failed build again; the chunks already rendered are kept. False if it had not failed."""
+    from portal.jobs import job_retry
+
+    job = bundle_job(bundle)
+    if job is None or job.state != Job.State.FAILED:
+        return False
+    with transaction.atomic():
+        HandoverBundle.objects.filter(pk=bundle.pk, state=HandoverBundle.State.FAILED).update(
+            state=HandoverBundle.State.QUEUED, error=""
+        )
+        job_retry(job=job, by=by)
+    return True
+
+
+def bundle_job(bundle: HandoverBundle) -> Job | None:
+    return Job.objects.filter(kind="evidence.bundle_build", object_id=str(bundle.pk)).order_by("-id").first()
