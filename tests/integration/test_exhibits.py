@@ -167,8 +167,6 @@ def test_postgres_refuses_to_alter_or_delete_evidence(vera_client, tasking):
 def test_concurrent_submissions_get_unique_gap_free_references(lantern, owen, wendy, conduct):
     import threading
 
-    from django.db import close_old_connections
-
     from evidence import services
     from tests.conftest import clear_vetting, invite_and_apply, screen
     from volunteers.services import volunteer_transition
@@ -207,7 +205,7 @@ def test_concurrent_submissions_get_unique_gap_free_references(lantern, owen, we
         except Exception as exc:
             errors.append(exc)
         finally:
-            close_old_connections()
+            connection.close()  # close_old_connections() would keep it: connections persist (CONN_MAX_AGE)
 
     threads = [threading.Thread(target=submit, args=(i,)) for i in range(12)]
     for thread in threads:
