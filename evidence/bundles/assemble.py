@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from evidence.bundles.plan import bundle_manifest, bundle_plan, bundle_work_dir
-from evidence.bundles.render import bundle_render_chunk, cover_context, html
+from evidence.bundles.render import bundle_render_chunk, cover_context, html, rendering
 from evidence.models import Exhibit, HandoverBundle, Statement
 from evidence.pdf_join import Bookmark, StreamingPdfWriter
 from evidence.pdf_stamp import load_font
@@ -77,6 +77,11 @@ def _write_front(bundle: HandoverBundle, plan: dict, records: list[dict], work: 
     """The cover, then the index in parts of a bounded size, each a PDF of its own. Should a page of the
     index ever not hold its lines, the index is longer than planned and is rendered again with the page
     numbers moved on by the difference."""
+    with rendering():
+        return _render_front(bundle, plan, records, work, token)
+
+
+def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict], work: Path, token: str) -> list[Path]:
     lines = len(_index_entries(bundle, plan, records, [0] * len(records)))
     index_pages = max(1, -(-lines // INDEX_LINES_PER_PAGE))
     body_pages = sum(r["pages"] for r in records)

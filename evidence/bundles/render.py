@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -110,6 +112,25 @@ def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
     return render_to_string(f"evidence/bundle/{kind}.html", context)
 
 
+@contextlib.contextmanager
+def rendering() -> Iterator[None]:
+    """Python's cycle collector tuned for a WeasyPrint render, which allocates millions of short-lived
+    objects: at the default threshold (a collection every 700 allocations) the collector ran thousands of
+    times a chunk and took about a sixth of its CPU (measured: 25-exhibit chunks, 11.3 s instead of 13.7 s
+    for six, and no higher peak). What was alive before the render (Django, fonts, templates) is frozen out
+    of collection, collections are rarer during it, and one collection afterwards frees what it left in
+    cycles. The single-pass baseline renders under the same setting, so the comparison stays fair."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.collect()
+        gc.unfreeze()
+
+
 def html(bundle: HandoverBundle, body: str, *, single_pass: bool = False):
     """A WeasyPrint document of the bundle's page frame around `body`."""
     from weasyprint import HTML
@@ -165,9 +186,10 @@ def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
             "bookmarks": [[title, 2, 0, None]],
         }
     else:
-        document = html(bundle, _chunk_body(bundle, plan, chunk)).render()
         pdf_path = work / f"chunk-{index:04d}.pdf"
-        atomic_write(pdf_path, lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b"))
+        with rendering():
+            document = html(bundle, _chunk_body(bundle, plan, chunk)).render()
+            atomic_write(pdf_path, lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b"))
         record = {
             "index": index,
             "path": str(pdf_path),
@@ -205,4 +227,5 @@ def bundle_single_pass_pdf(bundle: HandoverBundle) -> bytes:
     parts = [render_to_string("evidence/bundle/cover.html", {**cover_context(bundle, plan), "total_pages": None})]
     parts.append(render_to_string("evidence/bundle/index.html", {"pages": [], "first": True}))
     parts += [_chunk_body(bundle, plan, chunk) for chunk in plan["chunks"] if chunk["kind"] != "mg11"]
-    return html(bundle, "\n".join(parts), single_pass=True).write_pdf(pdf_variant="pdf/a-3b")
+    with rendering():
+        return html(bundle, "\n".join(parts), single_pass=True).write_pdf(pdf_variant="pdf/a-3b")

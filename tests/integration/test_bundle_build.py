@@ -400,3 +400,17 @@ def test_a_long_transcript_fills_a_chunk_alone_so_no_render_outgrows_its_worker(
     assert runs["continuity"] == [ids[:1], ids[1:2], ids[2:]]  # 80 rows at most: the viewed one alone
     built = bundles.bundle_build(bundle)
     assert verify(_pdf(built), _cert()).ok
+
+
+def test_a_render_leaves_the_cycle_collector_as_it_found_it():
+    """Renders run with the collector tuned (evidence.bundles.render.rendering); a worker's other tasks
+    then run with the usual thresholds and nothing left frozen, even when the render fails."""
+    import gc
+
+    from evidence.bundles.render import rendering
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), rendering():
+        assert gc.get_threshold() != before and gc.get_freeze_count() > 0
+        raise RuntimeError("the render failed")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
