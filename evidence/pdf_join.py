@@ -63,9 +63,10 @@ def _name(key: str) -> bytes:
     return found
 
 
-def _real(value: Decimal | float) -> bytes:
-    text = format(Decimal(value).normalize(), "f")
-    return text.encode("ascii")
+def _real(value: Decimal | float | int) -> bytes:
+    """A PDF real: plain digits, never an exponent (and a float as written, not its binary expansion)."""
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return format(number.normalize(), "f").encode("ascii")
 
 
 def _text(value: str) -> bytes:

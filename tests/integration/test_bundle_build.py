@@ -414,3 +414,28 @@ def test_a_render_leaves_the_cycle_collector_as_it_found_it():
         assert gc.get_threshold() != before and gc.get_freeze_count() > 0
         raise RuntimeError("the render failed")
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_photographs_are_rendered_inline_and_the_renderer_reaches_nothing_else(built_many, many):
+    """The photograph VD/1 appears on its page, drawn from the stored exhibit; the renderer's URL fetcher
+    refuses every other address: local files, the web, data: URLs, this bundle's exhibits that are not
+    images, and any exhibit that is not this bundle's."""
+    from evidence.bundles.render import _fetcher
+
+    pdf = PdfReader(io.BytesIO(_pdf(built_many)))
+    page = next(p for p in pdf.pages if re.search(r"^VD/1\n", p.extract_text(), re.MULTILINE))
+    assert [(image.image.width, image.image.height) for image in page.images] == [(1600, 1200)]
+
+    photo, chat = many.exhibits.get(reference="VD/1"), many.exhibits.get(reference="VD/2")
+    fetch = _fetcher(built_many, built_many.plan).fetch
+    with default_storage.open(photo.stored_name, "rb") as handle:
+        assert fetch(f"bundle-exhibit:{photo.pk}").read() == handle.read()
+    for url in [
+        "file:///etc/passwd",
+        "https://example.org/tracker.png",
+        "data:image/png;base64,iVBORw0KGgo=",
+        f"bundle-exhibit:{chat.pk}",
+        f"bundle-exhibit:{photo.pk + 1000}",
+    ]:
+        with pytest.raises(ValueError, match="Not an exhibit image of this bundle"):
+            fetch(url)

@@ -170,3 +170,11 @@ def test_a_part_whose_pages_reach_into_its_own_page_tree_is_refused(tmp_path):
         pdf.save(source)
     with pytest.raises(PdfJoinError, match="refer to a /Pages object"):
         _join(tmp_path / "out.pdf", [source])
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [(0.1, b"0.1"), (700.5, b"700.5"), (1e-05, b"0.00001"), (__import__("decimal").Decimal("1E+2"), b"100")],
+)
+def test_reals_are_written_as_plain_digits(value, written):
+    assert pdf_join._real(value) == written
