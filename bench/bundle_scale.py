@@ -22,9 +22,11 @@ worker --pool prefork --concurrency 1 --max-memory-per-child KB` processes are s
 CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB so the settings agree). Each is a parent that only supervises and one
 pool child at a time that runs the tasks; after a task leaves the child above the limit, billiard lets it
 exit and forks a fresh one (without psutil it compares the child's ru_maxrss, its lifetime peak). That
-recycling is why the pool matters here: every chunk render leaves a little behind in the process (about
-2 MB a task, WeasyPrint's and Pango's caches), so a `--pool solo` worker, never replaced, shows that creep
-as growth with the bundle's size (about 70 chunks each at 2,000 exhibits), which production does not see.
+recycling is why the pool matters here: a chunk render can leave a little behind in the process (a few
+MB a task over dozens of tasks, below Python's objects: their count stays flat), so a `--pool solo`
+worker, never replaced, shows that creep as growth with the bundle's size (about 70 chunks each at 2,000
+exhibits), which production does not see. (Photographs once left 6 MB each, inlined as data: URLs that
+urllib's URL cache kept; they are fetched by reference now.) A replacement costs its worker 1.5-4 s idle.
 The requirement is about each worker process, so the figure is the largest peak RSS of any one process:
 each pool child's and the parent's (reported apart; the parent's stays near its idle size), measured two
 ways, the larger kept: (a) the line each chunk and assembly task logs at its end (evidence/tasks.py,
