@@ -810,7 +810,7 @@ def build_chunked(run: Run, tasking, officer, env: dict[str, str], folder: Path)
                 check(worker.alive(), f"worker {worker.name} exited during the build:\n{worker.output()}")
             if now - last_note >= 30:
                 last_note = now
-                done = len(list(bundles.bundle_work_dir(bundle).glob("chunk-*.json")))
+                done = bundles.bundle_chunks_done(bundle)
                 progress(f"  {now - start:.0f} s: {state}, {done} parts rendered")
             time.sleep(0.1)
         run.chunked_s = time.perf_counter() - start

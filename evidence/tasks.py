@@ -2,7 +2,8 @@
 
 A bundle build is a job (portal.jobs) whose task fixes the plan and hands the work to a Celery chord:
 one task per chunk, which any worker on any machine may take, then one assembly task that numbers,
-signs and commits. Chunk results travel through the result backend as file paths, never PDF bytes.
+signs and commits. Chunk results travel through the result backend as storage names (the chunk's
+PDF in the bundle's work area), never PDF bytes.
 If the chord falls silent (a worker killed, a message lost), the job's heartbeat stops, the sweep
 sends the job again and it dispatches only the chunks not yet rendered.
 """
@@ -75,7 +76,8 @@ def bundle_build_job(job: Job) -> dict:
         return {"pdf_sha256": bundle.pdf_sha256}
     plan = bundles.bundle_start(bundle)
     total = len(plan["chunks"])
-    missing = [i for i in range(total) if not (bundles.bundle_work_dir(bundle) / f"chunk-{i:04d}.json").exists()]
+    done = bundles.WorkArea(bundle).done()
+    missing = [i for i in range(total) if i not in done]
     job_progress(job=job, percent=5, stage=f"Rendering {total} parts")
     assemble = bundle_assemble_task.s(bundle.pk, job.pk)
     if missing:
@@ -92,7 +94,7 @@ def bundle_build_job(job: Job) -> dict:
 def bundle_render_chunk_task(self, bundle_id: int, index: int, job_id: int) -> dict:
     bundle = _bundle(bundle_id)
     if bundle.state == HandoverBundle.State.READY:  # a late duplicate: nothing to do
-        return {"index": index, "path": "", "pages": 0}
+        return {"index": index, "name": "", "pages": 0}
     record = bundles.bundle_render_chunk(bundle, index)
     logger.info(
         "bundle part rendered: bundle=%s part=%s pages=%s peak_rss_mib=%s",
@@ -103,14 +105,15 @@ def bundle_render_chunk_task(self, bundle_id: int, index: int, job_id: int) -> d
     )
     total, done = len(bundle.plan["chunks"]), bundles.bundle_chunks_done(bundle)
     _heartbeat(job_id, 10 + 70 * done // total, f"Rendered {done} of {total} parts")
-    return {"index": index, "path": record["path"], "pages": record["pages"]}
+    return {"index": index, "name": record["name"], "pages": record["pages"]}
 
 
 def _pages(bundle: HandoverBundle) -> int:
     import pikepdf
-    from django.core.files.storage import default_storage
 
-    with pikepdf.open(default_storage.path(bundle.pdf_name)) as pdf:
+    from portal.storage import local_copy
+
+    with local_copy(bundle.pdf_name) as path, pikepdf.open(path) as pdf:
         return len(pdf.pages)
 
 

@@ -194,11 +194,58 @@ USE_TZ = True
 # --- Static files (GOV.UK Frontend compiled by npm, served by WhiteNoise) ------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("PORTAL_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STORAGES = {
-    "default": {
+# Evidence, statements, certificates and bundles: a private folder on one host, or an S3-compatible bucket
+# (AWS S3, MinIO, Ceph...) shared by the workers once they run on several machines. Never a public URL.
+
+
+def s3_storage(
+    bucket: str,
+    *,
+    prefix: str = "",
+    endpoint_url: str = "",
+    region: str = "",
+    access_key: str = "",
+    secret_key: str = "",
+    encryption: str = "",
+) -> dict:
+    """The private storage on an S3-compatible bucket (django-storages). Without keys, boto3's own chain
+    (instance role, AWS_* variables, ~/.aws) supplies the credentials."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": prefix,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "access_key": access_key or None,
+            "secret_key": secret_key or None,
+            "default_acl": None,  # the bucket's own policy: private, with no public access
+            "file_overwrite": False,  # a stored exhibit is never replaced by another of the same name
+            "max_memory_size": 8 * 1024 * 1024,  # a file read back spills to disk past this
+            # e.g. AES256 or aws:kms: how the store encrypts each object at rest (unset: the bucket's default)
+            "object_parameters": {"ServerSideEncryption": encryption} if encryption else {},
+        },
+    }
+
+
+PRIVATE_STORAGE = (
+    s3_storage(
+        env_str("PORTAL_S3_BUCKET"),
+        prefix=env_str("PORTAL_S3_PREFIX"),
+        endpoint_url=env_str("PORTAL_S3_ENDPOINT_URL"),
+        region=env_str("PORTAL_S3_REGION"),
+        access_key=env_str("PORTAL_S3_ACCESS_KEY_ID"),
+        secret_key=env_secret("PORTAL_S3_SECRET_ACCESS_KEY"),
+        encryption=env_str("PORTAL_S3_SERVER_SIDE_ENCRYPTION"),
+    )
+    if env_str("PORTAL_S3_BUCKET")
+    else {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(Path(env_str("PORTAL_PRIVATE_STORAGE", str(VAR_DIR / "private"))))},
-    },
+    }
+)
+STORAGES = {
+    "default": PRIVATE_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if env_bool("PORTAL_STATIC_MANIFEST", not DEBUG)

@@ -162,6 +162,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_answers(port: int, process: subprocess.Popen, *, timeout: float) -> bool:
+    """Wait until the server `process` listens on 127.0.0.1:`port`; False if it exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def shared_database_url() -> str:
     """The URL of the database the tests are using, for a worker process to share."""
     from django.db import connection
@@ -204,13 +215,8 @@ class ThrowawayRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("throwaway redis-server did not start")
+        if not port_answers(self.port, self.process, timeout=10):
+            raise RuntimeError("throwaway redis-server did not start")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -223,6 +229,96 @@ def throwaway_redis(tmp_path) -> Iterator[ThrowawayRedis]:
     server = ThrowawayRedis(tmp_path)
     yield server
     server.stop()
+
+
+class ObjectStoreServer:
+    """An S3-compatible server of our own on a free port (moto's, speaking the S3 API over HTTP): the
+    bucket that workers on several machines share. Each test gets a bucket of its own."""
+
+    REGION = "eu-west-2"
+    KEY, SECRET = "portal-test", "portal-test-secret"
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        if not port_answers(self.port, self.process, timeout=30):
+            raise RuntimeError(f"the S3-compatible test server did not start:\n{log.read_text(errors='replace')}")
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.REGION,
+            aws_access_key_id=self.KEY,
+            aws_secret_access_key=self.SECRET,
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+class ObjectStore:
+    """One bucket on the test server, as the portal's private storage."""
+
+    def __init__(self, server: ObjectStoreServer, bucket: str) -> None:
+        self.server, self.bucket = server, bucket
+        server.client().create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": server.REGION})
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a worker process on another machine is configured with."""
+        return {
+            "PORTAL_S3_BUCKET": self.bucket,
+            "PORTAL_S3_ENDPOINT_URL": self.server.endpoint,
+            "PORTAL_S3_REGION": self.server.REGION,
+            "PORTAL_S3_ACCESS_KEY_ID": self.server.KEY,
+            "PORTAL_S3_SECRET_ACCESS_KEY": self.server.SECRET,
+        }
+
+    @property
+    def storage(self) -> dict:
+        from portal.settings import s3_storage
+
+        return s3_storage(
+            self.bucket,
+            endpoint_url=self.server.endpoint,
+            region=self.server.REGION,
+            access_key=self.server.KEY,
+            secret_key=self.server.SECRET,
+        )
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return self.server.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+
+@pytest.fixture(scope="session")
+def object_store_server(tmp_path_factory) -> Iterator[ObjectStoreServer]:
+    server = ObjectStoreServer(tmp_path_factory.mktemp("s3") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def object_storage(object_store_server, settings) -> ObjectStore:
+    """The portal's private storage is an S3-compatible bucket (as on several machines) for this test."""
+    import uuid
+
+    store = ObjectStore(object_store_server, f"portal-{uuid.uuid4().hex[:12]}")
+    settings.STORAGES = {**settings.STORAGES, "default": store.storage}
+    return store
 
 
 def _switch_broker(url: str) -> None:
@@ -295,7 +391,7 @@ class Worker:
                 "--without-gossip",
                 "--without-mingle",
                 "-n",
-                f"test-{os.getpid()}@%h",
+                f"test-{os.getpid()}-{log.stem}@%h",
             ],
             cwd=settings.BASE_DIR,
             env=env,

@@ -5,7 +5,8 @@ A bundle is built in bounded chunks so that no worker's memory grows with the bu
 1. `bundle_plan` (plan.py) fixes, once, what goes in (exhibits, statements, the manifest's files and
    where each travels: embedded, beside the PDF in the package, or withheld) and how it is cut into chunks.
 2. `bundle_render_chunk` (render.py) renders one chunk with WeasyPrint to its own PDF in the bundle's
-   work folder (temporary file, then rename) beside a small JSON record of its page count, anchors and
+   work area in private storage (`WorkArea`: written whole or not at all, a folder on one host or a
+   bucket shared by several machines) beside a small JSON record of its page count, anchors and
    bookmarks. Any number of workers render chunks at once (a Celery chord); a chunk already rendered is
    not rendered again, so a re-run after a crash repeats only what was lost.
 3. `bundle_assemble` (assemble.py) renders the front matter (cover, and the index with the real page
@@ -19,7 +20,7 @@ Requests and the bundle's state are in requests.py. Everything callers use is im
 """
 
 from evidence.bundles.assemble import bundle_assemble, bundle_build, sign_pdf, sign_pdf_file
-from evidence.bundles.plan import bundle_manifest, bundle_plan, bundle_work_dir, chunk_cost
+from evidence.bundles.plan import WorkArea, bundle_manifest, bundle_plan, chunk_cost
 from evidence.bundles.render import bundle_chunks_done, bundle_render_chunk, bundle_single_pass_pdf
 from evidence.bundles.requests import (
     BundleRefused,
@@ -33,6 +34,7 @@ from evidence.bundles.requests import (
 
 __all__ = [
     "BundleRefused",
+    "WorkArea",
     "bundle_assemble",
     "bundle_build",
     "bundle_chunks_done",
@@ -46,7 +48,6 @@ __all__ = [
     "bundle_retry",
     "bundle_single_pass_pdf",
     "bundle_start",
-    "bundle_work_dir",
     "chunk_cost",
     "sign_pdf",
     "sign_pdf_file",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import contextlib
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -11,19 +10,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from evidence.bundles.plan import bundle_manifest, bundle_plan, bundle_work_dir
+from evidence.bundles.plan import WorkArea, bundle_manifest, bundle_plan
 from evidence.bundles.render import bundle_render_chunk, cover_context, html, rendering
 from evidence.models import Exhibit, HandoverBundle, Statement
 from evidence.pdf_join import Bookmark, StreamingPdfWriter
 from evidence.pdf_stamp import load_font
 from evidence.verify import sha256_file
 from portal.audit import audit_record
+from portal.storage import local_copy, put_file, scratch_folder
 
 Progress = Callable[[int, str], None]
 
@@ -116,14 +115,15 @@ def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict], work:
     return [cover, *paths]
 
 
-def _embedded_files(bundle: HandoverBundle, plan: dict) -> list[tuple[str, Path | bytes, str, str]]:
-    """(name, content, MIME type, description) of the manifest and every native embedded in the PDF."""
+def _embedded_files(bundle: HandoverBundle, plan: dict) -> list[tuple[str, str | bytes, str, str]]:
+    """(name, content or storage name, MIME type, description) of the manifest and every native embedded
+    in the PDF."""
     import json
 
     statements = Statement.objects.in_bulk([f["statement"] for f in plan["files"] if f.get("statement")])
     exhibits = Exhibit.objects.in_bulk([f["exhibit"] for f in plan["files"] if f.get("exhibit")])
     manifest = json.dumps(bundle_manifest(bundle), indent=2).encode()
-    files: list[tuple[str, Path | bytes, str, str]] = [
+    files: list[tuple[str, str | bytes, str, str]] = [
         ("manifest.json", manifest, "application/json", "The bundle's manifest: every file, its size and SHA-256")
     ]
     for entry in plan["files"]:
@@ -134,7 +134,7 @@ def _embedded_files(bundle: HandoverBundle, plan: dict) -> list[tuple[str, Path 
         else:
             exhibit = exhibits[entry["exhibit"]]
             stored, description = exhibit.stored_name, f"Exhibit {exhibit.reference}"
-        files.append((entry["name"], Path(default_storage.path(stored)), entry["type"], description))
+        files.append((entry["name"], stored, entry["type"], description))
     return files
 
 
@@ -191,13 +191,15 @@ def _write_unsigned(
         writer = StreamingPdfWriter(out, font=load_font())
         for name, source, mime, description in _embedded_files(bundle, plan):
             relationship = "Data" if name == "manifest.json" else "Source"
-            writer.embed_file(name, source, mime, description, relationship=relationship, modified=modified)
+            with local_copy(source) if isinstance(source, str) else contextlib.nullcontext(source) as content:
+                writer.embed_file(name, content, mime, description, relationship=relationship, modified=modified)
         for number, path in enumerate(front):
             writer.append(path, footer=footer, identity=number == 0)  # the cover gives the PDF/A identity
         step = max(1, len(records) // 10)
         for number, record in enumerate(records, start=1):
             start = writer.page_count
-            writer.append(Path(record["path"]), footer=footer)
+            with local_copy(record["name"]) as path:
+                writer.append(path, footer=footer)
             for title, level, page, *y in record["bookmarks"]:
                 bookmarks.append(Bookmark(title, level, start + page, y[0] if y else None))
             if number % step == 0:
@@ -213,15 +215,13 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
     if bundle.state == HandoverBundle.State.READY:
         return bundle
     plan = bundle_plan(bundle)
-    work = bundle_work_dir(bundle)
     records = [bundle_render_chunk(bundle, index) for index in range(len(plan["chunks"]))]
     token = uuid.uuid4().hex
-    unsigned, signed = (work / f".{name}.{token}.pdf" for name in ("unsigned", "signed"))
-    package = work / f".package.{token}.zip"
-    front: list[Path] = []
-    try:
+    with scratch_folder(near=WorkArea(bundle).prefix) as folder:
+        unsigned, signed = (folder / f"{name}.{token}.pdf" for name in ("unsigned", "signed"))
+        package = folder / f"package.{token}.zip"
         progress(82, "Writing the index and cover")
-        front = _write_front(bundle, plan, records, work, token)
+        front = _write_front(bundle, plan, records, folder, token)
         progress(86, "Joining the parts")
         _write_unsigned(bundle, plan, records, front, unsigned, progress)
         progress(93, "Signing")
@@ -231,9 +231,6 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
             progress(96, "Packaging the files too large to embed")
             _package(bundle, signed, package, beside)
         return _commit(bundle, signed, package if beside else None)
-    finally:
-        for path in (*front, unsigned, signed, package):
-            path.unlink(missing_ok=True)
 
 
 def _final_names(bundle: HandoverBundle) -> tuple[str, str]:
@@ -250,7 +247,8 @@ def _package(bundle: HandoverBundle, signed: Path, package: Path, beside: list[d
     with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         archive.write(signed, Path(pdf_name).name)
         for entry in beside:
-            archive.write(default_storage.path(exhibits[entry["exhibit"]].stored_name), PACKAGE_NATIVES + entry["name"])
+            with local_copy(exhibits[entry["exhibit"]].stored_name) as path:
+                archive.write(path, PACKAGE_NATIVES + entry["name"])
 
 
 def _commit(bundle: HandoverBundle, signed: Path, package: Path | None) -> HandoverBundle:
@@ -265,9 +263,7 @@ def _commit(bundle: HandoverBundle, signed: Path, package: Path | None) -> Hando
             return row
         for temp, name in ((signed, pdf_name), (package, zip_name)):
             if temp is not None:
-                target = Path(default_storage.path(name))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temp, target)
+                put_file(temp, name)
         HandoverBundle.objects.filter(pk=bundle.pk).update(
             state=HandoverBundle.State.READY,
             pdf_name=pdf_name,
@@ -284,8 +280,7 @@ def _commit(bundle: HandoverBundle, signed: Path, package: Path | None) -> Hando
             obj=bundle.tasking,
             detail={"bundle": bundle.pk, "sha256": pdf_sha, "package_sha256": package_sha},
         )
-    work = bundle_work_dir(bundle)
-    transaction.on_commit(lambda: shutil.rmtree(work, ignore_errors=True))
+    transaction.on_commit(WorkArea(bundle).clear)
     bundle.refresh_from_db()
     return bundle
 

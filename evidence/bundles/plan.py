@@ -3,6 +3,9 @@ worker and every re-run works to the same plan."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -12,6 +15,7 @@ from django.utils import timezone
 
 from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
 from portal.models import AuditEvent
+from portal.storage import delete_folder, list_files, write_file
 
 TEXT_TYPES = {"text/plain", "text/csv", "application/json"}
 INLINE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
@@ -157,8 +161,37 @@ def bundle_manifest(bundle: HandoverBundle) -> dict:
     }
 
 
-def bundle_work_dir(bundle: HandoverBundle) -> Path:
-    """Chunk PDFs live here until the bundle is finished; every worker must see the same folder."""
-    path = Path(default_storage.path(f"bundle-work/{bundle.pk}"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+CHUNK_RECORD = re.compile(r"^chunk-(\d{4})\.json$")
+
+
+class WorkArea:
+    """Where a bundle's rendered chunks wait until it is assembled: `bundle-work/<id>/` in private storage,
+    which every worker sees (a folder on one host's disk, or a prefix of a bucket shared by several
+    machines). A chunk is its PDF and then its JSON record; the record's presence means the chunk is done."""
+
+    def __init__(self, bundle: HandoverBundle) -> None:
+        self.prefix = f"bundle-work/{bundle.pk}"
+
+    def name(self, file: str) -> str:
+        return f"{self.prefix}/{file}"
+
+    def exists(self, file: str) -> bool:
+        return default_storage.exists(self.name(file))
+
+    def read_json(self, file: str):
+        with default_storage.open(self.name(file), "rb") as handle:
+            return json.loads(handle.read())
+
+    def write(self, file: str, write: Callable[[Path], None]) -> str:
+        """Store `file`, which `write(path)` produces, whole or not at all; returns its storage name."""
+        return write_file(self.name(file), write)
+
+    def files(self) -> list[str]:
+        return list_files(self.prefix)
+
+    def done(self) -> set[int]:
+        """The indices of the chunks already rendered."""
+        return {int(match[1]) for file in self.files() if (match := CHUNK_RECORD.match(file))}
+
+    def clear(self) -> None:
+        delete_folder(self.prefix)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
@@ -20,10 +17,11 @@ from evidence.bundles.plan import (
     INLINE_IMAGE_TYPES,
     RENDER_TEXT_BYTES,
     TEXT_TYPES,
+    WorkArea,
     bundle_plan,
-    bundle_work_dir,
 )
 from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
+from portal.storage import local_copy
 
 WHERE = {
     "embedded": "embedded in this file",
@@ -35,16 +33,6 @@ WHERE = {
 def _read(name: str, limit: int | None = None) -> bytes:
     with default_storage.open(name, "rb") as handle:
         return handle.read() if limit is None else handle.read(limit)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary name and rename: a reader sees the whole file or none."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _exhibit_view(exhibit: Exhibit, location: str) -> dict:
@@ -194,36 +182,36 @@ def first_anchors(document) -> dict[str, int]:
 
 
 def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
-    """Render chunk `index` to its own PDF (once) and return its record: path, pages, anchors, bookmarks."""
+    """Render chunk `index` to its own PDF (once) and return its record: the PDF's storage name, its pages,
+    anchors and bookmarks."""
     plan = bundle_plan(bundle)
     chunk = plan["chunks"][index]
-    work = bundle_work_dir(bundle)
-    record_path = work / f"chunk-{index:04d}.json"
-    if record_path.exists():
-        return json.loads(record_path.read_text())
+    work = WorkArea(bundle)
+    record_file = f"chunk-{index:04d}.json"
+    if work.exists(record_file):
+        return work.read_json(record_file)
     if chunk["kind"] == "mg11":  # the statement's own pages, exactly as signed: nothing to render
         import pikepdf
 
         statement = Statement.objects.select_related("author").get(pk=chunk["statement"])
-        with pikepdf.open(default_storage.path(statement.pdf_name)) as pdf:
+        with local_copy(statement.pdf_name) as path, pikepdf.open(path) as pdf:
             pages = len(pdf.pages)
         signed = timezone.localtime(statement.signed_at)
         title = f"Statement of {statement.author.get_full_name()}, signed {signed:%d %b %Y}"
         record = {
             "index": index,
-            "path": str(default_storage.path(statement.pdf_name)),
+            "name": statement.pdf_name,
             "pages": pages,
             "anchors": {f"statement-{statement.pk}": 0},
             "bookmarks": [[title, 2, 0, None]],
         }
     else:
-        pdf_path = work / f"chunk-{index:04d}.pdf"
         with rendering():
             document = html(bundle, _chunk_body(bundle, plan, chunk)).render()
-            atomic_write(pdf_path, lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b"))
+            name = work.write(f"chunk-{index:04d}.pdf", lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b"))
         record = {
             "index": index,
-            "path": str(pdf_path),
+            "name": name,
             "pages": len(document.pages),
             "anchors": first_anchors(document),
             # A continuation chunk starts below its section's heading, which an earlier chunk holds.
@@ -233,12 +221,12 @@ def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
             ),
         }
         del document
-    atomic_write(record_path, lambda temp: temp.write_text(json.dumps(record)))
+    work.write(record_file, lambda temp: temp.write_text(json.dumps(record)))
     return record
 
 
 def bundle_chunks_done(bundle: HandoverBundle) -> int:
-    return len(list(bundle_work_dir(bundle).glob("chunk-*.json")))
+    return len(WorkArea(bundle).done())
 
 
 def cover_context(bundle: HandoverBundle, plan: dict) -> dict:

@@ -72,6 +72,24 @@ def make_ready(tasking, volunteer_user, officer, folder: Path):
     return tasking
 
 
+def make_chats(tasking, volunteer_user, officer, folder: Path, *, count: int, repeat: int):
+    """`count` chat exports of `repeat` times three lines each, and a signed MG11; all accepted."""
+    from evidence import services
+    from evidence.statements import statement_save_draft, statement_sign
+
+    exhibits = [
+        submit_exhibit(volunteer_user, tasking, folder, f"chat{i}.txt", CHAT * repeat, "text/plain")
+        for i in range(count)
+    ]
+    statement = statement_save_draft(
+        tasking=tasking, author=volunteer_user, body="I produce them.", exhibit_ids=[e.pk for e in exhibits]
+    )
+    statement_sign(statement=statement, by=volunteer_user)
+    for exhibit in exhibits:
+        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=officer)
+    return exhibits
+
+
 @pytest.fixture
 def signing_key(settings, tmp_path):
     """A fresh scheme key and certificate; returns the certificate's path (what a court is given)."""

@@ -5,6 +5,7 @@ import io
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import pikepdf
 import pytest
@@ -181,7 +182,7 @@ def test_a_rerun_renders_only_what_is_missing_and_lands_once(many, owen, signing
     bundle = bundles.bundle_request(tasking=many, by=owen)
     bundles.bundle_start(bundle)
     first = bundles.bundle_render_chunk(bundle, 3)  # a worker rendered one part, then the build stopped
-    record = bundles.bundle_work_dir(bundle) / "chunk-0003.json"
+    record = Path(default_storage.path(bundles.WorkArea(bundle).name("chunk-0003.json")))
     stamp = record.stat().st_mtime_ns
     bundle.refresh_from_db()
     built = bundles.bundle_build(bundle)
@@ -206,7 +207,8 @@ def test_two_assemblies_racing_land_exactly_one_bundle(many, owen, signing_key):
         assert hashlib.sha256(handle.read()).hexdigest() == landed.pdf_sha256
     assert HandoverBundle.objects.filter(tasking=many).count() == 1
     assert AuditEvent.objects.filter(action="evidence.bundle_built").count() == 1
-    leftovers = [p.name for p in bundles.bundle_work_dir(bundle).iterdir() if p.name.startswith(".")]
+    work = Path(default_storage.path(bundles.WorkArea(bundle).prefix))
+    leftovers = [p.name for p in work.iterdir() if p.name.startswith(".")]
     assert leftovers == []  # no temporary file left behind
 
 
@@ -283,23 +285,21 @@ def test_a_build_that_fails_says_why_and_a_retry_finishes_it(many, owen, setting
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_embedded_broker_builds_a_bundle_as_a_chord_too(
-    assigned_vera, tasking, owen, tmp_path, use_broker, start_worker, settings
+    assigned_vera,
+    tasking,
+    owen,
+    signing_key,  # noqa: F811
+    tmp_path,
+    use_broker,
+    start_worker,
+    settings,
 ):
     """`make demo` runs on SQLite with the SQLAlchemy broker and result backend: the chord works there."""
-    from django.core.management import call_command
 
-    from evidence import services
     from tests.conftest import wait_for
+    from tests.integration.bundle_helpers import make_chats
 
-    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "key.pem")
-    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "cert.pem")
-    call_command("create_signing_key", "--force")
-    user = assigned_vera.user
-    exhibits = [_exhibit(user, tasking, tmp_path, f"chat{i}.txt", CHAT * 20, "text/plain") for i in range(3)]
-    statement = statement_save_draft(tasking=tasking, author=user, body="I produce them.", exhibit_ids=[])
-    statement_sign(statement=statement, by=user)
-    for exhibit in exhibits:
-        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    make_chats(tasking, assigned_vera.user, owen, tmp_path, count=3, repeat=20)
 
     broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
     use_broker(broker)

@@ -322,25 +322,16 @@ def test_the_progress_page_is_not_found_for_another_scheme(client, ready_tasking
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_build_leaves_exactly_one_valid_bundle(
-    assigned_vera, tasking, owen, tmp_path, throwaway_redis, use_broker, start_worker, settings
+    assigned_vera, tasking, owen, signing_key, tmp_path, throwaway_redis, use_broker, start_worker, settings
 ):
     import os
     import signal
 
     from portal.jobs import jobs_sweep
     from tests.conftest import wait_for
+    from tests.integration.bundle_helpers import make_chats
 
-    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "key.pem")
-    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "cert.pem")
-    call_command("create_signing_key", "--force")
-    user = assigned_vera.user
-    exhibits = [_exhibit(user, tasking, tmp_path, f"chat{i}.txt", CHAT * 2000, "text/plain") for i in range(3)]
-    statement = statement_save_draft(
-        tasking=tasking, author=user, body="I produce them.", exhibit_ids=[e.pk for e in exhibits]
-    )
-    statement_sign(statement=statement, by=user)
-    for exhibit in exhibits:
-        services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    make_chats(tasking, assigned_vera.user, owen, tmp_path, count=3, repeat=2000)
 
     throwaway_redis.start()
     use_broker(throwaway_redis.url)
