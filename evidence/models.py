@@ -349,6 +349,7 @@ class HandoverBundle(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     pdf_name = models.CharField(max_length=255, blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
+    page_count = models.PositiveIntegerField(null=True, blank=True)  # of the signed PDF, once ready
     manifest = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # Fixed when the build starts, so every worker renders the same chunks and a re-run the same bundle.

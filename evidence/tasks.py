@@ -20,11 +20,12 @@ from evidence.models import HandoverBundle
 from evidence.services import taskings_freeze_lapsed
 from portal.jobs import JobHandedOff, job_complete, job_fail, job_progress, job_task
 from portal.models import Job
+from portal.storage import STORAGE_TRANSIENT
 
 logger = logging.getLogger(__name__)
 
-# Worth another go after a pause: a full or unavailable disk, a dropped database connection.
-TRANSIENT = (OSError, OperationalError, InterfaceError)
+# Worth another go after a pause: a full or unavailable disk or object store, a dropped database connection.
+TRANSIENT = (OSError, *STORAGE_TRANSIENT, OperationalError, InterfaceError)
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
@@ -108,15 +109,6 @@ def bundle_render_chunk_task(self, bundle_id: int, index: int, job_id: int) -> d
     return {"index": index, "name": record["name"], "pages": record["pages"]}
 
 
-def _pages(bundle: HandoverBundle) -> int:
-    import pikepdf
-
-    from portal.storage import local_copy
-
-    with local_copy(bundle.pdf_name) as path, pikepdf.open(path) as pdf:
-        return len(pdf.pages)
-
-
 @shared_task(name="evidence.bundle_assemble", bind=True, base=BundleTask, **RETRY)
 def bundle_assemble_task(self, chunk_results: list, bundle_id: int, job_id: int) -> dict:
     bundle, started = _bundle(bundle_id), time.monotonic()
@@ -124,7 +116,7 @@ def bundle_assemble_task(self, chunk_results: list, bundle_id: int, job_id: int)
     logger.info(
         "bundle assembled: bundle=%s pages=%s peak_rss_mib=%s seconds=%.1f",
         bundle.pk,
-        _pages(bundle),
+        bundle.page_count,
         _peak_rss_mib(),
         time.monotonic() - started,
     )

@@ -19,10 +19,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from botocore.exceptions import ConnectionError as EndpointUnreachable
+from botocore.exceptions import HTTPClientError
 from django.core.files import File
 from django.core.files.storage import Storage, default_storage
 
 BLOCK = 1024 * 1024
+
+
+# What an object store raises when it cannot be reached or drops the connection (not OSError): worth
+# another go after a pause, like a full disk. A refusal (403, 404) is a ClientError and is not.
+STORAGE_TRANSIENT: tuple[type[Exception], ...] = (EndpointUnreachable, HTTPClientError)
 
 
 def is_folder(storage: Storage = default_storage) -> bool:

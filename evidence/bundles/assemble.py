@@ -223,14 +223,14 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
         progress(82, "Writing the index and cover")
         front = _write_front(bundle, plan, records, folder, token)
         progress(86, "Joining the parts")
-        _write_unsigned(bundle, plan, records, front, unsigned, progress)
+        pages = _write_unsigned(bundle, plan, records, front, unsigned, progress)
         progress(93, "Signing")
         sign_pdf_file(unsigned, signed)
         beside = [f for f in plan["files"] if f["location"] == "beside"]
         if beside:
             progress(96, "Packaging the files too large to embed")
             _package(bundle, signed, package, beside)
-        return _commit(bundle, signed, package if beside else None)
+        return _commit(bundle, signed, package if beside else None, pages=pages)
 
 
 def _final_names(bundle: HandoverBundle) -> tuple[str, str]:
@@ -251,7 +251,7 @@ def _package(bundle: HandoverBundle, signed: Path, package: Path, beside: list[d
                 archive.write(path, PACKAGE_NATIVES + entry["name"])
 
 
-def _commit(bundle: HandoverBundle, signed: Path, package: Path | None) -> HandoverBundle:
+def _commit(bundle: HandoverBundle, signed: Path, package: Path | None, *, pages: int) -> HandoverBundle:
     """Move the finished files into place and record them, under the bundle's row lock: the first
     assembly to get here wins; any other finds the bundle ready and leaves its files to be deleted."""
     pdf_name, zip_name = _final_names(bundle)
@@ -268,6 +268,7 @@ def _commit(bundle: HandoverBundle, signed: Path, package: Path | None) -> Hando
             state=HandoverBundle.State.READY,
             pdf_name=pdf_name,
             pdf_sha256=pdf_sha,
+            page_count=pages,
             package_name=zip_name if package else "",
             package_sha256=package_sha,
             manifest=bundle_manifest(bundle),
