@@ -228,6 +228,13 @@ def s3_storage(
     }
 
 
+if env_str("PORTAL_S3_BUCKET") and bool(env_str("PORTAL_S3_ACCESS_KEY_ID")) != bool(
+    env_secret("PORTAL_S3_SECRET_ACCESS_KEY")
+):
+    raise EnvError(
+        "Set both PORTAL_S3_ACCESS_KEY_ID and PORTAL_S3_SECRET_ACCESS_KEY (or its _FILE), or neither to use "
+        "boto3's own credentials (instance role, AWS_* variables, ~/.aws)."
+    )
 PRIVATE_STORAGE = (
     s3_storage(
         env_str("PORTAL_S3_BUCKET"),

@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -66,16 +67,20 @@ def test_a_rerun_against_the_bucket_renders_only_what_is_missing(
     owen,
     signing_key,  # noqa: F811
 ):
+    client = object_storage.server.client()
+    client.put_bucket_versioning(Bucket=object_storage.bucket, VersioningConfiguration={"Status": "Enabled"})
     bundle = bundles.bundle_request(tasking=many, by=owen)
     bundles.bundle_start(bundle)
     first = bundles.bundle_render_chunk(bundle, 3)  # one worker rendered a part, then the build stopped
     work = bundles.WorkArea(bundle)
     assert work.done() == {3} and f"{work.prefix}/chunk-0003.pdf" in object_storage.keys(work.prefix)
-    stored_at = default_storage.get_modified_time(work.name("chunk-0003.pdf"))
 
     built = bundles.bundle_build(HandoverBundle.objects.get(pk=bundle.pk))
 
-    assert default_storage.get_modified_time(work.name("chunk-0003.pdf")) == stored_at  # not rendered again
+    versions = client.list_object_versions(Bucket=object_storage.bucket, Prefix=work.name("chunk-0"))["Versions"]
+    written = Counter(version["Key"].rsplit("/", 1)[1] for version in versions)
+    assert written["chunk-0003.pdf"] == 1 and written["chunk-0003.json"] == 1  # not rendered a second time
+    assert all(count == 1 for count in written.values()), written  # and no other part twice either
     assert bundles.bundle_render_chunk(bundle, 3) == first
     assert verify(object_storage.read(built.pdf_name), signing_key).ok
 

@@ -73,7 +73,11 @@ def test_it_names_a_secret_file_it_cannot_read(monkeypatch, tmp_path):
 
 def _start_portal(**env: str) -> subprocess.CompletedProcess:
     """Start Django the way manage.py does, with only these variables set."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "CACHE_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "CACHE_", "PORTAL_S3_"))
+    }
     clean.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
@@ -88,6 +92,10 @@ def _start_portal(**env: str) -> subprocess.CompletedProcess:
         ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set"),
         ({"DJANGO_DEBUG": "nope"}, "DJANGO_DEBUG='nope' is not a yes/no value"),
         ({"CACHE_URL": "memcached://x"}, "CACHE_URL='memcached://x' is not supported"),
+        (
+            {"PORTAL_S3_BUCKET": "evidence", "PORTAL_S3_ACCESS_KEY_ID": "AKIA0000"},
+            "Set both PORTAL_S3_ACCESS_KEY_ID and PORTAL_S3_SECRET_ACCESS_KEY",
+        ),
     ],
 )
 def test_a_misconfigured_portal_fails_at_start_naming_the_variable(env, named):
