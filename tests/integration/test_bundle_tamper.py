@@ -17,6 +17,7 @@ import pikepdf
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from evidence.models import Exhibit, Statement
 from evidence.verify import verify
@@ -162,7 +163,12 @@ def test_verify_bundle_names_what_differs_when_the_bundles_record_was_doctored_t
 
     forged = _forge_vd2(genuine, what)
     path = _replace_stored(built, forged)
-    HandoverBundle.objects.filter(pk=built.pk).update(pdf_sha256=_sha(forged))
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The database refuses to change a built bundle; an insider with the owner's rights turns
+            # its triggers off for the session first.
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        HandoverBundle.objects.filter(pk=built.pk).update(pdf_sha256=_sha(forged))
     with pytest.raises(CommandError) as failed:
         call_command("verify_bundle", str(path))
     message = str(failed.value)

@@ -1,4 +1,5 @@
-"""The application's database role cannot rewrite history: no UPDATE, DELETE or TRUNCATE of audit rows."""
+"""The application's database role cannot rewrite history: no UPDATE, DELETE or TRUNCATE of audit rows or
+of the record of who downloaded a bundle."""
 
 import pytest
 from django.core.management import call_command
@@ -54,3 +55,36 @@ def test_the_application_role_cannot_change_the_audit_log(as_app_role, statement
 def test_the_application_role_cannot_truncate_ordinary_tables_either(as_app_role):
     with pytest.raises(DatabaseError, match="permission denied"):
         as_app_role("TRUNCATE django_session")
+
+
+@pytest.fixture
+def bundle_access(tasking, owen):
+    from evidence.models import BundleAccess, HandoverBundle
+
+    bundle = HandoverBundle.objects.create(tasking=tasking, version=1, requested_by=owen)
+    return BundleAccess.objects.create(bundle=bundle, user=owen, ip="203.0.113.7")
+
+
+def test_the_application_role_can_record_and_read_bundle_downloads(as_app_role, bundle_access):
+    as_app_role("SELECT ip FROM evidence_bundleaccess WHERE id = %s", [bundle_access.pk])
+    as_app_role(
+        "INSERT INTO evidence_bundleaccess (bundle_id, user_id, at, ip) VALUES (%s, %s, now(), '')",
+        [bundle_access.bundle_id, bundle_access.user_id],
+    )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE evidence_bundleaccess SET ip = '198.51.100.1'",
+        "DELETE FROM evidence_bundleaccess",
+        "TRUNCATE evidence_bundleaccess",
+    ],
+)
+def test_the_application_role_cannot_change_or_remove_the_record_of_bundle_downloads(
+    as_app_role, bundle_access, statement
+):
+    with pytest.raises(DatabaseError, match="permission denied"):
+        as_app_role(statement)
+    kept = type(bundle_access).objects.get(pk=bundle_access.pk)
+    assert (kept.ip, kept.at) == ("203.0.113.7", bundle_access.at)

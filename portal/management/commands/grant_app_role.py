@@ -10,6 +10,7 @@ APPEND_ONLY_TABLES = {
     "evidence_custodyevent",
     "evidence_contemporaneousnote",
     "evidence_statementdraft",
+    "evidence_bundleaccess",
 }
 
 
