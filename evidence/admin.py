@@ -29,7 +29,7 @@ from evidence.models import (
     Tasking,
     UnusedMaterial,
 )
-from evidence.policy import may_download_bundle, may_follow_bundle, tasking_problems
+from evidence.policy import may_download_bundle, may_follow_bundle, may_share_bundle, tasking_problems
 from portal import roles
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
 from portal.models import User
@@ -204,7 +204,6 @@ class TaskingAdmin(SchemeScopedAdmin):
         if "authorisation" not in form.base_fields:  # view-only: every field is shown read-only
             return form
         scheme_users = scheme_filter(User.objects.filter(is_active=True), request.user)
-        form.base_fields["authorisation"].queryset = scheme_filter(Authorisation.objects.all(), request.user)
         officers = scheme_users.filter(groups__name=roles.OFFICER.code)
         form.base_fields["handler"].queryset = officers
         form.base_fields["controller"].queryset = officers
@@ -363,7 +362,6 @@ class SensitivityForm(forms.Form):
 class ExhibitAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
     """Evidence is read-only; review, sensitivity and downloads go through services that write custody."""
 
-    scheme_field = "tasking__scheme"
     list_display = [
         "reference",
         "tasking",
@@ -448,14 +446,12 @@ class ExhibitAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
 
 @admin.register(UnusedMaterial)
 class UnusedMaterialAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
-    scheme_field = "tasking__scheme"
     list_display = ["schedule", "tasking", "exhibit", "description", "by", "at"]
     list_filter = ["schedule", "tasking"]
 
 
 @admin.register(SafeguardingAlert)
 class SafeguardingAlertAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
-    scheme_field = "tasking__scheme"
     list_display = ["raised_at", "tasking", "raised_by", "note", "acknowledged_at", "acknowledged_by", "waited"]
     list_filter = ["acknowledged_at"]
     list_select_related = ["tasking", "raised_by", "acknowledged_by"]
@@ -481,7 +477,6 @@ class SafeguardingAlertAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
 
 @admin.register(HandoverBundle)
 class HandoverBundleAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
-    scheme_field = "tasking__scheme"
     list_display = ["tasking", "version", "state", "progress", "requested_by", "requested_at", "download"]
     list_filter = ["state"]
     list_select_related = ["tasking", "requested_by"]
@@ -515,7 +510,6 @@ class BundleShareForm(forms.ModelForm):
 
 @admin.register(BundleShare)
 class BundleShareAdmin(SchemeScopedAdmin):
-    scheme_field = "bundle__tasking__scheme"
     form = BundleShareForm
     list_display = ["bundle", "recipient", "until", "shared_by", "shared_at", "revoked_at"]
     list_select_related = ["bundle__tasking", "recipient", "shared_by"]
@@ -541,11 +535,20 @@ class BundleShareAdmin(SchemeScopedAdmin):
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return redirect(request.get_full_path())
 
-    @admin.action(description="Revoke the selected shares")
+    @admin.action(description="Revoke the selected shares", permissions=["share"])
     def revoke_shares(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for share in queryset.filter(revoked_at__isnull=True):
+        revoked = 0
+        for share in queryset.filter(revoked_at__isnull=True).select_related("bundle__tasking"):
             services.bundle_share_revoke(share=share, by=request.user)
-        self.message_user(request, "Shares revoked.", messages.SUCCESS)
+            revoked += 1
+        self.message_user(request, f"{revoked} share(s) revoked.", messages.SUCCESS)
+
+    def has_share_permission(self, request: HttpRequest) -> bool:
+        """Sharing and revoking are disclosure decisions: the policy's, for the list action and the form."""
+        return may_share_bundle(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and may_share_bundle(request.user)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -556,6 +559,5 @@ class BundleShareAdmin(SchemeScopedAdmin):
 
 @admin.register(BundleAccess)
 class BundleAccessAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
-    scheme_field = "bundle__tasking__scheme"
     list_display = ["bundle", "user", "at", "ip"]
     list_select_related = ["bundle__tasking", "user"]

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from portal.text import without_unstorable
+
 # Proposing to meet, and initiating sexual content: the two things a decoy must never do.
 DEFAULT_PATTERNS = [
     r"\b(meet|meeting) (up|me|you)\b",
@@ -44,7 +46,9 @@ class Flag:
     pattern: str
 
     def as_dict(self) -> dict:
-        return {"line": self.line, "text": self.text[:300], "pattern": self.pattern}
+        # A quotation for the reviewer, not the evidence: characters no database can hold (a NUL in the
+        # export, a lone surrogate from JSON) become U+FFFD; the file itself is kept byte for byte.
+        return {"line": self.line, "text": without_unstorable(self.text[:300], "\ufffd")[0], "pattern": self.pattern}
 
 
 def parse_transcript(text: str, mime: str) -> list[Message]:

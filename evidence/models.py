@@ -16,6 +16,8 @@ from portal.models import Scheme
 class Authorisation(models.Model):
     """The legal authority for covert activity (RIPA CHIS, directed surveillance, or another basis)."""
 
+    scheme_path = "scheme"
+
     class Kind(models.TextChoices):
         CHIS = "chis", "CHIS (RIPA s.29)"
         DIRECTED_SURVEILLANCE = "directed", "Directed surveillance (RIPA s.28)"
@@ -53,6 +55,8 @@ class Authorisation(models.Model):
 
 
 class Tasking(models.Model):
+    scheme_path = "scheme"
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         ACTIVE = "active", "Active"
@@ -107,6 +111,8 @@ class TaskingGroupObjectPermission(GroupObjectPermissionBase):
 class Assignment(models.Model):
     """The fact that a volunteer is assigned; the permission it grants lives in guardian."""
 
+    scheme_path = "tasking__scheme"
+
     tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="assignments")
     volunteer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -133,6 +139,8 @@ class Assignment(models.Model):
 class ExhibitCounter(models.Model):
     """Next sequence number per producer per tasking: locked while a reference is allocated."""
 
+    scheme_path = "tasking__scheme"
+
     tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="+")
     initials = models.CharField(max_length=8)
     last = models.PositiveIntegerField(default=0)
@@ -145,6 +153,8 @@ class ExhibitCounter(models.Model):
 
 
 class Exhibit(models.Model):
+    scheme_path = "tasking__scheme"
+
     class Review(models.TextChoices):
         AWAITING = "awaiting", "Awaiting review"
         ACCEPTED = "accepted", "Accepted"
@@ -200,6 +210,8 @@ class Exhibit(models.Model):
 class CustodyEvent(models.Model):
     """One handling step of one exhibit; each row chains to the previous one of the same exhibit."""
 
+    scheme_path = "exhibit__tasking__scheme"
+
     class Action(models.TextChoices):
         UPLOADED = "uploaded", "Uploaded"
         HASH_VERIFIED = "hash_verified", "Hash verified"
@@ -233,6 +245,8 @@ class CustodyEvent(models.Model):
 class UnusedMaterial(models.Model):
     """CPIA unused material: an item captured but not relied on, scheduled on MG6C or MG6D."""
 
+    scheme_path = "tasking__scheme"
+
     class Schedule(models.TextChoices):
         MG6C = "MG6C", "MG6C (non-sensitive)"
         MG6D = "MG6D", "MG6D (sensitive)"
@@ -255,6 +269,8 @@ class UnusedMaterial(models.Model):
 
 class SafeguardingAlert(models.Model):
     """ "A real child may be at risk": raised by a volunteer, acknowledged by an officer, timed."""
+
+    scheme_path = "tasking__scheme"
 
     tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="safeguarding_alerts")
     raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -279,6 +295,8 @@ class SafeguardingAlert(models.Model):
 class ContemporaneousNote(models.Model):
     """A note written during the tasking: timestamped by the server, never edited or deleted."""
 
+    scheme_path = "tasking__scheme"
+
     tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     written_at = models.DateTimeField(default=timezone.now)
@@ -294,6 +312,8 @@ class ContemporaneousNote(models.Model):
 class Statement(models.Model):
     """A witness statement (MG11). Drafts may change (each differing draft is kept); once signed, the
     rendered PDF and its hash are fixed and the statement is never edited: a correction is a new one."""
+
+    scheme_path = "tasking__scheme"
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -321,6 +341,8 @@ class Statement(models.Model):
 class StatementDraft(models.Model):
     """Every differing version of a statement's text before signing (CPIA: drafts are kept)."""
 
+    scheme_path = "statement__tasking__scheme"
+
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="drafts")
     body = models.TextField()
     saved_at = models.DateTimeField(default=timezone.now)
@@ -334,6 +356,8 @@ class StatementDraft(models.Model):
 
 class HandoverBundle(models.Model):
     """A signed PDF package of one tasking's evidence for police, CPS and court (version n per tasking)."""
+
+    scheme_path = "tasking__scheme"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -379,6 +403,8 @@ class BundleShare(models.Model):
     """A bundle shared with a court / CPS recipient until a date; the grant is a guardian permission,
     the date and revocation are checked by the policy at every request."""
 
+    scheme_path = "bundle__tasking__scheme"
+
     bundle = models.ForeignKey(HandoverBundle, on_delete=models.PROTECT, related_name="shares")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bundle_shares")
     until = models.DateTimeField()
@@ -398,6 +424,8 @@ class BundleShare(models.Model):
 
 class BundleAccess(models.Model):
     """Every download of a bundle, by anyone."""
+
+    scheme_path = "bundle__tasking__scheme"
 
     bundle = models.ForeignKey(HandoverBundle, on_delete=models.PROTECT, related_name="accesses")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

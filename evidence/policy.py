@@ -38,6 +38,15 @@ class Decision:
     def codes(self) -> list[str]:
         return [reason.code for reason in self.reasons]
 
+    @property
+    def audit_codes(self) -> list[str]:
+        """The codes as an audit row may hold them: welfare reasons are one "welfare_grounds", since the
+        audit log is read by people who must not learn a volunteer's health detail."""
+        from volunteers.deployability import WELFARE_CODES
+
+        welfare = {str(code) for code in WELFARE_CODES}
+        return list(dict.fromkeys("welfare_grounds" if code in welfare else code for code in self.codes))
+
     def reasons_for(self, audience: Audience) -> list[str]:
         return [reason.officer if audience is Audience.OFFICER else reason.volunteer for reason in self.reasons]
 
@@ -116,9 +125,19 @@ def _officer_texts(deployability) -> list[str]:
     ]
 
 
+def content_decision(*, user: User, tasking: Tasking, at: datetime | None = None) -> Decision:
+    """May a volunteer read what a tasking holds — its briefing and persona, and her own exhibits, notes
+    and statements for it? Only while the one rule would let her work on it. A volunteer who has been
+    unassigned, stood down, whose training lapsed or whose tasking ended keeps nothing of the operation:
+    she is told its status and whom to contact. (Raising a safeguarding concern is never refused to
+    anyone assigned: an alert about a child must not be lost.)"""
+    return submission_decision(user=user, tasking=tasking, at=at)
+
+
 def may_open_exhibit(user: User, exhibit) -> bool:
     """Who may view or download an exhibit's file. Quarantined material: only officers holding the
-    specific permission — never the volunteer who captured it (s.46 SOA 2003 handling)."""
+    specific permission — never the volunteer who captured it (s.46 SOA 2003 handling). The producer
+    opens her own exhibits only while content_decision allows her the tasking."""
     from portal import roles
 
     if not user.is_authenticated or not user.is_active:
@@ -126,9 +145,9 @@ def may_open_exhibit(user: User, exhibit) -> bool:
     officer = roles.has_role(user, roles.OFFICER) and user.scheme_id == exhibit.tasking.scheme_id
     if exhibit.quarantined:
         return officer and user.has_perm("evidence.open_quarantined")
-    if exhibit.producer_id == user.pk:
+    if officer and user.has_perm("evidence.view_exhibit"):
         return True
-    return officer and user.has_perm("evidence.view_exhibit")
+    return exhibit.producer_id == user.pk and content_decision(user=user, tasking=exhibit.tasking).allowed
 
 
 def may_download_bundle(user: User, bundle, *, at: datetime | None = None) -> bool:
@@ -173,6 +192,17 @@ def may_follow_bundle(user: User, bundle) -> bool:
         and roles.has_role(user, roles.OFFICER)
         and user.scheme_id == bundle.tasking.scheme_id
     )
+
+
+def may_share_bundle(user: User, bundle=None) -> bool:
+    """Sharing a bundle with a court or CPS recipient is a disclosure: supervising officers of the bundle's
+    scheme only (scheme administrators manage the scheme, not its evidence). Without a bundle: whether
+    the person may share any at all."""
+    from portal import roles
+
+    if not (user.is_authenticated and user.is_active and roles.has_role(user, roles.OFFICER)):
+        return False
+    return bundle is None or user.scheme_id == bundle.tasking.scheme_id
 
 
 def may_verify_bundles(user: User) -> bool:

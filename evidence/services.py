@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from evidence.custody import custody_append
 from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, ExhibitCounter, Tasking
-from evidence.policy import SUBMIT, authorisation_problem, submission_decision
+from evidence.policy import SUBMIT, authorisation_problem, may_share_bundle, submission_decision
 from portal.audit import audit_record
 from portal.models import User
 from portal.permissions import grant, holds_object_perm, revoke
+from portal.text import require_storable, without_unstorable
 from volunteers.models import Volunteer
 
 T = Tasking.Status
@@ -155,6 +156,14 @@ def exhibit_submit(
     decision = submission_decision(user=user, tasking=tasking)
     if not decision.allowed:
         raise SubmissionRefused(decision)
+    for what, text in (
+        ("The description", description),
+        ("The platform", platform),
+        ("The other party's account identifiers", other_party),
+        ("The web address", url),
+        ("The capture method", capture_method),
+    ):
+        require_storable(text, what=what)
     if browser_sha256 and browser_sha256.lower() != upload.sha256:
         raise ValidationError(
             "The file changed on the way: your browser calculated a different SHA-256 from the one the portal "
@@ -178,7 +187,8 @@ def exhibit_submit(
             url=url,
             captured_at=captured_at,
             capture_method=capture_method,
-            original_name=upload.name[:255],
+            # The name the sender's computer gave the file, for reference only: the hash identifies it.
+            original_name=without_unstorable(upload.name or "", "\ufffd")[0][:255],
             stored_name=stored_name,
             size=upload.size,
             sniffed_type=sniffed_type,
@@ -306,6 +316,9 @@ def exhibit_set_quarantine(*, exhibit: Exhibit, quarantined: bool, by: User, rea
     return exhibit
 
 
+SAFEGUARDING_NOTE_MAX = 10_000
+
+
 def safeguarding_raise(*, tasking: Tasking, by: User, note: str = "", alert_url: str = ""):
     """One button for the volunteer: the handler and controller are e-mailed at once (on commit)."""
     from django.core.mail import send_mail
@@ -315,8 +328,16 @@ def safeguarding_raise(*, tasking: Tasking, by: User, note: str = "", alert_url:
     # Assignment is recorded as the guardian grant; the same fact the one rule reads.
     if not holds_object_perm(by, SUBMIT, tasking):
         raise PermissionDenied("Only a volunteer assigned to this tasking can raise its alert.")
+    # An alert about a child is never lost to its note: what cannot be stored is removed, an overlong note
+    # is kept to its first SAFEGUARDING_NOTE_MAX characters, and the alert says so (alert.note_changes).
+    note, removed = without_unstorable(note)
+    changes = [f"{removed} character(s) that could not be stored were removed"] if removed else []
+    if len(note) > SAFEGUARDING_NOTE_MAX:
+        changes.append(f"only the first {SAFEGUARDING_NOTE_MAX:,} of {len(note):,} characters were kept")
+        note = note[:SAFEGUARDING_NOTE_MAX]
     with transaction.atomic():
         alert = SafeguardingAlert.objects.create(tasking=tasking, raised_by=by, note=note)
+        alert.note_changes = changes
         audit_record(action="evidence.safeguarding_raise", actor=by, obj=tasking, detail={"alert": alert.pk})
         recipients = sorted({tasking.handler.email, tasking.controller.email})
         transaction.on_commit(
@@ -386,6 +407,7 @@ def note_add(*, tasking: Tasking, author: User, text: str):
 
     if not text.strip():
         raise ValidationError("Write the note before adding it.")
+    require_storable(text, what="The note")
     decision = submission_decision(user=author, tasking=tasking)
     if not decision.allowed:
         raise SubmissionRefused(decision)
@@ -400,6 +422,8 @@ def bundle_share(*, bundle, recipient: User, until: datetime, by: User):
     from evidence.models import BundleShare, HandoverBundle
     from portal import roles
 
+    if not may_share_bundle(by, bundle):
+        raise PermissionDenied("Only a supervising officer of the bundle's scheme can share it.")
     if bundle.state != HandoverBundle.State.READY:
         raise ValidationError("Only a finished bundle can be shared.")
     if not roles.has_role(recipient, roles.COURT):
@@ -419,6 +443,8 @@ def bundle_share(*, bundle, recipient: User, until: datetime, by: User):
 
 
 def bundle_share_revoke(*, share, by: User):
+    if not may_share_bundle(by, share.bundle):
+        raise PermissionDenied("Only a supervising officer of the bundle's scheme can revoke its shares.")
     if share.revoked_at:
         raise ValidationError("This share is already revoked.")
     with transaction.atomic():

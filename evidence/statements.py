@@ -19,6 +19,7 @@ from evidence.models import Exhibit, Statement, StatementDraft, Tasking
 from evidence.policy import submission_decision
 from portal.audit import audit_record
 from portal.models import User
+from portal.text import require_storable
 
 # Criminal Justice Act 1967 s.9 and CrimPR 16.2: the declaration, with the page count of the signed document.
 DECLARATION = (
@@ -49,6 +50,7 @@ def statement_save_draft(
     _require_assigned(author, tasking)
     if not body.strip():
         raise ValidationError("Write the statement before saving it.")
+    require_storable(body, what="The statement")
     exhibits = list(Exhibit.objects.filter(tasking=tasking, producer=author, pk__in=exhibit_ids))
     with transaction.atomic():
         if statement is None:

@@ -6,24 +6,23 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import HttpRequest
 
 from portal import roles
 from portal.accounts import _check_scheme, user_set_roles
-from portal.audit import audit_record
+from portal.audit import audit_record, welfare_rows
 from portal.jobs import job_retry
 from portal.models import AuditEvent, Job, Scheme, User
-from portal.permissions import PortalGuardedAdmin, scheme_filter
+from portal.permissions import PortalGuardedAdmin, is_welfare_officer, scheme_filter
 
 
 class SchemeScopedAdmin(admin.ModelAdmin):
-    """Every object admin of the portal: people see their own scheme's rows and nothing else."""
-
-    scheme_field = "scheme"
+    """Every object admin of the portal: people see their own scheme's rows and nothing else (the
+    model's `scheme_path` says how its rows belong to a scheme)."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return scheme_filter(super().get_queryset(request), request.user, field=self.scheme_field)
+        return scheme_filter(super().get_queryset(request), request.user)
 
 
 class UserAdminForm(forms.ModelForm):
@@ -168,13 +167,56 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+WITHHELD = "Withheld: welfare record"
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin):
-    list_display = ["id", "at", "action", "outcome", "actor_email", "actor_role", "object_type", "object_id", "ip"]
+    """The audit log. Rows about welfare name whom they are about, and carry their detail, only for welfare
+    staff of that scheme: anyone else reads that welfare staff acted, when, and how — not on whom."""
+
+    list_display = ["id", "at", "action", "outcome", "actor_email", "actor_role", "object_type", "object_shown", "ip"]
     list_filter = ["outcome", "action"]
-    search_fields = ["actor_email", "action", "object_id"]
+    search_fields = ["actor_email", "action"]
     date_hierarchy = "at"
     list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        user = request.user
+        readable = Q() if user.is_superuser and user.scheme_id is None else Q(scheme_id=user.scheme_id)
+        if not is_welfare_officer(user):
+            readable = Q(pk__in=[])
+        withheld = Case(When(welfare_rows() & ~readable, then=Value(True)), default=Value(False))
+        return super().get_queryset(request).annotate(withheld=withheld)
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return ["actor_email", "action"]  # and the object id: get_search_results
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            # Searching by object id never finds a welfare row whose object is withheld from the viewer.
+            found = found | queryset.filter(withheld=False, object_id=search_term.strip())
+        return found, duplicates
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        shown = {"object_id": "object_shown", "detail": "detail_shown"}
+        return [shown.get(name, name) for name in super().get_fields(request, obj)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*super().get_readonly_fields(request, obj), "object_shown", "detail_shown"]
+
+    @admin.display(description="Object ID", ordering="object_id")
+    def object_shown(self, obj: AuditEvent) -> str:
+        return WITHHELD if getattr(obj, "withheld", True) and obj.object_id else obj.object_id
+
+    @admin.display(description="Detail")
+    def detail_shown(self, obj: AuditEvent) -> str:
+        import json
+
+        if getattr(obj, "withheld", True):
+            return WITHHELD if obj.detail else "—"
+        return json.dumps(obj.detail, ensure_ascii=False, sort_keys=True)
 
 
 @admin.register(Job)
@@ -183,7 +225,7 @@ class JobAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
     list_filter = ["state", "kind"]
     actions = ["retry_failed"]
 
-    @admin.action(description="Retry the selected failed jobs")
+    @admin.action(description="Retry the selected failed jobs", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
         failed = list(queryset.filter(state=Job.State.FAILED))
         for job in failed:
@@ -192,6 +234,11 @@ class JobAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
         self.message_user(request, f"{len(failed)} job(s) sent again.", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"{skipped} job(s) were not failed, so were left alone.", messages.WARNING)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Sending a failed job again is for those who run the platform or the scheme; officers retry their
+        own bundles from the bundle's page."""
+        return request.user.is_superuser or roles.has_role(request.user, roles.SCHEME_ADMIN)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

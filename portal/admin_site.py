@@ -6,10 +6,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.contrib.admin.filters import RelatedFieldListFilter, RelatedOnlyFieldListFilter
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+
+from portal.permissions import scheme_filter
 
 
 class AuditedAdminMixin:
@@ -39,6 +44,89 @@ class AuditedAdminMixin:
         return super().log_deletions(request, queryset)
 
 
+class ScopedRelatedFieldListFilter(RelatedFieldListFilter):
+    """A "By tasking" (or any related-object) filter that offers only what the viewer's own change list
+    holds, of their own scheme: never another scheme's operation names."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list:
+        in_view = model_admin.get_queryset(request).values(f"{self.field_path}__pk")
+        allowed = scheme_filter(field.remote_field.model._default_manager.all(), request.user).filter(pk__in=in_view)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False, limit_choices_to={"pk__in": allowed.values("pk")}, ordering=ordering
+        )
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """The raw-id box names the chosen object only if the viewer may see it (its label is looked up
+    outside the form's queryset, so a typed or URL-given id of another scheme would otherwise print it)."""
+
+    def __init__(self, rel: Any, admin_site: Any, *, queryset: QuerySet, using: str | None = None) -> None:
+        super().__init__(rel, admin_site, using=using)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value: Any) -> tuple[str, str]:
+        key = self.rel.get_related_field().name
+        try:
+            visible = self.queryset.filter(**{key: value}).exists()
+        except (ValueError, TypeError, ValidationError):
+            visible = False
+        return super().label_and_url_for_value(value) if visible else ("", "")
+
+
+class ScopedChoicesMixin:
+    """Every choice an admin form offers from a related model — selects, multi-selects, raw-id labels,
+    inline forms — comes from the viewer's scheme, through scheme_filter (the change lists' scoping)."""
+
+    def get_field_queryset(self, db: str | None, db_field: Any, request: HttpRequest) -> QuerySet:
+        queryset = super().get_field_queryset(db, db_field, request)
+        if queryset is None:
+            queryset = db_field.remote_field.model._default_manager.using(db).all()
+        return scheme_filter(queryset, request.user)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "widget" not in kwargs and db_field.name in self.raw_id_fields:
+            kwargs["widget"] = ScopedRawIdWidget(
+                db_field.remote_field,
+                self.admin_site,
+                queryset=self.get_field_queryset(kwargs.get("using"), db_field, request),
+                using=kwargs.get("using"),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ScopedAdminMixin(ScopedChoicesMixin):
+    """The same for a whole ModelAdmin: its forms, its inlines' forms, and its list filters."""
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        return [_scoped_filter(self.model, spec) for spec in super().get_list_filter(request)]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list:
+        return [_scoped_inline(inline) for inline in super().get_inlines(request, obj)]
+
+
+def _scoped_filter(model: Any, spec: Any) -> Any:
+    path, filter_class = (spec, None) if isinstance(spec, str) else (spec if isinstance(spec, tuple) else (None, None))
+    if path is None or filter_class not in (None, RelatedFieldListFilter, RelatedOnlyFieldListFilter):
+        return spec  # a SimpleListFilter or a filter class of its own: it decides its choices itself
+    try:
+        field = get_fields_from_path(model, path)[-1]
+    except FieldDoesNotExist:
+        return spec
+    return (path, ScopedRelatedFieldListFilter) if field.is_relation else spec
+
+
+_SCOPED_INLINES: dict[type, type] = {}
+
+
+def _scoped_inline(inline: type) -> type:
+    if issubclass(inline, ScopedChoicesMixin):
+        return inline
+    if inline not in _SCOPED_INLINES:
+        _SCOPED_INLINES[inline] = type(inline.__name__, (ScopedChoicesMixin, inline), {"__module__": inline.__module__})
+    return _SCOPED_INLINES[inline]
+
+
 def _plain(message: Any) -> Any:
     if isinstance(message, (list, dict, str)):
         import json
@@ -54,10 +142,12 @@ class PortalAdminSite(admin.AdminSite):
     site_url = None  # officers' home is the admin itself; "/" would only send them back here
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        # Every ModelAdmin — ours and third-party ones — is audited, without each one remembering to.
+        # Every ModelAdmin — ours and third-party ones — is audited and offers choices of the viewer's
+        # scheme only, without each one remembering to.
         admin_class = admin_class or admin.ModelAdmin
-        if not issubclass(admin_class, AuditedAdminMixin):
-            admin_class = type(f"Audited{admin_class.__name__}", (AuditedAdminMixin, admin_class), {})
+        mixins = tuple(mixin for mixin in (AuditedAdminMixin, ScopedAdminMixin) if not issubclass(admin_class, mixin))
+        if mixins:
+            admin_class = type(f"Portal{admin_class.__name__}", (*mixins, admin_class), {})
         super().register(model_or_iterable, admin_class, **options)
 
     def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
@@ -78,7 +168,7 @@ class PortalAdminSite(admin.AdminSite):
             from evidence.models import SafeguardingAlert
 
             context["open_safeguarding_alerts"] = list(
-                SafeguardingAlert.objects.filter(acknowledged_at__isnull=True)
+                scheme_filter(SafeguardingAlert.objects.filter(acknowledged_at__isnull=True), user)
                 .filter(Q(tasking__handler=user) | Q(tasking__controller=user))
                 .select_related("tasking")[:10]
             )
@@ -87,3 +177,27 @@ class PortalAdminSite(admin.AdminSite):
     def password_change(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
         # One place to change a password: allauth's, with its validators, audit and re-authentication.
         return HttpResponseRedirect(reverse("account_change_password"))
+
+
+def check_every_admin_choice_is_scoped(app_configs: Any = None, **kwargs: Any) -> list:
+    """System check: every model the admin lists, and every model it offers as a choice (a related
+    field of a listed model or of an inline), says which scheme its rows belong to. A model that does
+    not would otherwise be offered whole, to every scheme."""
+    from django.contrib.admin import site
+    from django.core import checks
+
+    from portal.permissions import UndeclaredScope, scheme_path
+
+    models = set()
+    for model, model_admin in site._registry.items():
+        for each in (model, *(inline.model for inline in model_admin.inlines)):
+            models.add(each)
+            forward = [*each._meta.fields, *each._meta.many_to_many]
+            models.update(field.related_model for field in forward if field.is_relation)
+    errors = []
+    for model in sorted(models, key=lambda m: m._meta.label):
+        try:
+            scheme_path(model)
+        except UndeclaredScope as exc:
+            errors.append(checks.Error(str(exc), obj=model, id="portal.E001"))
+    return errors

@@ -15,3 +15,11 @@ class PortalConfig(AppConfig):
 
 class PortalAdminConfig(AdminConfig):
     default_site = "portal.admin_site.PortalAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        from django.core import checks
+
+        from portal.admin_site import check_every_admin_choice_is_scoped
+
+        checks.register(check_every_admin_choice_is_scoped, checks.Tags.admin)

@@ -6,7 +6,9 @@ import contextvars
 from collections.abc import Iterator
 from typing import Any
 
+from django.apps import apps
 from django.db import connection, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -101,6 +103,18 @@ def audit_record(
         event.hash = hashchain.link_hash(event.prev_hash, chained_row(event))
         event.save(force_insert=True)
     return event
+
+
+def welfare_rows() -> Q:
+    """Audit rows about welfare: the welfare pages' own events ("welfare.…") and any event about a model
+    that declares `audit_compartment = "welfare"` (screenings, exposure, stand-downs, requests), whether
+    written by a service or by the admin ("<model>.consult_list"). Their person-level detail — whom they
+    are about, the detail column — is for welfare staff only (can_read_welfare_detail)."""
+    labels = [m._meta.label_lower for m in apps.get_models() if getattr(m, "audit_compartment", None) == "welfare"]
+    rows = Q(action__startswith="welfare.") | Q(object_type__in=labels)
+    for label in labels:
+        rows |= Q(action__startswith=f"{label}.")
+    return rows
 
 
 def _chain_rows() -> Iterator[tuple[int, dict[str, Any], str, str]]:

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.models import Job, User
+from portal.permissions import scheme_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ def job_create(
         kind=kind,
         object_type=f"{obj._meta.app_label}.{obj._meta.model_name}" if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        scheme_id=getattr(obj, "scheme_id", None) if obj is not None else (by.scheme_id if by else None),
+        # By the object's declared scheme path, so a bundle's or a certificate's job shows in its scheme's list.
+        scheme_id=scheme_id_of(obj) if obj is not None else (by.scheme_id if by else None),
         payload=payload or {},
         created_by=by,
         max_attempts=max_attempts or settings.PORTAL_JOB_MAX_ATTEMPTS,

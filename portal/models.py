@@ -11,6 +11,8 @@ from django.utils import timezone
 class Scheme(models.Model):
     """A police force's accredited-volunteer partnership scheme: the boundary of what anyone sees."""
 
+    scheme_path = "self"
+
     name = models.CharField(max_length=200, unique=True)
     code = models.SlugField(max_length=20, unique=True, help_text="Short force code used in references, e.g. 'wmp'.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -45,6 +47,8 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in with their e-mail address; their roles are Groups (portal.roles)."""
+
+    scheme_path = "scheme"
 
     email = models.EmailField("e-mail address", max_length=254, unique=True)
     full_name = models.CharField(max_length=200, blank=True)
@@ -89,6 +93,8 @@ class AuditEvent(models.Model):
     portal/hashchain.py, which anyone can re-implement to check the chain.
     """
 
+    scheme_path = "scheme"
+
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
         FAILURE = "failure", "Failure"
@@ -119,6 +125,8 @@ class AuditEvent(models.Model):
 
 class Job(models.Model):
     """The database's record of one background job; the broker only carries a pointer to it."""
+
+    scheme_path = "scheme"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

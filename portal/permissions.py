@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
@@ -11,16 +12,87 @@ from guardian.shortcuts import assign_perm, get_objects_for_user, get_user_perms
 
 from portal.models import User
 
+# Where each third-party model's rows belong. Our own models say it themselves (`scheme_path`).
+THIRD_PARTY_SCHEME_PATHS: dict[str, str | None] = {
+    "account.emailaddress": "user__scheme",
+    "mfa.authenticator": "user__scheme",
+    "auth.group": None,  # the roles: the same for every scheme
+    "auth.permission": None,
+    "contenttypes.contenttype": None,
+}
 
-def scheme_filter(queryset: QuerySet, user: User, *, field: str = "scheme") -> QuerySet:
-    """What a person's organisation may see: their scheme's rows; superusers see every scheme."""
+PLATFORM_WIDE = None  # a `scheme_path` of None: reference data every scheme shares (modules, codes of conduct)
+SCHEME_ITSELF = "self"
+
+
+class UndeclaredScope(ImproperlyConfigured):
+    """A model whose rows are offered to someone but which never said which scheme they belong to."""
+
+
+def scheme_path(model: type[Model]) -> str | None:
+    """The lookup from a model's rows to the scheme they belong to ("tasking__scheme"), "self" for
+    Scheme, or None for platform-wide reference data. Declared once per model, as `scheme_path`, so
+    change lists, form choices and list filters all scope through the same fact."""
+    if hasattr(model, "scheme_path"):
+        return model.scheme_path
+    label = model._meta.label_lower
+    if label in THIRD_PARTY_SCHEME_PATHS:
+        return THIRD_PARTY_SCHEME_PATHS[label]
+    raise UndeclaredScope(
+        f"{model._meta.label} does not say which scheme its rows belong to: give it a `scheme_path` "
+        '(for example "tasking__scheme", or None for platform-wide reference data).'
+    )
+
+
+def scheme_id_of(obj: Model) -> int | None:
+    """The scheme one row belongs to, by the same declared path; None for platform-wide rows."""
+    try:
+        path = scheme_path(type(obj))
+    except UndeclaredScope:
+        return getattr(obj, "scheme_id", None)
+    if path is PLATFORM_WIDE:
+        return None
+    if path == SCHEME_ITSELF:
+        return obj.pk
+    *hops, last = path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop, None)
+        if obj is None:
+            return None
+    return getattr(obj, f"{last}_id", None)
+
+
+def scheme_filter(queryset: QuerySet, user: User, *, field: str | None = None) -> QuerySet:
+    """What a person's organisation may see: their scheme's rows; superusers see every scheme.
+
+    `field` defaults to the model's own `scheme_path`. Platform-wide reference data is visible to every
+    signed-in person."""
     if not user.is_authenticated or not user.is_active:
         return queryset.none()
-    if user.is_superuser:
+    path = field if field is not None else scheme_path(queryset.model)
+    if path is PLATFORM_WIDE or user.is_superuser:
         return queryset
     if user.scheme_id is None:
         return queryset.none()
-    return queryset.filter(**{f"{field}_id": user.scheme_id})
+    lookup = "pk" if path == SCHEME_ITSELF else f"{path}_id"
+    return queryset.filter(**{lookup: user.scheme_id})
+
+
+def is_welfare_officer(user: User) -> bool:
+    from portal import roles
+
+    return roles.has_role(user, roles.WELFARE)
+
+
+def can_read_welfare_detail(user: User, scheme_id: int | None) -> bool:
+    """Clinical notes, outcomes, stand-down details and audit rows about welfare: welfare officers of that
+    scheme only. A platform superuser reads them only if they also hold the welfare role (need to know).
+    """
+    if not user.is_authenticated or not user.is_active or not is_welfare_officer(user):
+        return False
+    if user.is_superuser and user.scheme_id is None:
+        return True
+    return scheme_id is not None and user.scheme_id == scheme_id
 
 
 def objects_with_perm(user: User, perm: str, queryset: QuerySet) -> QuerySet:

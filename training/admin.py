@@ -68,7 +68,6 @@ class ModuleVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Certificate)
 class CertificateAdmin(SchemeScopedAdmin):
-    scheme_field = "user__scheme"
     list_display = ["user", "module", "version", "passed_at", "expires_at", "revoked_at"]
     list_filter = ["module", "revoked_at"]
     list_select_related = ["user", "module", "version"]
@@ -108,7 +107,6 @@ class CertificateAdmin(SchemeScopedAdmin):
 
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
-    scheme_field = "user__scheme"
     list_display = ["user", "version", "started_at", "submitted_at", "score_percent", "passed"]
     list_filter = ["passed", "version__module"]
     list_select_related = ["user", "version__module"]
@@ -117,7 +115,6 @@ class AttemptAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
 
 @admin.register(AttemptReset)
 class AttemptResetAdmin(SchemeScopedAdmin):
-    scheme_field = "user__scheme"
     list_display = ["user", "module", "by", "at"]
     fields = ["user", "module", "reason"]
 

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 
 class Module(models.Model):
+    scheme_path = None
+
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     summary = models.CharField(max_length=300, blank=True)
@@ -26,6 +28,8 @@ class Module(models.Model):
 
 class ModuleVersion(models.Model):
     """Published content and questions; never edited once published — a change is a new version."""
+
+    scheme_path = None
 
     module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
@@ -53,6 +57,8 @@ class ModuleVersion(models.Model):
 
 
 class Question(models.Model):
+    scheme_path = None
+
     class Kind(models.TextChoices):
         SINGLE = "single", "Choose one answer"
         MULTIPLE = "multiple", "Choose all answers that apply"
@@ -71,6 +77,8 @@ class Question(models.Model):
 
 
 class Choice(models.Model):
+    scheme_path = None
+
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="choices")
     order = models.PositiveSmallIntegerField()
     text = models.TextField()
@@ -84,6 +92,8 @@ class Choice(models.Model):
 
 
 class Attempt(models.Model):
+    scheme_path = "user__scheme"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attempts")
     version = models.ForeignKey(ModuleVersion, on_delete=models.PROTECT, related_name="attempts")
     seed = models.BigIntegerField(help_text="Fixes this attempt's question and choice order.")
@@ -104,6 +114,8 @@ class Attempt(models.Model):
 class AttemptReset(models.Model):
     """An officer allows further attempts after the maximum was reached."""
 
+    scheme_path = "user__scheme"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="+")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -118,6 +130,8 @@ class AttemptReset(models.Model):
 
 
 class Certificate(models.Model):
+    scheme_path = "user__scheme"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="certificates")
     module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="certificates")
     version = models.ForeignKey(ModuleVersion, on_delete=models.PROTECT, related_name="certificates")

@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
-from portal.permissions import scheme_filter
 from volunteers import services
 from volunteers.deployability import Audience, deployability_for, screening_state
 from volunteers.models import (
@@ -163,16 +162,8 @@ class VolunteerAdmin(SchemeScopedAdmin):
 
 
 class VolunteerRecordAdmin(SchemeScopedAdmin):
-    """Admin of a record about one volunteer: scoped by the volunteer's scheme, and the volunteer
-    picker offers only that scheme's volunteers."""
-
-    scheme_field = "volunteer__scheme"
-
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
-        if "volunteer" in form.base_fields:
-            form.base_fields["volunteer"].queryset = scheme_filter(Volunteer.objects.all(), request.user)
-        return form
+    """Admin of a record about one volunteer: scoped by the volunteer's scheme (the volunteer picker
+    offers only that scheme's volunteers, as every admin choice does)."""
 
 
 class VettingCheckInline(admin.TabularInline):
@@ -337,9 +328,10 @@ class InvitationAdmin(SchemeScopedAdmin):
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description="Revoke the selected invitations")
+    @admin.action(description="Revoke the selected invitations", permissions=["add"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.filter(used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        # Whoever may invite may withdraw an invitation; each withdrawal is audited by the service.
+        count = sum(services.invitation_revoke(invitation=invitation, by=request.user) for invitation in queryset)
         self.message_user(request, f"{count} invitation(s) revoked.", messages.SUCCESS)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -371,12 +363,6 @@ class CodeOfConductAdmin(admin.ModelAdmin):
 @admin.register(SchemeVolunteerSettings)
 class SchemeVolunteerSettingsAdmin(SchemeScopedAdmin):
     list_display = ["scheme", "required_level", "screening_months", "exposure_threshold_minutes"]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
-        if "scheme" in form.base_fields and not request.user.is_superuser:
-            form.base_fields["scheme"].queryset = form.base_fields["scheme"].queryset.filter(pk=request.user.scheme_id)
-        return form
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -15,6 +15,8 @@ from volunteers.rules import LEVEL_CHOICES
 class SchemeVolunteerSettings(models.Model):
     """What a force decided differently from the platform defaults (empty = use the default)."""
 
+    scheme_path = "scheme"
+
     scheme = models.OneToOneField(Scheme, on_delete=models.CASCADE, related_name="volunteer_settings")
     required_level = models.CharField(max_length=5, choices=LEVEL_CHOICES, blank=True)
     renewal_years = models.JSONField(default=dict, blank=True, help_text='e.g. {"MV": 7, "NPPV3": 5}')
@@ -35,6 +37,8 @@ class SchemeVolunteerSettings(models.Model):
 
 
 class Volunteer(models.Model):
+    scheme_path = "scheme"
+
     class Status(models.TextChoices):
         APPLICANT = "applicant", "Applicant"
         IN_VETTING = "in_vetting", "In vetting"
@@ -76,6 +80,8 @@ class Volunteer(models.Model):
 class StatusChange(models.Model):
     """Who moved a volunteer between states, when and why: the history is never rewritten."""
 
+    scheme_path = "volunteer__scheme"
+
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="status_changes")
     from_status = models.CharField(max_length=12, choices=Volunteer.Status.choices)
     to_status = models.CharField(max_length=12, choices=Volunteer.Status.choices)
@@ -91,6 +97,8 @@ class StatusChange(models.Model):
 
 
 class Invitation(models.Model):
+    scheme_path = "scheme"
+
     scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="invitations")
     email = models.EmailField()
     full_name = models.CharField(max_length=200, blank=True)
@@ -114,6 +122,8 @@ class Invitation(models.Model):
 class CodeOfConduct(models.Model):
     """A published version of the scheme code of conduct; a new version needs everyone to re-accept."""
 
+    scheme_path = None
+
     version = models.PositiveIntegerField(unique=True)
     title = models.CharField(max_length=200, default="Volunteer code of conduct")
     text = models.TextField(help_text="Plain text; blank lines separate paragraphs.")
@@ -132,6 +142,8 @@ class CodeOfConduct(models.Model):
 
 
 class CodeOfConductAcceptance(models.Model):
+    scheme_path = "user__scheme"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="conduct_acceptances")
     code = models.ForeignKey(CodeOfConduct, on_delete=models.PROTECT, related_name="acceptances")
     accepted_at = models.DateTimeField(default=timezone.now)
@@ -145,6 +157,8 @@ class CodeOfConductAcceptance(models.Model):
 
 class VettingRecord(models.Model):
     """One vetting application and its decision; renewal starts a new record."""
+
+    scheme_path = "volunteer__scheme"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "In progress"
@@ -171,6 +185,8 @@ class VettingRecord(models.Model):
 
 
 class VettingCheck(models.Model):
+    scheme_path = "record__volunteer__scheme"
+
     class Kind(models.TextChoices):
         IDENTITY = "identity", "Identity (DBS Route 1 documents seen)"
         PNC_PND = "pnc_pnd", "PNC and PND"
@@ -202,6 +218,8 @@ class VettingCheck(models.Model):
 class AdverseInformation(models.Model):
     """Adverse information triggers an early vetting review and closes the gate until resolved."""
 
+    scheme_path = "volunteer__scheme"
+
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="adverse_information")
     summary = models.TextField()
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -221,6 +239,8 @@ class AdverseInformation(models.Model):
 
 
 class IntegrityReview(models.Model):
+    scheme_path = "volunteer__scheme"
+
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="integrity_reviews")
     done_at = models.DateTimeField(default=timezone.now)
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -236,6 +256,9 @@ class IntegrityReview(models.Model):
 
 class ScreeningRecord(models.Model):
     """A psychological screening. Outcome, restrictions and notes are for welfare officers only."""
+
+    scheme_path = "scheme"
+    audit_compartment = "welfare"  # audit rows about it show person-level detail to welfare staff only
 
     class Kind(models.TextChoices):
         BASELINE = "baseline", "Baseline (at selection)"
@@ -271,6 +294,9 @@ class ScreeningRecord(models.Model):
 class ScreeningRequest(models.Model):
     """An open request for welfare to screen someone (after an incident or heavy exposure)."""
 
+    scheme_path = "scheme"
+    audit_compartment = "welfare"  # audit rows about it show person-level detail to welfare staff only
+
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="screening_requests")
     scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(
@@ -292,6 +318,9 @@ class ScreeningRequest(models.Model):
 class ExposureEvent(models.Model):
     """Minutes of exposure to distressing material, per person (volunteers and officers alike)."""
 
+    scheme_path = "scheme"
+    audit_compartment = "welfare"  # audit rows about it show person-level detail to welfare staff only
+
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exposures")
     scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -309,6 +338,9 @@ class ExposureEvent(models.Model):
 
 class StandDown(models.Model):
     """A welfare stand-down: automatic at the exposure threshold, or placed by a welfare officer."""
+
+    scheme_path = "scheme"
+    audit_compartment = "welfare"  # audit rows about it show person-level detail to welfare staff only
 
     class Reason(models.TextChoices):
         EXPOSURE = "exposure", "Exposure threshold reached"
@@ -335,6 +367,8 @@ class StandDown(models.Model):
 
 class ReminderSent(models.Model):
     """Remembers each expiry reminder sent, so the daily job never sends one twice."""
+
+    scheme_path = "volunteer__scheme"
 
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="+")
     subject = models.CharField(max_length=20)  # vetting / integrity / screening

@@ -5,21 +5,8 @@ from __future__ import annotations
 from portal import roles
 from portal.models import User
 
-
-def is_welfare_officer(user: User) -> bool:
-    return roles.has_role(user, roles.WELFARE)
-
-
-def can_read_welfare_detail(user: User, scheme_id: int | None) -> bool:
-    """Clinical notes, outcomes and stand-down details: welfare officers of that scheme only.
-
-    A platform superuser reads them only if they also hold the welfare role (need to know).
-    """
-    if not user.is_authenticated or not user.is_active or not is_welfare_officer(user):
-        return False
-    if user.is_superuser and user.scheme_id is None:
-        return True
-    return scheme_id is not None and user.scheme_id == scheme_id
+# Who reads welfare detail is decided on the ground floor, where the audit log needs it too.
+from portal.permissions import can_read_welfare_detail, is_welfare_officer  # noqa: F401
 
 
 def can_manage_volunteers(user: User, scheme_id: int | None) -> bool:

@@ -136,6 +136,24 @@ def invitation_create(*, scheme: Scheme, email: str, full_name: str = "", by: Us
     return invitation, token
 
 
+def invitation_revoke(*, invitation: Invitation, by: User) -> bool:
+    """Withdraw an unused invitation: its link stops working at once. False if it was already used or
+    withdrawn. Only the scheme's supervising officers and administrators may (can_manage_volunteers)."""
+    from django.core.exceptions import PermissionDenied
+
+    from volunteers.permissions import can_manage_volunteers
+
+    if not can_manage_volunteers(by, invitation.scheme_id):
+        raise PermissionDenied("Only the scheme's officers and administrators can withdraw its invitations.")
+    with transaction.atomic():
+        withdrawn = Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if withdrawn:
+            audit_record(action="invitation.revoke", actor=by, obj=invitation, detail={"email": invitation.email})
+    return bool(withdrawn)
+
+
 def invitation_send(*, invitation: Invitation, accept_url: str) -> None:
     """E-mail the link once the invitation is committed (the token itself is never stored)."""
     from django.core.mail import send_mail
