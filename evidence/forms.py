@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
+from portal.forms import StorableTextForm
 
-class ExhibitForm(forms.Form):
+
+class ExhibitForm(StorableTextForm):
     description = forms.CharField(
         label="Description",
         max_length=4000,

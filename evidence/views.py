@@ -22,7 +22,15 @@ from django.views.decorators.http import require_POST
 from evidence import services
 from evidence.forms import ExhibitForm
 from evidence.models import Exhibit, Statement, Tasking
-from evidence.policy import SUBMIT, may_download_bundle, may_follow_bundle, may_open_exhibit, submission_decision
+from evidence.policy import (
+    SUBMIT,
+    content_decision,
+    may_download_bundle,
+    may_follow_bundle,
+    may_open_exhibit,
+    submission_decision,
+)
+from evidence.selectors import assigned_taskings, known_tasking
 from evidence.sniff import sniff
 from evidence.statements import statement_save_draft
 from evidence.statements import statement_sign as sign_statement
@@ -35,18 +43,51 @@ from evidence.uploads import (
     receive_stream,
 )
 from portal.audit import audit_record
-from portal.permissions import objects_with_perm
-
-
-def assigned_taskings(user):
-    return objects_with_perm(user, f"evidence.{SUBMIT}", Tasking.objects.select_related("authorisation"))
+from portal.models import AuditEvent
+from portal.permissions import holds_object_perm
 
 
 def _tasking_or_404(user, tasking_id: int) -> Tasking:
+    """A tasking she is assigned to now; writes to it are then decided by the one rule (services)."""
     tasking = assigned_taskings(user).filter(pk=tasking_id).first()
     if tasking is None:
         raise Http404("No such tasking.")  # the same answer for "does not exist" and "not yours"
     return tasking
+
+
+def _known_tasking_or_404(user, tasking_id: int) -> Tasking:
+    tasking = known_tasking(user, tasking_id)
+    if tasking is None:
+        raise Http404("No such tasking.")
+    return tasking
+
+
+def _closed(
+    request: HttpRequest,
+    tasking: Tasking,
+    decision,
+    *,
+    attempted: str,
+    status: int = 403,
+    problems: list[str] | None = None,
+    **detail,
+) -> HttpResponse:
+    """What a volunteer sees instead of a tasking's content while the one rule refuses her: its status,
+    why, and whom to contact — nothing of the operation. The refused attempt is audited."""
+    audit_record(
+        action="evidence.content_refused",
+        outcome=AuditEvent.Outcome.DENIED,
+        request=request,
+        obj=tasking,
+        detail={"attempted": attempted, "reasons": decision.audit_codes, **detail},
+    )
+    still_assigned = holds_object_perm(request.user, SUBMIT, tasking)
+    return render(
+        request,
+        "evidence/tasking_closed.html",
+        {"tasking": tasking, "decision": decision, "still_assigned": still_assigned, "problems": problems or []},
+        status=status,
+    )
 
 
 @login_required
@@ -56,9 +97,17 @@ def tasking_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def tasking_detail(request: HttpRequest, tasking_id: int, form: ExhibitForm | None = None) -> HttpResponse:
-    tasking = _tasking_or_404(request.user, tasking_id)
-    decision = submission_decision(user=request.user, tasking=tasking)
+def tasking_detail(
+    request: HttpRequest, tasking_id: int, form: ExhibitForm | None = None, note: dict | None = None
+) -> HttpResponse:
+    tasking = _known_tasking_or_404(request.user, tasking_id)
+    decision = content_decision(user=request.user, tasking=tasking)
+    if not decision.allowed:
+        # Her own tasking's page: the status instead of the briefing, and why a post just made was refused.
+        problems = [*(form.non_field_errors() if form is not None else []), *([note["error"]] if note else [])]
+        return _closed(
+            request, tasking, decision, attempted="tasking_view", status=400 if problems else 200, problems=problems
+        )
     audit_record(action="evidence.tasking_view", request=request, obj=tasking)
     exhibits = Exhibit.objects.filter(tasking=tasking, producer=request.user).order_by("sequence")
     return render(
@@ -73,8 +122,9 @@ def tasking_detail(request: HttpRequest, tasking_id: int, form: ExhibitForm | No
             "max_bytes": settings.PORTAL_MAX_UPLOAD_BYTES,
             "notes": tasking.notes.filter(author=request.user),
             "statements": Statement.objects.filter(tasking=tasking, author=request.user).select_related("corrects"),
+            "note": note or {},
         },
-        status=400 if form is not None and form.errors else 200,
+        status=400 if (form is not None and form.errors) or note else 200,
     )
 
 
@@ -200,8 +250,13 @@ def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
 @login_required
 def exhibit_download(request: HttpRequest, exhibit_id: int) -> HttpResponse:
     """Every download passes the permission check and leaves a custody and an audit record."""
-    exhibit = Exhibit.objects.select_related("tasking").filter(pk=exhibit_id).first()
-    if exhibit is None or not may_open_exhibit(request.user, exhibit):
+    exhibit = Exhibit.objects.select_related("tasking__handler").filter(pk=exhibit_id).first()
+    if exhibit is None:
+        raise Http404("No such exhibit.")
+    if not may_open_exhibit(request.user, exhibit):
+        if exhibit.producer_id == request.user.pk and not exhibit.quarantined:
+            decision = content_decision(user=request.user, tasking=exhibit.tasking)
+            return _closed(request, exhibit.tasking, decision, attempted="exhibit_download", exhibit=exhibit.pk)
         raise Http404("No such exhibit.")
     services.exhibit_open(exhibit=exhibit, by=request.user, request=request)
     response = FileResponse(
@@ -240,14 +295,20 @@ def _extension(mime: str) -> str:
 def safeguarding_raise(request: HttpRequest, tasking_id: int) -> HttpResponse:
     tasking = _tasking_or_404(request.user, tasking_id)
     alert_url = request.build_absolute_uri("/admin/evidence/safeguardingalert/")
-    services.safeguarding_raise(
-        tasking=tasking, by=request.user, note=request.POST.get("note", "")[:2000], alert_url=alert_url
+    alert = services.safeguarding_raise(
+        tasking=tasking, by=request.user, note=request.POST.get("note", ""), alert_url=alert_url
     )
     messages.success(
         request,
         "Your supervising officer and the controller have been alerted. Stay in the conversation only if they "
         "tell you to; if a child is in immediate danger, call 999.",
     )
+    if alert.note_changes:
+        messages.warning(
+            request,
+            f"Your alert was sent, but your note was changed: {'; and '.join(alert.note_changes)}. Tell your "
+            "supervising officer anything that is missing.",
+        )
     return redirect("tasking_detail", tasking_id=tasking.pk)
 
 
@@ -255,10 +316,14 @@ def safeguarding_raise(request: HttpRequest, tasking_id: int) -> HttpResponse:
 @require_POST
 def note_add(request: HttpRequest, tasking_id: int) -> HttpResponse:
     tasking = _tasking_or_404(request.user, tasking_id)
+    text = request.POST.get("text", "")
     try:
-        note = services.note_add(tasking=tasking, author=request.user, text=request.POST.get("text", ""))
-    except (ValidationError, services.SubmissionRefused) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        note = services.note_add(tasking=tasking, author=request.user, text=text)
+    except ValidationError as exc:
+        # Shown beside the box, with what she typed still in it.
+        return tasking_detail(request, tasking.pk, note={"text": text, "error": " ".join(exc.messages)})
+    except services.SubmissionRefused as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, f"Note added at {timezone.localtime(note.written_at):%H:%M:%S}.")
     return redirect("tasking_detail", tasking_id=tasking.pk)
@@ -266,25 +331,32 @@ def note_add(request: HttpRequest, tasking_id: int) -> HttpResponse:
 
 @login_required
 def statement_edit(request: HttpRequest, tasking_id: int, statement_id: int | None = None) -> HttpResponse:
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = _known_tasking_or_404(request.user, tasking_id)
+    decision = content_decision(user=request.user, tasking=tasking)
+    if not decision.allowed:
+        return _closed(request, tasking, decision, attempted="statement", statement=statement_id)
     statement = None
     if statement_id is not None:
         statement = Statement.objects.filter(pk=statement_id, tasking=tasking, author=request.user).first()
         if statement is None:
             raise Http404("No such statement.")
     corrects = None
-    if request.GET.get("corrects") or request.POST.get("corrects"):
+    corrects_id = request.GET.get("corrects") or request.POST.get("corrects")
+    if corrects_id:
+        # The link to a further statement names a signed statement of hers; anything else is not found.
         corrects = Statement.objects.filter(
-            pk=request.GET.get("corrects") or request.POST.get("corrects"),
+            pk=int(corrects_id) if corrects_id.isdecimal() and len(corrects_id) < 19 else 0,
             tasking=tasking,
             author=request.user,
             state=Statement.State.SIGNED,
         ).first()
+        if corrects is None:
+            raise Http404("No such signed statement to correct.")
     mine = Exhibit.objects.filter(tasking=tasking, producer=request.user).order_by("sequence")
     error = ""
     if request.method == "POST":
         try:
-            ids = [int(v) for v in request.POST.getlist("exhibits")]
+            ids = [int(v) for v in request.POST.getlist("exhibits") if v.isdecimal() and len(v) < 19]
             statement = statement_save_draft(
                 tasking=tasking,
                 author=request.user,
@@ -308,7 +380,7 @@ def statement_edit(request: HttpRequest, tasking_id: int, statement_id: int | No
             "error": error,
             "corrects": corrects,
             "body": request.POST.get("body", statement.body if statement else ""),
-            "chosen": {int(v) for v in request.POST.getlist("exhibits") if v.isdigit()}
+            "chosen": {int(v) for v in request.POST.getlist("exhibits") if v.isdecimal() and len(v) < 19}
             if request.method == "POST"
             else set(statement.exhibits.values_list("pk", flat=True))
             if statement
@@ -336,7 +408,10 @@ def statement_sign(request: HttpRequest, tasking_id: int, statement_id: int) -> 
 
 @login_required
 def statement_pdf(request: HttpRequest, tasking_id: int, statement_id: int) -> HttpResponse:
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = _known_tasking_or_404(request.user, tasking_id)
+    decision = content_decision(user=request.user, tasking=tasking)
+    if not decision.allowed:
+        return _closed(request, tasking, decision, attempted="statement_pdf", statement=statement_id)
     statement = Statement.objects.filter(
         pk=statement_id, tasking=tasking, author=request.user, state=Statement.State.SIGNED
     ).first()

@@ -221,3 +221,22 @@ class GovukDateField(forms.MultiValueField):
             return date(int(year), month_number, int(day))
         except ValueError:  # a day the month does not have, such as 31 2 2020
             raise self._error("invalid", parts=["day"]) from None
+
+
+class StorableTextForm(forms.Form):
+    """A form whose text boxes refuse, in one plain message, what the database cannot store (see
+    portal.text) — a NUL typed or pasted, or a lone surrogate arriving in JSON — instead of failing later
+    as a server error. It replaces Django's terser "Null characters are not allowed."."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        from django.core.validators import ProhibitNullCharactersValidator
+
+        from portal.text import require_storable
+
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators = [
+                    *(v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)),
+                    lambda value: require_storable(value, what="This"),
+                ]

@@ -1,4 +1,5 @@
-"""Request middleware: audit context for deep callers, and MFA enforcement for privileged roles."""
+"""Request middleware: requests the portal cannot read are refused with a reason, audit context for deep
+callers, and MFA enforcement for privileged roles."""
 
 from __future__ import annotations
 
@@ -8,13 +9,51 @@ from urllib.parse import urlencode
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
 from django.urls.exceptions import Resolver404
 
 from portal.audit import current_request
 from portal.roles import requires_mfa
+from portal.text import unstorable_count
+
+LENGTH_REQUIRED = (
+    "The portal needs to know a file's size before it arrives, and this one was sent without it (in "
+    "'chunked' pieces). Nothing was stored. Upload it from the portal's own page in a web browser; if you "
+    "use another tool, have it send a Content-Length header."
+)
+UNUSABLE_ADDRESS = (
+    "The web address contains a hidden 'null' control character, which the portal cannot use. Nothing was "
+    "changed. Go back and try again, or retype the address rather than pasting it."
+)
+
+
+class UnusableRequestMiddleware:
+    """Two kinds of request are refused before any view reads them, each with its own reason:
+
+    - a body sent with chunked transfer encoding and no Content-Length: Django would read it as empty,
+      and an upload would then be refused for the wrong reason ("this type of file…"). 411, every path.
+    - a query string holding a NUL character: PostgreSQL refuses NUL in any text it compares, so a filter,
+      search or lookup would otherwise fail as a server error. 400, every page, the admin's included.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            return _refusal(request, 411, "Length required", LENGTH_REQUIRED)
+        if any(unstorable_count(key) or unstorable_count(value) for key, value in request.GET.items()):
+            return _refusal(request, 400, "This address cannot be used", UNUSABLE_ADDRESS)
+        return self.get_response(request)
+
+
+def _refusal(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"errors": {"__all__": [message]}}, status=status)
+    return render(request, "request_refused.html", {"title": title, "message": message}, status=status)
 
 
 class AuditContextMiddleware:
