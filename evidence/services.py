@@ -331,7 +331,10 @@ def safeguarding_raise(*, tasking: Tasking, by: User, note: str = "", alert_url:
     # An alert about a child is never lost to its note: what cannot be stored is removed, an overlong note
     # is kept to its first SAFEGUARDING_NOTE_MAX characters, and the alert says so (alert.note_changes).
     note, removed = without_unstorable(note)
-    changes = [f"{removed} character(s) that could not be stored were removed"] if removed else []
+    changes = []
+    if removed:
+        what = "a hidden character" if removed == 1 else f"{removed} hidden characters"
+        changes.append(f"{what} that could not be stored {'was' if removed == 1 else 'were'} removed")
     if len(note) > SAFEGUARDING_NOTE_MAX:
         changes.append(f"only the first {SAFEGUARDING_NOTE_MAX:,} of {len(note):,} characters were kept")
         note = note[:SAFEGUARDING_NOTE_MAX]

@@ -201,7 +201,7 @@ class AuditEventAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         shown = {"object_id": "object_shown", "detail": "detail_shown"}
-        return [shown.get(name, name) for name in super().get_fields(request, obj)]
+        return list(dict.fromkeys(shown.get(name, name) for name in super().get_fields(request, obj)))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*super().get_readonly_fields(request, obj), "object_shown", "detail_shown"]

@@ -55,7 +55,7 @@ def test_a_safeguarding_alert_whose_note_holds_a_nul_is_still_raised_and_she_is_
     assert len(mail.outbox) == 1 and "She is 12." in mail.outbox[0].body
     body = text(response)
     assert "have been alerted" in body
-    assert "2 character(s) that could not be stored were removed" in body
+    assert "2 hidden characters that could not be stored were removed" in body
 
 
 def test_a_very_long_safeguarding_note_is_kept_to_its_start_and_she_is_told(vera_client, tasking):

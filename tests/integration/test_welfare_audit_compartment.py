@@ -55,6 +55,7 @@ def test_other_audit_rows_keep_their_detail_for_the_administrator(client, ada, o
     event = AuditEvent.objects.filter(action="evidence.assign").latest("id")
     page = _page(client, f"/admin/portal/auditevent/{event.pk}/change/")
     assert WITHHELD not in page and f'"volunteer": {assigned_vera.user.pk}' in page
+    assert page.count("Detail:") == 1 and page.count("Object ID:") == 1
 
 
 def test_a_welfare_officer_who_may_read_the_audit_log_sees_the_detail(client, lantern, welfare_history):
