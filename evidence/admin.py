@@ -139,7 +139,7 @@ class HandoverBundleInline(admin.TabularInline):
     @admin.display(description="Progress or PDF")
     def follow_or_download(self, obj: HandoverBundle) -> str:
         viewer = getattr(self, "viewer", None)
-        if viewer is None:
+        if viewer is None or obj.pk is None:
             return "—"
         if may_download_bundle(viewer, obj):
             return format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))

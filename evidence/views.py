@@ -210,8 +210,13 @@ def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
     tasking = _tasking_or_404(request.user, tasking_id)
     try:
         meta = json.loads(unquote(request.headers.get("X-Exhibit-Metadata", "")) or "{}")
-        if not isinstance(meta, dict):
+        if not isinstance(meta, dict) or any(isinstance(value, (list, dict)) for value in meta.values()):
             raise ValueError
+        # A form reads text: a number sent by another tool is judged as the text it would have typed.
+        meta = {
+            key: str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+            for key, value in meta.items()
+        }
     except ValueError:
         return _json_errors(400, ["The upload's details could not be read. Reload the page and try again."])
     form = ExhibitForm(meta)

@@ -6,14 +6,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.filters import RelatedFieldListFilter, RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import JSONField, Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
+from portal.forms import StorableJSONField
 from portal.permissions import scheme_filter
 
 
@@ -95,6 +97,28 @@ class ScopedChoicesMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class SoundInputAdminMixin:
+    """What a person can post to any admin page gets an answer, not a server error: a selection of rows
+    that are not ids (Django would compare text with an id and fail), and JSON fields (StorableJSONField)."""
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if isinstance(db_field, JSONField):
+            kwargs = {"form_class": StorableJSONField, **kwargs}
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        try:
+            for value in selected:
+                self.model._meta.pk.to_python(value)
+        except ValidationError:
+            self.message_user(
+                request, "The selection could not be read, so nothing was done. Select the rows again.", "warning"
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
 class ScopedAdminMixin(ScopedChoicesMixin):
     """The same for a whole ModelAdmin: its forms, its inlines' forms, and its list filters."""
 
@@ -123,7 +147,9 @@ def _scoped_inline(inline: type) -> type:
     if issubclass(inline, ScopedChoicesMixin):
         return inline
     if inline not in _SCOPED_INLINES:
-        _SCOPED_INLINES[inline] = type(inline.__name__, (ScopedChoicesMixin, inline), {"__module__": inline.__module__})
+        _SCOPED_INLINES[inline] = type(
+            inline.__name__, (ScopedChoicesMixin, SoundInputAdminMixin, inline), {"__module__": inline.__module__}
+        )
     return _SCOPED_INLINES[inline]
 
 
@@ -145,7 +171,8 @@ class PortalAdminSite(admin.AdminSite):
         # Every ModelAdmin — ours and third-party ones — is audited and offers choices of the viewer's
         # scheme only, without each one remembering to.
         admin_class = admin_class or admin.ModelAdmin
-        mixins = tuple(mixin for mixin in (AuditedAdminMixin, ScopedAdminMixin) if not issubclass(admin_class, mixin))
+        wanted = (AuditedAdminMixin, ScopedAdminMixin, SoundInputAdminMixin)
+        mixins = tuple(mixin for mixin in wanted if not issubclass(admin_class, mixin))
         if mixins:
             admin_class = type(f"Portal{admin_class.__name__}", (*mixins, admin_class), {})
         super().register(model_or_iterable, admin_class, **options)

@@ -240,3 +240,48 @@ class StorableTextForm(forms.Form):
                     *(v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)),
                     lambda value: require_storable(value, what="This"),
                 ]
+
+
+class StorableJSONField(forms.JSONField):
+    """Django's JSON form field, made safe against what a person can type into it: a number too long for
+    Python to read, and text the database cannot store inside the JSON (an escaped NUL, a lone surrogate),
+    each become a field error instead of a server error; and a refused value is shown again escaped."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+            raise ValidationError("Enter valid JSON: a number in it is too long to read.", code="invalid") from exc
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except ValueError:  # the same overlong number, read again to show the form with its error
+            from django.forms.fields import InvalidJSONInput
+
+            return InvalidJSONInput(data)
+
+    def validate(self, value) -> None:
+        from portal.text import require_storable
+
+        super().validate(value)
+        require_storable(_json_text(value), what="This")
+
+    def prepare_value(self, value):
+        import json
+
+        from portal.text import unstorable_count
+
+        shown = super().prepare_value(value)
+        if isinstance(shown, str) and unstorable_count(shown):
+            return json.dumps(value, ensure_ascii=True, cls=self.encoder)
+        return shown
+
+
+def _json_text(value) -> str:
+    """Every key and string inside a JSON value, joined, for one storability check."""
+    if isinstance(value, dict):
+        return "".join(str(key) + _json_text(item) for key, item in value.items())
+    if isinstance(value, list):
+        return "".join(_json_text(item) for item in value)
+    return value if isinstance(value, str) else ""

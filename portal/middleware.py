@@ -34,8 +34,9 @@ class UnusableRequestMiddleware:
 
     - a body sent with chunked transfer encoding and no Content-Length: Django would read it as empty,
       and an upload would then be refused for the wrong reason ("this type of file…"). 411, every path.
-    - a query string holding a NUL character: PostgreSQL refuses NUL in any text it compares, so a filter,
-      search or lookup would otherwise fail as a server error. 400, every page, the admin's included.
+    - an address (path or query string) holding a NUL character: PostgreSQL refuses NUL in any text it
+      compares, so a filter, search or lookup would otherwise fail as a server error. 400, every page,
+      the admin's included.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -45,7 +46,8 @@ class UnusableRequestMiddleware:
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not request.META.get("CONTENT_LENGTH"):
             return _refusal(request, 411, "Length required", LENGTH_REQUIRED)
-        if any(unstorable_count(key) or unstorable_count(value) for key, value in request.GET.items()):
+        query = (text for pair in request.GET.lists() for text in (pair[0], *pair[1]))
+        if unstorable_count(request.path) or any(unstorable_count(text) for text in query):
             return _refusal(request, 400, "This address cannot be used", UNUSABLE_ADDRESS)
         return self.get_response(request)
 

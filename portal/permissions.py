@@ -119,20 +119,23 @@ class PortalGuardedAdmin(GuardedModelAdmin):
 
     user_can_access_permitted_objects_only = True
 
-    def _superuser_only(self, request: HttpRequest) -> None:
+    def _superuser_only(self, request: HttpRequest, *ids: Any) -> None:
         from django.core.exceptions import PermissionDenied
+        from django.http import Http404
 
         if not request.user.is_superuser:
             raise PermissionDenied
+        if not all(str(value).isdecimal() for value in ids):
+            raise Http404("No such object.")  # guardian would compare a non-number with an id and fail
 
     def obj_perms_manage_view(self, request: HttpRequest, object_pk: Any) -> Any:
-        self._superuser_only(request)
+        self._superuser_only(request, object_pk)
         return super().obj_perms_manage_view(request, object_pk)
 
     def obj_perms_manage_user_view(self, request: HttpRequest, object_pk: Any, user_id: Any) -> Any:
-        self._superuser_only(request)
+        self._superuser_only(request, object_pk, user_id)
         return super().obj_perms_manage_user_view(request, object_pk, user_id)
 
     def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: Any, group_id: Any) -> Any:
-        self._superuser_only(request)
+        self._superuser_only(request, object_pk, group_id)
         return super().obj_perms_manage_group_view(request, object_pk, group_id)

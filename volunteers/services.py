@@ -110,7 +110,8 @@ def _free_initials(volunteer: Volunteer) -> str:
 
 
 def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+    # Tokens we issue are URL-safe ASCII; any other text in a link hashes to nothing we issued.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def invitation_create(*, scheme: Scheme, email: str, full_name: str = "", by: User) -> tuple[Invitation, str]:
