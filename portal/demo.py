@@ -63,9 +63,9 @@ def demo_seed() -> list[DemoLogin]:
         conduct_publish(title=conduct_text.TITLE, text=conduct_text.TEXT, by=None)
     logins = []
     for role, email, name in DEMO_PEOPLE:
+        if role is roles.VOLUNTEER:
+            continue  # created after the officers, through an invitation, and listed first below
         user = User.objects.filter(email=email).first()
-        if user is None and role is roles.VOLUNTEER:
-            continue  # created after the officers, through an invitation
         if user is None:
             user = user_create(
                 email=email,

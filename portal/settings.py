@@ -430,6 +430,10 @@ if not PORTAL_FIELD_KEYS:
         base64.urlsafe_b64encode(hashlib.sha256(b"field-keys:" + SECRET_KEY.encode()).digest()).decode()
     ]
 
+# Django's own debug pages (tracebacks, every URL listed on a 404) are for developers. `make demo` turns them
+# off, so people trying the portal meet its own error pages, and keeps every development convenience above.
+DEBUG = DEBUG and env_bool("DJANGO_DEBUG_PAGES", True)
+
 # --- Tests --------------------------------------------------------------------------------------
 PORTAL_BROWSER_PATH = env_str("PORTAL_BROWSER_PATH", "/usr/bin/chromium")
 

@@ -39,6 +39,16 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def process_environment(url: str) -> dict[str, str]:
+    """What the web server, worker and beat run with: links in e-mails and certificate PDFs point at this
+    run's real address, and visitors meet the portal's own error pages, not Django's debug pages."""
+    return {
+        **os.environ,
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", url.rstrip("/")),
+        "DJANGO_DEBUG_PAGES": os.environ.get("DJANGO_DEBUG_PAGES", "false"),
+    }
+
+
 class Command(BaseCommand):
     help = "Run the portal with a real Celery worker and beat (the embedded default needs no servers)."
 
@@ -84,17 +94,19 @@ class Command(BaseCommand):
         processes: dict[str, subprocess.Popen] = {}
         logs = {}
         prefix = "demo-check-" if check else "demo-"
+        url = f"http://127.0.0.1:{port}/"
+        env = process_environment(url)
         try:
             for name, command in commands.items():
                 logs[name] = open(log_dir / f"{prefix}{name}.log", "w")  # noqa: SIM115
                 processes[name] = subprocess.Popen(
                     command,
                     cwd=settings.BASE_DIR,
+                    env=env,
                     start_new_session=True,  # its own process group, so we can stop its children too
                     stdout=logs[name],
                     stderr=subprocess.STDOUT,
                 )
-            url = f"http://127.0.0.1:{port}/"
             self._wait_healthy(url, processes, timeout)
             if check:
                 self._run_one_job(timeout)
@@ -156,11 +168,15 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"The portal is running at {url}"))
         self.stdout.write("Sign in with one of these (officers and other privileged roles then enter a TOTP code):")
-        for login in demo_seed():
-            line = f"  {login.role:<24} {login.email:<32} {login.password}"
+        logins = demo_seed()
+        role_width = max(len(login.role) for login in logins) + 2
+        email_width = max(len(login.email) for login in logins) + 2
+        password_width = max(len(login.password) for login in logins) + 2
+        for login in logins:
+            line = f"  {login.role:<{role_width}}{login.email:<{email_width}}{login.password:<{password_width}}"
             if login.totp_secret:
-                line += f"   TOTP secret {login.totp_secret}"
-            self.stdout.write(line)
+                line += f"TOTP secret {login.totp_secret}"
+            self.stdout.write(line.rstrip())
         self.stdout.write("Current TOTP code for an account: make totp EMAIL=<address>")
         self.stdout.write(demo_seed_evidence().message)
         self.stdout.write(f"Logs: {log_dir}/{prefix}web.log, {prefix}worker.log, {prefix}beat.log")
