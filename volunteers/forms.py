@@ -171,3 +171,17 @@ class StandDownForm(forms.Form):
     detail = forms.CharField(
         label="Reason (welfare officers only)", widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
+
+
+class LiftStandDownForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is it safe to lift the stand-down?",
+        help_text="For example, the outcome of a screening or a conversation with them. Only welfare officers "
+        "can read this.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Enter why it is safe to lift the stand-down"},
+    )
+    confirm = forms.BooleanField(
+        label="I confirm they can be deployed again, unless something else stops it",
+        error_messages={"required": "Confirm that they can be deployed again"},
+    )

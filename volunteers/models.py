@@ -356,6 +356,7 @@ class StandDown(models.Model):
     lifted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    lift_reason = EncryptedTextField(blank=True)  # why it was safe to lift: welfare detail, like `detail`
 
     class Meta:
         ordering = ["-at"]

@@ -449,12 +449,17 @@ def stand_down_place(*, person: User, detail: str, by: User) -> StandDown:
     return stand_down
 
 
-def stand_down_lift(*, stand_down: StandDown, by: User) -> StandDown:
+def stand_down_lift(*, stand_down: StandDown, by: User, reason: str) -> StandDown:
+    """Lifting makes the person deployable again if nothing else stops it, so it is a decision with a
+    recorded reason (welfare detail, encrypted like the stand-down's own)."""
     if stand_down.lifted_at:
         raise ValidationError("This stand-down has already been lifted.")
+    if not reason.strip():
+        raise ValidationError("Enter why it is safe to lift the stand-down.")
     with transaction.atomic():
         stand_down.lifted_at = timezone.now()
         stand_down.lifted_by = by
-        stand_down.save(update_fields=["lifted_at", "lifted_by"])
+        stand_down.lift_reason = reason.strip()
+        stand_down.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
         audit_record(action="welfare.stand_down_lift", actor=by, obj=stand_down)
     return stand_down

@@ -14,11 +14,10 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from portal.audit import audit_record
 from volunteers import services
-from volunteers.forms import ExposureForm, ScreeningForm, StandDownForm
+from volunteers.forms import ExposureForm, LiftStandDownForm, ScreeningForm, StandDownForm
 from volunteers.models import ExposureEvent, ScreeningRequest, StandDown
 from volunteers.permissions import is_welfare_officer
 from volunteers.selectors import attach_recent_exposure, screenings_of, welfare_console_rows, welfare_person
@@ -51,8 +50,11 @@ def console(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "due")
     show = show if show in FILTERS else "all"
     sort = sort if sort in SORTS else "due"
+    search = " ".join(request.GET.get("q", "").split())[:100]
     now = timezone.now()
     rows = welfare_console_rows(request.user, with_exposure=sort == "exposure")
+    if search:
+        rows = rows.filter(Q(full_name__icontains=search) | Q(email__icontains=search))
     if show == "overdue":
         rows = rows.filter(Q(screening_next_due__isnull=True) | Q(screening_next_due__lte=now))
     elif show == "due_soon":
@@ -71,7 +73,7 @@ def console(request: HttpRequest) -> HttpResponse:
     audit_record(
         action="welfare.consult_list",
         request=request,
-        detail={"people": [row.pk for row in rows], "filter": show},
+        detail={"people": [row.pk for row in rows], "filter": show, "search": search},
     )
     return render(
         request,
@@ -81,6 +83,7 @@ def console(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "show": show,
             "sort": sort,
+            "search": search,
             "filters": FILTERS,
             "sorts": SORTS,
             "now": now,
@@ -164,14 +167,25 @@ def stand_down_new(request: HttpRequest, person_id: int) -> HttpResponse:
 
 
 @welfare_required
-@require_POST
 def stand_down_lift(request: HttpRequest, person_id: int, stand_down_id: int) -> HttpResponse:
+    """A page of its own: the reason, and a confirmation, before someone becomes deployable again."""
     subject = welfare_person(request.user, person_id)
     stand_down = get_object_or_404(StandDown, pk=stand_down_id, person=subject)
-    try:
-        services.stand_down_lift(stand_down=stand_down, by=request.user)
-    except ValidationError as exc:
-        messages.error(request, exc.messages[0])
-    else:
-        messages.success(request, "Stand-down lifted.")
-    return redirect("welfare_person", person_id=subject.pk)
+    if stand_down.lifted_at:
+        messages.error(request, "This stand-down has already been lifted.")
+        return redirect("welfare_person", person_id=subject.pk)
+    form = LiftStandDownForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.stand_down_lift(stand_down=stand_down, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Stand-down lifted for {subject.full_name or subject.email}.")
+            return redirect("welfare_person", person_id=subject.pk)
+    return render(
+        request,
+        "volunteers/welfare_stand_down_lift.html",
+        {"subject": subject, "stand_down": stand_down, "form": form},
+        status=400 if form.errors else 200,
+    )

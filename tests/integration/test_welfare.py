@@ -80,7 +80,7 @@ def test_a_screening_closes_the_open_request_and_lifting_the_stand_down_reopens_
     services.exposure_record(person=person, minutes=700, source="Images", by=owen)
     screen(person, wendy, outcome="fit")
     assert not ScreeningRequest.objects.filter(person=person, closed_at__isnull=True).exists()
-    services.stand_down_lift(stand_down=StandDown.objects.get(person=person), by=wendy)
+    services.stand_down_lift(stand_down=StandDown.objects.get(person=person), by=wendy, reason="Screened fit again.")
     assert deployability_for(deployable_vera).allowed
 
 
