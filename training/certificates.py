@@ -22,10 +22,15 @@ def verification_url(certificate: Certificate) -> str:
 def render_certificate_pdf(certificate: Certificate) -> bytes:
     html = render_to_string(
         "training/certificate_pdf.html",
-        {"certificate": certificate, "verify_url": verification_url(certificate)},
+        {
+            "certificate": certificate,
+            "verify_url": verification_url(certificate),
+            "check_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("certificate_check"),
+        },
     )
     fetcher = URLFetcher(allowed_protocols=["data"])  # the template needs nothing from outside
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+    # Tagged, with the page's language and title, so a screen reader reads it in order.
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(pdf_tags=True)
 
 
 def certificate_store_pdf(certificate: Certificate) -> Certificate:

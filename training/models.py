@@ -153,3 +153,9 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.module.title} certificate of {self.user}"
+
+    @property
+    def display_code(self) -> str:
+        from training.codes import grouped
+
+        return grouped(self.code)

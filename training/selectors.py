@@ -12,6 +12,15 @@ from django.utils import timezone
 from training.models import Certificate, Module, ModuleVersion
 
 
+def certificate_for_code(typed: str) -> Certificate | None:
+    """The certificate a person means by what they typed: an older long code exactly, or a short code in
+    any case, with or without dashes (training.codes.normalise)."""
+    from training.codes import normalise
+
+    queryset = Certificate.objects.select_related("module", "version")
+    return queryset.filter(code=typed).first() or queryset.filter(code=normalise(typed)).first()
+
+
 def certificate_state(certificate: Certificate, versions: list[ModuleVersion], *, now: datetime) -> str:
     """valid | expired | revoked | superseded (a newer version's re-certification date has passed)."""
     if certificate.revoked_at:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from portal.audit import audit_record
 from portal.jobs import job_create
 from portal.models import User
+from training.codes import new_code
 from training.content import render_markdown
 from training.models import Attempt, AttemptReset, Certificate, Choice, Module, ModuleVersion, Question
 from training.scoring import QuestionKey, score
@@ -151,7 +152,7 @@ def attempt_submit(*, attempt: Attempt, answers: Mapping[int, Sequence[int]]) ->
                 module=module,
                 version=attempt.version,
                 attempt=attempt,
-                code=secrets.token_urlsafe(24),
+                code=new_code(),
                 passed_at=attempt.submitted_at,
                 expires_at=attempt.submitted_at + relativedelta(months=module.validity_months),
             )

@@ -11,5 +11,6 @@ urlpatterns = [
     path("training/certificates/<str:code>.pdf", views.certificate_download, name="certificate_download"),
     path("training/<slug:slug>/", views.module_detail, name="training_module"),
     path("training/<slug:slug>/start/", views.attempt_start, name="training_start"),
+    path("certificates/check/", views.certificate_check, name="certificate_check"),
     path("certificates/verify/<str:code>", views.certificate_verify, name="certificate_verify"),
 ]

@@ -19,7 +19,7 @@ from training import services
 from training.models import Attempt, Certificate, Module
 from training.permissions import may_download_certificate
 from training.scoring import seeded_order
-from training.selectors import certificate_state, module_states
+from training.selectors import certificate_for_code, certificate_state, module_states
 
 
 @login_required
@@ -164,7 +164,7 @@ def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
     """Public: valid / expired / revoked, the module, version and dates — never the holder's name."""
     if not ratelimit.allow(request, action="certificate_verify", rate=settings.PORTAL_VERIFY_RATE_LIMIT):
         return render(request, "training/verify_limited.html", status=429)
-    certificate = Certificate.objects.select_related("module", "version").filter(code=code).first()
+    certificate = certificate_for_code(code)
     state = None
     if certificate is not None:
         versions = list(certificate.module.versions.all())
@@ -175,3 +175,21 @@ def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
         {"certificate": certificate, "state": state},
         status=200 if certificate else 404,
     )
+
+
+@never_cache
+def certificate_check(request: HttpRequest) -> HttpResponse:
+    """Public: type the code printed on a certificate (any case, dashes or not) and be taken to its check."""
+    from training.codes import is_short_code, normalise
+
+    typed = request.GET.get("code", "")
+    error = ""
+    if "code" in request.GET:
+        code = normalise(typed)
+        if not code:
+            error = "Enter the code printed on the certificate"
+        elif not is_short_code(code) and len(typed.strip()) < 20:
+            error = "Enter the code as printed: 12 letters and numbers, for example 7KQ2-M4XD-9TZP"
+        else:
+            return redirect("certificate_verify", code=code if is_short_code(code) else typed.strip())
+    return render(request, "training/check.html", {"typed": typed, "error": error}, status=400 if error else 200)
