@@ -105,7 +105,8 @@ def test_a_court_recipient_verifies_a_genuine_bundle_and_the_page_passes_axe(pag
     result = page.locator("#verification-result")
     assert result.get_by_role("heading", name="This bundle passed every check").is_visible()
     assert result.locator(".govuk-tag--green", has_text="Passed").count() >= 3
-    assert "signature intact, valid, made by the given certificate, covering the entire file" in result.inner_text()
+    assert "not one byte of the PDF has changed since it was signed" in result.inner_text()
+    assert "Exhibit VD/1: unchanged" in result.inner_text()
     assert "This is the file the portal issued on" in result.inner_text()
     assert axe_violations(page) == []
 

@@ -5,6 +5,7 @@ Carla (court) is shared Lantern's bundle unless a test says otherwise; Owen supe
 """
 
 import hashlib
+import html
 import io
 import zipfile
 from datetime import timedelta
@@ -139,9 +140,11 @@ def test_a_court_recipient_sees_every_check_and_that_it_is_the_file_the_portal_i
     assert response.status_code == 200
     assert "This bundle passed every check" in body
     assert body.count('<strong class="govuk-tag govuk-tag--green">Passed</strong>') >= 3
-    assert "signature intact, valid, made by the given certificate, covering the entire file" in body
-    assert f"manifest.json parses: bundle {built.pk} version 1 of {built.tasking.reference}" in body
-    assert "VD_1: SHA-256 and size match the manifest" in body
+    body = html.unescape(body)
+    assert "Signed with the scheme's key, and not one byte of the PDF has changed since it was signed." in body
+    assert f"The bundle's list of contents was read: version 1 of the bundle for {built.tasking.reference}" in body
+    assert "Exhibit VD/1: unchanged (the same SHA-256 fingerprint and size as listed)." in body
+    assert "VD_1" not in body and "manifest.json" not in body
     assert f"This is the file the portal issued on {timezone.localtime(built.finished_at):%-d %B %Y}." in body
     assert hashlib.sha256(pdf).hexdigest() in body
     assert "govuk-tag--red" not in body
@@ -261,14 +264,14 @@ def test_a_package_is_verified_and_its_pdf_compared_with_the_issued_one(client, 
     _login(client, carla)
     body = _verify(client, archive.getvalue(), name="package.zip").content.decode()
     assert "This bundle passed every check" in body
-    assert "the package holds nothing the manifest does not list" in body
+    assert "The package holds nothing that the bundle's list of contents does not name." in html.unescape(body)
     assert "The bundle PDF in this package is the file the portal issued on" in body
 
     with zipfile.ZipFile(archive, "a") as package:
         package.writestr("natives/extra.bin", b"smuggled")
     body = _verify(client, archive.getvalue(), name="package.zip").content.decode()
     assert "This file holds something the bundle does not list" in body
-    assert "Files in the package not listed in the manifest: natives/extra.bin." in body
+    assert "Files in the package not listed in the bundle's list of contents: natives/extra.bin." in html.unescape(body)
 
 
 def test_a_damaged_package_is_named_as_a_failure_not_a_crash(client, pdf, shared, carla, upload_dir):
