@@ -205,6 +205,24 @@ def may_share_bundle(user: User, bundle=None) -> bool:
     return bundle is None or user.scheme_id == bundle.tasking.scheme_id
 
 
+def may_acknowledge_alert(user: User, alert=None) -> bool:
+    """Acknowledging a safeguarding alert says a supervising officer has taken it on: the tasking's own
+    handler or controller, or an officer of its scheme (a superuser too, for the platform). Without an
+    alert: whether the person may acknowledge any at all."""
+    from portal import roles
+
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    if not roles.has_role(user, roles.OFFICER):
+        return False
+    if alert is None:
+        return True
+    tasking = alert.tasking
+    return user.pk in {tasking.handler_id, tasking.controller_id} or user.scheme_id == tasking.scheme_id
+
+
 def may_verify_bundles(user: User) -> bool:
     """Who may check a bundle file on the verification page: the people bundles are made for or by —
     court / CPS recipients and supervising officers. What the page says about a particular bundle is

@@ -7,13 +7,21 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from evidence.custody import custody_append
 from evidence.models import Assignment, Authorisation, CustodyEvent, Exhibit, ExhibitCounter, Tasking
-from evidence.policy import SUBMIT, authorisation_problem, may_share_bundle, submission_decision
+from evidence.policy import (
+    SUBMIT,
+    authorisation_problem,
+    may_acknowledge_alert,
+    may_share_bundle,
+    submission_decision,
+)
 from portal.audit import audit_record
 from portal.models import User
+from portal.notifications import notify
 from portal.permissions import grant, holds_object_perm, revoke
 from portal.text import require_storable, without_unstorable
 from volunteers.models import Volunteer
@@ -87,6 +95,12 @@ def tasking_assign(*, tasking: Tasking, volunteer: User, by: User) -> Assignment
         assignment = Assignment.objects.create(tasking=tasking, volunteer=volunteer, assigned_by=by)
         grant(f"evidence.{SUBMIT}", volunteer, tasking)
         audit_record(action="evidence.assign", actor=by, obj=tasking, detail={"volunteer": volunteer.pk})
+        notify(
+            user=volunteer,
+            subject=f"You have a new tasking: {tasking.reference}",
+            text=f"You have been assigned to tasking {tasking.reference}. Sign in to read your briefing first.",
+            url=reverse("tasking_detail", args=[tasking.pk]),
+        )
     return assignment
 
 
@@ -98,6 +112,13 @@ def tasking_unassign(*, assignment: Assignment, by: User) -> Assignment:
         revoke(f"evidence.{SUBMIT}", assignment.volunteer, assignment.tasking)
         audit_record(
             action="evidence.unassign", actor=by, obj=assignment.tasking, detail={"volunteer": assignment.volunteer_id}
+        )
+        notify(
+            user=assignment.volunteer,
+            subject=f"You are no longer on tasking {assignment.tasking.reference}",
+            text=f"You have been taken off tasking {assignment.tasking.reference} and can no longer add evidence "
+            "to it. If you think this is a mistake, contact your supervising officer.",
+            url=reverse("tasking_list"),
         )
     return assignment
 
@@ -224,27 +245,40 @@ def exhibit_submit(
 def exhibit_open(*, exhibit: Exhibit, by: User, request=None, minutes_viewed: int = 1) -> Exhibit:
     """Record that someone opened an exhibit's file: custody, audit and — for quarantined or
     distressing material — the opener's welfare exposure. The caller has checked may_open_exhibit."""
+    return _exhibit_seen(
+        exhibit=exhibit, by=by, request=request, minutes=minutes_viewed, action=CustodyEvent.Action.DOWNLOADED
+    )
+
+
+def exhibit_preview(*, exhibit: Exhibit, by: User, request=None, minutes_viewed: int = 1) -> Exhibit:
+    """Record that an officer saw an exhibit's content shown inline on its review page: custody "viewed",
+    audit and — for distressing material — welfare exposure, as for a download. Quarantined material is
+    never shown inline. The caller has checked may_open_exhibit."""
+    if exhibit.quarantined:
+        raise PermissionDenied("Quarantined material is never shown in the portal.")
+    return _exhibit_seen(
+        exhibit=exhibit, by=by, request=request, minutes=minutes_viewed, action=CustodyEvent.Action.VIEWED
+    )
+
+
+def _exhibit_seen(*, exhibit: Exhibit, by: User, request, minutes: int, action: str) -> Exhibit:
     from volunteers.services import exposure_record
 
     with transaction.atomic():
-        custody_append(
-            exhibit=exhibit,
-            action=CustodyEvent.Action.DOWNLOADED,
-            actor=by,
-            detail={"quarantined": exhibit.quarantined},
-        )
+        custody_append(exhibit=exhibit, action=action, actor=by, detail={"quarantined": exhibit.quarantined})
         audit_record(
-            action="evidence.exhibit_open",
+            action="evidence.exhibit_open" if action == CustodyEvent.Action.DOWNLOADED else "evidence.exhibit_preview",
             actor=by,
             obj=exhibit.tasking,
             request=request,
             detail={"exhibit": exhibit.reference, "quarantined": exhibit.quarantined},
         )
         if (exhibit.quarantined or exhibit.distressing) and by.scheme_id:
+            verb = "Opened" if action == CustodyEvent.Action.DOWNLOADED else "Viewed"
             exposure_record(
                 person=by,
-                minutes=minutes_viewed,
-                source=f"Opened {'quarantined' if exhibit.quarantined else 'distressing'} exhibit {exhibit.reference}",
+                minutes=minutes,
+                source=f"{verb} {'quarantined' if exhibit.quarantined else 'distressing'} exhibit {exhibit.reference}",
                 by=by,
             )
     return exhibit
@@ -362,7 +396,7 @@ def safeguarding_raise(*, tasking: Tasking, by: User, note: str = "", alert_url:
 def safeguarding_acknowledge(*, alert, by: User):
     if alert.acknowledged_at:
         raise ValidationError("This alert has already been acknowledged.")
-    if by.pk not in {alert.tasking.handler_id, alert.tasking.controller_id} and by.scheme_id != alert.tasking.scheme_id:
+    if not may_acknowledge_alert(by, alert):
         raise PermissionDenied("Only the tasking's officers can acknowledge its alert.")
     with transaction.atomic():
         alert.acknowledged_at = timezone.now()
@@ -441,6 +475,14 @@ def bundle_share(*, bundle, recipient: User, until: datetime, by: User):
             actor=by,
             obj=bundle.tasking,
             detail={"bundle": bundle.pk, "recipient": recipient.email, "until": until.isoformat()},
+        )
+        notify(
+            user=recipient,
+            subject=f"A handover bundle has been shared with you: {bundle.tasking.reference}",
+            text=f"{bundle.tasking.scheme.name} has shared version {bundle.version} of the bundle for "
+            f"{bundle.tasking.reference} with you until {timezone.localtime(until):%-d %B %Y, %H:%M} (UK time). "
+            "Sign in to download and verify it.",
+            url=reverse("bundle_inbox"),
         )
     return share
 

@@ -13,8 +13,11 @@ from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import JSONField, Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from portal.admin_readable import LabelledInlineMixin, ReadableAdminMixin
+from portal.display import EMPTY
 from portal.forms import StorableJSONField
 from portal.permissions import scheme_filter
 
@@ -147,9 +150,8 @@ def _scoped_inline(inline: type) -> type:
     if issubclass(inline, ScopedChoicesMixin):
         return inline
     if inline not in _SCOPED_INLINES:
-        _SCOPED_INLINES[inline] = type(
-            inline.__name__, (ScopedChoicesMixin, SoundInputAdminMixin, inline), {"__module__": inline.__module__}
-        )
+        mixins = (ReadableAdminMixin, LabelledInlineMixin, ScopedChoicesMixin, SoundInputAdminMixin)
+        _SCOPED_INLINES[inline] = type(inline.__name__, (*mixins, inline), {"__module__": inline.__module__})
     return _SCOPED_INLINES[inline]
 
 
@@ -166,12 +168,13 @@ class PortalAdminSite(admin.AdminSite):
     site_title = "Officer admin"
     index_title = "Your scheme"
     site_url = None  # officers' home is the admin itself; "/" would only send them back here
+    empty_value_display = EMPTY  # one mark for "nothing recorded", on every list and record page
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         # Every ModelAdmin — ours and third-party ones — is audited and offers choices of the viewer's
         # scheme only, without each one remembering to.
         admin_class = admin_class or admin.ModelAdmin
-        wanted = (AuditedAdminMixin, ScopedAdminMixin, SoundInputAdminMixin)
+        wanted = (ReadableAdminMixin, AuditedAdminMixin, ScopedAdminMixin, SoundInputAdminMixin)
         mixins = tuple(mixin for mixin in wanted if not issubclass(admin_class, mixin))
         if mixins:
             admin_class = type(f"Portal{admin_class.__name__}", (*mixins, admin_class), {})
@@ -200,6 +203,43 @@ class PortalAdminSite(admin.AdminSite):
                 .select_related("tasking")[:10]
             )
         return context
+
+    def index(self, request: HttpRequest, extra_context: Any = None) -> TemplateResponse:
+        """The officer's home: what needs doing now, for their scheme, before the list of every record."""
+        return super().index(request, {**(extra_context or {}), **self.home_tasks(request)})
+
+    def home_tasks(self, request: HttpRequest) -> dict:
+        """Each task the viewer may act on, from the apps' selectors (scoped to the viewer's scheme) in a
+        constant number of queries; a task the viewer's role may not see is left out, not shown empty."""
+        from evidence import admin_selectors as evidence
+        from evidence.admin_selectors import SHOWN, Task
+        from evidence.models import SafeguardingAlert
+        from volunteers import selectors as volunteers
+
+        user, tasks = request.user, {}
+        if user.has_perm("evidence.view_safeguardingalert"):
+            tasks["alerts"] = evidence.alerts_to_acknowledge(user)
+            alert_admin = self._registry.get(SafeguardingAlert)
+            tasks["may_acknowledge"] = bool(alert_admin and alert_admin.has_acknowledge_permission(request))
+        if user.has_perm("evidence.view_exhibit"):
+            tasks["exhibits"] = evidence.exhibits_awaiting_review(user)
+        if user.has_perm("evidence.view_handoverbundle"):
+            tasks["bundles"] = evidence.bundles_building_or_ready(user)
+        if user.has_perm("volunteers.view_vettingrecord"):
+            tasks["vetting_pending"] = Task(count=volunteers.vetting_in_progress(user).count())
+            due = volunteers.vetting_falling_due(user)
+            tasks["vetting_due"] = Task(count=due.count(), items=list(due[:SHOWN]))
+        if user.has_perm("volunteers.view_volunteer") or user.has_perm("volunteers.view_screeningrecord"):
+            tasks["screening_due"] = volunteers.screening_due(user).count()
+            tasks["welfare_console"] = user.has_perm("volunteers.view_screeningrecord")
+            tasks["screening_link"] = (
+                reverse("welfare_console")
+                if tasks["welfare_console"]
+                else reverse("admin:volunteers_volunteer_changelist") + "?screening=due"
+            )
+        if user.has_perm("evidence.view_authorisation"):
+            tasks["authorisations"] = evidence.authorisations_expiring(user)
+        return {"tasks": tasks, "within_days": volunteers.DUE_WITHIN_DAYS}
 
     def password_change(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
         # One place to change a password: allauth's, with its validators, audit and re-authentication.

@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 
 from portal import roles
+from portal.notifications import unread_notice_count
 
 
 def portal(request: HttpRequest) -> dict:
@@ -13,4 +14,5 @@ def portal(request: HttpRequest) -> dict:
         "service_name": "Accredited Volunteer Portal",
         "user_role_label": roles.role_label(user),
         "user_is_welfare": roles.has_role(user, roles.WELFARE),
+        "unread_notice_count": unread_notice_count(user),
     }

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import resolve, reverse
 from django.urls.exceptions import Resolver404
 
+from portal.accounts import session_record_enrolment
 from portal.audit import current_request
 from portal.roles import requires_mfa
 from portal.text import unstorable_count
@@ -89,6 +90,20 @@ _ALWAYS_URLS = {
     "accessibility",
     "privacy",
     "javascript-catalog",
+    "staff_invitation_accept",  # answers for anyone: it signs the invitee in, or says why it cannot
+}
+
+MFA_REQUIRED = (
+    "Your role requires multi-factor authentication. Set up an authenticator app or a security key before you continue."
+)
+
+
+# After the first authenticator is set up, allauth shows the recovery codes it made at the same time.
+ENROLLED = {
+    "totp": "Your authenticator app is set up. Now save your recovery codes: each one lets you sign in once "
+    "if you lose your phone.",
+    "webauthn": "Your security key is set up. Now save your recovery codes: each one lets you sign in once if "
+    "you lose your key.",
 }
 
 
@@ -117,21 +132,35 @@ class RequireMFAMiddleware:
             return self.get_response(request)
         if not is_mfa_enabled(user):
             if url_name in _ENROL_URLS:
-                return self.get_response(request)
-            messages.warning(
-                request,
-                "Your role requires multi-factor authentication. Set up an authenticator app or a "
-                "security key before you continue.",
-                fail_silently=True,
-            )
+                response = self.get_response(request)
+                if request.method == "POST" and is_mfa_enabled(user):
+                    # The first factor was set up just now, and proved in doing so.
+                    kind = session_record_enrolment(request=request, user=user)
+                    _say_instead(request, ENROLLED.get(kind, ENROLLED["totp"]))
+                return response
+            _say_once(request, messages.WARNING, MFA_REQUIRED)
             return redirect("mfa_index")
         if session_used_mfa(request):
             return self.get_response(request)
         # Enrolled, but this session has not proved the second factor (for example it signed in
-        # before enrolling): confirm it before anything else, enrolment pages included.
-        messages.info(
-            request,
-            "Confirm it is you with your authenticator before you continue.",
-            fail_silently=True,
-        )
+        # before enrolling): confirm it before anything else, enrolment pages included. The page says why,
+        # so no banner repeats it.
         return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': request.get_full_path()})}")
+
+
+def _say_instead(request: HttpRequest, text: str) -> None:
+    """One banner in place of those waiting (allauth says "activated" and "recovery codes generated")."""
+    waiting = messages.get_messages(request)
+    for _message in waiting:  # marks them shown: only what is added below is kept
+        pass
+    messages.success(request, text, fail_silently=True)
+
+
+def _say_once(request: HttpRequest, level: int, text: str) -> None:
+    """A message already waiting to be shown is not queued again (one banner, however many redirects)."""
+    waiting = messages.get_messages(request)
+    already = any(message.message == text for message in waiting)
+    if hasattr(waiting, "used"):
+        waiting.used = False  # looking is not showing: keep them for the next page
+    if not already:
+        messages.add_message(request, level, text, fail_silently=True)

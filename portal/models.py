@@ -1,4 +1,4 @@
-"""Ground-floor models every app stands on: schemes, users, the audit chain and the job record."""
+"""Ground-floor models every app stands on: schemes, users, the audit chain, jobs, staff invitations, notices."""
 
 from __future__ import annotations
 
@@ -162,3 +162,55 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+
+class StaffInvitation(models.Model):
+    """The single-use, expiring link that lets a new member of staff choose a password (which proves their
+    address) and go on to set up MFA. Only the token's hash is stored; a new link replaces the old one."""
+
+    scheme_path = "user__scheme"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="staff_invitations")
+    email = models.EmailField(help_text="Where the link was sent: the account's address at that moment.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "staff invitation"
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.email}"
+
+
+class Notice(models.Model):
+    """Something that happened that a person should know of, shown in the portal (and e-mailed by
+    portal.notifications). It says what happened and links to where to look, never evidence content."""
+
+    scheme_path = "user__scheme"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
+    subject = models.CharField(max_length=200)
+    text = models.TextField()
+    url = models.CharField(max_length=500, blank=True, help_text="A path inside the portal.")
+    # Set when an event may be reported more than once (each failing part of one bundle build): one notice.
+    once = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "once"], condition=~models.Q(once=""), name="portal_notice_once_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -1,15 +1,17 @@
-"""Thin signal receivers: each turns an authentication or role event into one audit row."""
+"""Thin signal receivers: each turns an authentication or role event into one audit row or one service call."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
 from django.contrib.auth import signals as auth_signals
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_migrate
 from django.dispatch import receiver
 
+from portal.accounts import email_address_verify
 from portal.audit import audit_record
 from portal.models import AuditEvent, User
 from portal.roles import forget_roles, sync_role_groups
@@ -60,6 +62,12 @@ _mfa_handlers = {
 }
 for _signal, _handler in _mfa_handlers.items():
     _signal.connect(_handler, dispatch_uid=f"portal-audit-{id(_signal)}")
+
+
+@receiver(account_signals.password_reset)
+def on_password_reset(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    """The reset link reached them at their address: that proves it, as an invitation link does."""
+    email_address_verify(user=user)
 
 
 @receiver(m2m_changed, sender=User.groups.through)

@@ -407,6 +407,9 @@ PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYT
 PORTAL_BUNDLE_CHUNK_EXHIBITS = env_int("PORTAL_BUNDLE_CHUNK_EXHIBITS", 25, minimum=1)
 PORTAL_BUNDLE_CHUNK_PAGES = env_int("PORTAL_BUNDLE_CHUNK_PAGES", 48, minimum=1)
 
+# How long a bundle shared with a court or CPS recipient stays shared unless the officer chooses otherwise.
+PORTAL_BUNDLE_SHARE_DAYS = env_int("PORTAL_BUNDLE_SHARE_DAYS", 28, minimum=1)
+
 # The largest bundle PDF or package a person may check on /bundles/verify/ (verified in the request).
 PORTAL_BUNDLE_VERIFY_MAX_BYTES = env_int("PORTAL_BUNDLE_VERIFY_MAX_BYTES", 512 * 1024**2, minimum=1024)
 

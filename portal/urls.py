@@ -10,6 +10,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accessibility/", views.accessibility, name="accessibility"),
     path("privacy/", views.privacy, name="privacy"),
+    path("notices/", views.notices, name="notices"),
+    path("staff-invitations/<str:token>/", views.staff_invitation_accept_view, name="staff_invitation_accept"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("volunteers.urls")),

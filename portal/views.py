@@ -1,17 +1,30 @@
-"""Ground-floor pages: health check, landing dashboard, accessibility statement, privacy notice."""
+"""Portal-wide pages: health check, landing dashboard, staff invitations, notices, accessibility and privacy."""
 
 from __future__ import annotations
 
 import logging
 
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET
 
+from evidence.selectors import current_taskings
 from portal import roles
+from portal.account_forms import StaffPasswordForm
+from portal.accounts import (
+    StaffInvitationUnusable,
+    session_record_password,
+    staff_invitation_accept,
+    staff_invitation_lookup,
+)
+from portal.notifications import notices_for, notices_mark_read
 from volunteers.dashboard import volunteer_tasks
 from volunteers.deployability import Audience, deployability_for
 from volunteers.models import Volunteer
@@ -73,8 +86,92 @@ def home(request: HttpRequest) -> HttpResponse:
             deployable=decision.allowed,
             reasons=decision.reasons_for(Audience.VOLUNTEER),
             tasks=volunteer_tasks(volunteer, decision),
+            # Each current tasking with the one rule's answer in her words: until when, or why not.
+            taskings=current_taskings(user),
         )
     return render(request, "portal/home.html", context)
+
+
+STAFF_INVITATION_UNUSABLE = {
+    "unknown": (
+        "This invitation link does not work",
+        "The link may have been copied incompletely or changed. Open the link from your invitation email again. "
+        "If it still does not work, ask the person who invited you to send a new invitation.",
+    ),
+    "used": (
+        "This invitation has already been used",
+        "Each invitation link works once, and a password has already been set for this account. Sign in with "
+        "your email address and password. If you have forgotten your password, use “Forgot your password?” on "
+        "the sign-in page.",
+    ),
+    "expired": (
+        "This invitation has expired",
+        "Invitation links work for a limited time. Ask the person who invited you to send a new invitation.",
+    ),
+    "revoked": (
+        "This invitation link no longer works",
+        "A newer invitation was sent to you, or this one was withdrawn. Use the link in the most recent "
+        "invitation email, or ask the person who invited you.",
+    ),
+}
+
+
+def _staff_invitation_unusable(request: HttpRequest, reason: str) -> HttpResponse:
+    title, body = STAFF_INVITATION_UNUSABLE[reason]
+    return render(
+        request,
+        "portal/staff_invitation_unusable.html",
+        {"title": title, "body": body},
+        status=404 if reason == "unknown" else 410,
+    )
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+def staff_invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    """A new member of staff chooses their password; that proves their address, signs them in and takes
+    them straight on to setting up MFA (the password just chosen counts as freshly given)."""
+    try:
+        invitation = staff_invitation_lookup(token)
+    except StaffInvitationUnusable as exc:
+        return _staff_invitation_unusable(request, exc.reason)
+    if request.user.is_authenticated:
+        return render(request, "portal/staff_invitation_signed_in.html", {"invitation": invitation})
+    form = StaffPasswordForm(request.POST or None, user=invitation.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = staff_invitation_accept(token=token, password=form.cleaned_data["password1"])
+        except StaffInvitationUnusable as exc:
+            return _staff_invitation_unusable(request, exc.reason)
+        except ValidationError as exc:
+            form.add_error("password1", exc)
+        else:
+            login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
+            session_record_password(request=request)
+            if roles.requires_mfa(user):
+                messages.success(
+                    request,
+                    "Your password is set and your email address is confirmed. Now set up a second way to sign "
+                    "in: choose an authenticator app or a security key below.",
+                )
+                return redirect("mfa_index")
+            messages.success(request, "Your password is set and your email address is confirmed.")
+            return redirect("home")
+    user = invitation.user
+    return render(
+        request,
+        "portal/staff_invitation_accept.html",
+        {"form": form, "invitation": invitation, "invitee": user, "role_label": roles.role_label(user)},
+    )
+
+
+@login_required
+def notices(request: HttpRequest) -> HttpResponse:
+    """What the portal has told this person, newest first; those shown are read from now on."""
+    shown = list(notices_for(request.user)[:50])
+    unread = {notice.pk for notice in shown if notice.read_at is None}
+    notices_mark_read(user=request.user, ids=sorted(unread))
+    return render(request, "portal/notices.html", {"notices": shown, "unread": unread})
 
 
 def accessibility(request: HttpRequest) -> HttpResponse:

@@ -24,6 +24,13 @@ from training.selectors import training_matrix
 class ModuleAdmin(admin.ModelAdmin):
     list_display = ["title", "mandatory", "validity_months", "pass_mark", "estimated_minutes", "order"]
     readonly_fields = ["slug"]
+    labels = {
+        "slug": "Short name",
+        "validity_months": "Certificate lasts (months)",
+        "pass_mark": "Pass mark (%)",
+        "estimated_minutes": "Takes about (minutes)",
+        "order": "Order in the curriculum",
+    }
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # modules are published from the curriculum (manage.py seed_curriculum)
@@ -58,6 +65,7 @@ class ModuleVersionAdmin(admin.ModelAdmin):
     list_display = ["module", "number", "published_at", "recertify_by"]
     fields = ["module", "number", "published_at", "learning_outcomes", "recertify_by"]
     readonly_fields = ["module", "number", "published_at", "learning_outcomes"]
+    labels = {"number": "Version", "published_at": "Published", "recertify_by": "Earlier certificates stop counting on"}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -68,8 +76,16 @@ class ModuleVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Certificate)
 class CertificateAdmin(SchemeScopedAdmin):
-    list_display = ["user", "module", "version", "passed_at", "expires_at", "revoked_at"]
+    list_display = ["user", "module", "expires_at", "revoked_at", "version", "passed_at"]
     list_filter = ["module", "revoked_at"]
+    labels = {
+        "user": "Holder",
+        "passed_at": "Passed",
+        "expires_at": "Expires",
+        "code": "Verification code",
+        "revoked_at": "Revoked",
+        "revoke_reason": "Reason for revoking",
+    }
     list_select_related = ["user", "module", "version"]
     search_fields = ["user__full_name", "user__email", "code"]
     fields = [
@@ -107,8 +123,9 @@ class CertificateAdmin(SchemeScopedAdmin):
 
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
-    list_display = ["user", "version", "started_at", "submitted_at", "score_percent", "passed"]
+    list_display = ["user", "version", "passed", "score_percent", "submitted_at", "started_at"]
     list_filter = ["passed", "version__module"]
+    labels = {"started_at": "Started", "submitted_at": "Submitted", "score_percent": "Score (%)"}
     list_select_related = ["user", "version__module"]
     exclude = ["answers", "seed"]
 
@@ -117,6 +134,7 @@ class AttemptAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
 class AttemptResetAdmin(SchemeScopedAdmin):
     list_display = ["user", "module", "by", "at"]
     fields = ["user", "module", "reason"]
+    labels = {"user": "Volunteer", "by": "Reset by", "at": "When"}
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, **kwargs)

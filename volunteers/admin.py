@@ -12,9 +12,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
+from portal.display import EMPTY, value_in_words
 from volunteers import services
 from volunteers.deployability import Audience, deployability_for, screening_state
 from volunteers.models import (
@@ -33,6 +34,7 @@ from volunteers.models import (
     Volunteer,
 )
 from volunteers.permissions import can_read_welfare_detail, is_welfare_officer
+from volunteers.selectors import DUE_WITHIN_DAYS, screening_due
 
 
 class DeployableFilter(admin.SimpleListFilter):
@@ -50,12 +52,53 @@ class DeployableFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=ids)
 
 
+class ScreeningDueFilter(admin.SimpleListFilter):
+    """Volunteers whose screening is not done, overdue or due soon: the home page's "Welfare screening due"."""
+
+    title = "welfare screening"
+    parameter_name = "screening"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("due", f"Due now or within {DUE_WITHIN_DAYS} days")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() != "due":
+            return queryset
+        return queryset.filter(pk__in=screening_due(request.user).values("pk"))
+
+
+def address_history_html(history: Any) -> str:
+    """The addresses a volunteer gave for vetting, newest first, as a table: address, from, to."""
+    if not history:
+        return EMPTY
+    if not isinstance(history, list):
+        return value_in_words(history)
+    rows = []
+    for entry in history:
+        entry = entry if isinstance(entry, dict) else {"address": entry}
+        since, until = entry.get("from"), entry.get("to")
+        rows.append(
+            (
+                entry.get("address") or EMPTY,
+                value_in_words(since, key="from") if since else "Not given",
+                value_in_words(until, key="to") if until else ("Now" if rows == [] else "Not given"),
+            )
+        )
+    return format_html(
+        '<div class="portal-scroll"><table class="portal-table"><thead><tr><th scope="col">Address</th>'
+        '<th scope="col">From</th><th scope="col">To</th></tr></thead><tbody>{}</tbody></table></div>',
+        format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+    )
+
+
 class StatusChangeInline(admin.TabularInline):
     model = StatusChange
+    verbose_name_plural = "status history"
     fields = ["at", "from_status", "to_status", "reason", "by"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+    labels = {"at": "When", "from_status": "From", "to_status": "To", "by": "By"}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -68,8 +111,8 @@ class StatusForm(forms.Form):
 
 @admin.register(Volunteer)
 class VolunteerAdmin(SchemeScopedAdmin):
-    list_display = ["name", "email", "status", "deployable", "screening", "exhibit_initials", "accredited_at"]
-    list_filter = ["status", DeployableFilter]
+    list_display = ["name", "status", "deployable", "screening", "email", "exhibit_initials", "accredited_at"]
+    list_filter = ["status", DeployableFilter, ScreeningDueFilter]
     search_fields = ["user__full_name", "user__email", "exhibit_initials"]
     list_select_related = ["user", "scheme"]
     readonly_fields = [
@@ -81,18 +124,29 @@ class VolunteerAdmin(SchemeScopedAdmin):
         "applied_at",
         "date_of_birth",
         "phone",
-        "address_history",
+        "addresses",
         "deployability_now",
         "change_status",
     ]
     fields = readonly_fields
     inlines = [StatusChangeInline]
+    labels = {
+        "user": "Account",
+        "exhibit_initials": "Exhibit initials",
+        "accredited_at": "Accredited",
+        "applied_at": "Applied",
+        "date_of_birth": "Date of birth",
+    }
+
+    @admin.display(description="Address history")
+    def addresses(self, obj: Volunteer) -> str:
+        return address_history_html(obj.address_history)
 
     @admin.display(description="Name", ordering="user__full_name")
     def name(self, obj: Volunteer) -> str:
         return obj.user.get_full_name()
 
-    @admin.display(description="Email", ordering="user__email")
+    @admin.display(description="E-mail", ordering="user__email")
     def email(self, obj: Volunteer) -> str:
         return obj.user.email
 
@@ -168,10 +222,12 @@ class VolunteerRecordAdmin(SchemeScopedAdmin):
 
 class VettingCheckInline(admin.TabularInline):
     model = VettingCheck
+    verbose_name = "check"
     fields = ["kind", "result", "notes", "done_by", "done_at"]
     readonly_fields = ["done_by", "done_at"]
     extra = 1
     can_delete = False
+    labels = {"kind": "Check", "done_by": "Done by", "done_at": "Done"}
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a check is recorded once; a correction is a new vetting record
@@ -186,10 +242,18 @@ class VettingDecisionForm(forms.ModelForm):
 @admin.register(VettingRecord)
 class VettingRecordAdmin(VolunteerRecordAdmin):
     form = VettingDecisionForm
-    list_display = ["volunteer", "level", "outcome", "decided_at", "expires_at", "integrity_review_due"]
+    list_display = ["volunteer", "outcome", "level", "expires_at", "integrity_review_due", "decided_at"]
     list_filter = ["outcome", "level"]
     list_select_related = ["volunteer__user"]
     inlines = [VettingCheckInline]
+    labels = {
+        "level": "Vetting level",
+        "reasons": "Reasons for the decision",
+        "decided_at": "Decided",
+        "expires_at": "Clearance expires",
+        "integrity_review_due": "Integrity review due",
+        "started_at": "Started",
+    }
     readonly_fields = ["decided_by", "decided_at", "expires_at", "integrity_review_due", "started_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -243,8 +307,9 @@ class VettingRecordAdmin(VolunteerRecordAdmin):
 
 @admin.register(AdverseInformation)
 class AdverseInformationAdmin(VolunteerRecordAdmin):
-    list_display = ["volunteer", "reported_at", "reported_by", "resolved_at"]
+    list_display = ["volunteer", "resolved_at", "reported_at", "reported_by"]
     fields = ["volunteer", "summary", "reported_by", "reported_at", "resolution", "resolved_by", "resolved_at"]
+    labels = {"reported_at": "Reported", "resolved_at": "Resolved"}
     readonly_fields = ["reported_by", "reported_at", "resolved_by", "resolved_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -269,8 +334,9 @@ class AdverseInformationAdmin(VolunteerRecordAdmin):
 
 @admin.register(IntegrityReview)
 class IntegrityReviewAdmin(VolunteerRecordAdmin):
-    list_display = ["volunteer", "done_at", "done_by", "next_due"]
+    list_display = ["volunteer", "next_due", "done_at", "done_by"]
     fields = ["volunteer", "notes", "done_by", "done_at", "next_due"]
+    labels = {"done_at": "Done", "next_due": "Next review due"}
     readonly_fields = ["done_by", "done_at", "next_due"]
 
     def save_model(self, request: HttpRequest, obj: IntegrityReview, form: Any, change: bool) -> None:
@@ -293,9 +359,10 @@ class InvitationForm(forms.ModelForm):
 @admin.register(Invitation)
 class InvitationAdmin(SchemeScopedAdmin):
     form = InvitationForm
-    list_display = ["email", "full_name", "state", "created_by", "created_at", "expires_at"]
+    list_display = ["email", "state", "full_name", "created_by", "created_at", "expires_at"]
     search_fields = ["email", "full_name"]
     actions = ["revoke"]
+    labels = {"email": "E-mail address", "created_at": "Sent", "expires_at": "Expires", "used_at": "Accepted"}
 
     @admin.display(description="State")
     def state(self, obj: Invitation) -> str:
@@ -345,6 +412,7 @@ class InvitationAdmin(SchemeScopedAdmin):
 class CodeOfConductAdmin(admin.ModelAdmin):
     list_display = ["version", "title", "published_at", "published_by"]
     fields = ["title", "text"]
+    labels = {"published_at": "Published"}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["title", "text"] if obj else []
@@ -363,6 +431,17 @@ class CodeOfConductAdmin(admin.ModelAdmin):
 @admin.register(SchemeVolunteerSettings)
 class SchemeVolunteerSettingsAdmin(SchemeScopedAdmin):
     list_display = ["scheme", "required_level", "screening_months", "exposure_threshold_minutes"]
+    labels = {
+        "required_level": "Vetting level required",
+        "renewal_years": "Years before vetting is renewed, by level",
+        "integrity_review_months": "Months between integrity reviews",
+        "screening_months": "Months between welfare screenings",
+        "heavy_exposure_screening_months": "Months between screenings after heavy exposure",
+        "heavy_exposure_minutes_per_year": "Heavy exposure: minutes a year",
+        "exposure_threshold_minutes": "Exposure that stands someone down (minutes)",
+        "exposure_window_days": "Days the exposure threshold counts over",
+        "invitation_days": "Days an invitation lasts",
+    }
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -387,8 +466,9 @@ class WelfareOnlyAdmin(ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmi
 
 @admin.register(ScreeningRecord)
 class ScreeningRecordAdmin(WelfareOnlyAdmin):
-    list_display = ["person", "kind", "screened_on", "outcome", "next_due"]
+    list_display = ["person", "next_due", "outcome", "kind", "screened_on"]
     list_filter = ["kind", "outcome"]
+    labels = {"screened_on": "Screened", "next_due": "Next due", "recorded_at": "Recorded"}
     fields = [
         "person",
         "kind",
@@ -406,14 +486,17 @@ class ScreeningRecordAdmin(WelfareOnlyAdmin):
 @admin.register(ExposureEvent)
 class ExposureEventAdmin(WelfareOnlyAdmin):
     list_display = ["person", "at", "minutes", "source"]
+    labels = {"at": "When", "source": "What was seen or heard"}
 
 
 @admin.register(StandDown)
 class StandDownAdmin(WelfareOnlyAdmin):
-    list_display = ["person", "reason", "at", "lifted_at"]
+    list_display = ["person", "lifted_at", "reason", "at"]
+    labels = {"at": "Stood down", "lifted_at": "Lifted"}
     fields = ["person", "reason", "detail", "at", "by", "lifted_at", "lifted_by"]
 
 
 @admin.register(ScreeningRequest)
 class ScreeningRequestAdmin(WelfareOnlyAdmin):
-    list_display = ["person", "kind", "opened_at", "closed_at"]
+    list_display = ["person", "closed_at", "kind", "opened_at"]
+    labels = {"opened_at": "Opened", "closed_at": "Closed"}

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Least
 from django.http import Http404
 from django.utils import timezone
 
 from portal import roles
 from portal.models import User
-from volunteers.models import ScreeningRecord, ScreeningRequest, StandDown, Volunteer
+from portal.permissions import scheme_filter
+from volunteers.models import (
+    IntegrityReview,
+    ScreeningRecord,
+    ScreeningRequest,
+    StandDown,
+    VettingRecord,
+    Volunteer,
+)
 from volunteers.permissions import can_read_welfare_detail, is_welfare_officer
 
 
@@ -99,3 +107,52 @@ def volunteers_for_officer(user: User) -> QuerySet[Volunteer]:
     return scheme_filter(Volunteer.objects.select_related("user", "scheme"), user).prefetch_related(
         Prefetch("vetting_records")
     )
+
+
+DUE_WITHIN_DAYS = 30  # as screening_state's "Due by …": what falls due within this many days is a task now
+SCREENED_STATUSES = (Volunteer.Status.IN_VETTING, Volunteer.Status.VETTED, Volunteer.Status.ACCREDITED)
+VETTED_STATUSES = (Volunteer.Status.VETTED, Volunteer.Status.ACCREDITED, Volunteer.Status.SUSPENDED)
+
+
+def vetting_in_progress(user: User) -> QuerySet:
+    """Vetting applications of the viewer's scheme not yet decided, oldest first."""
+    pending = VettingRecord.objects.filter(outcome=VettingRecord.Outcome.PENDING).select_related("volunteer__user")
+    return scheme_filter(pending, user).order_by("started_at", "pk")
+
+
+def vetting_falling_due(user: User, *, within_days: int = DUE_WITHIN_DAYS) -> QuerySet[Volunteer]:
+    """Vetted volunteers whose clearance expires, or whose integrity review falls due, within `within_days`
+    days (or already has): annotated `vetting_expires` and `integrity_review_due`, soonest first. The same
+    dates deployability reads: the latest clearance, and the latest integrity review's next date."""
+    soon = timezone.now() + timedelta(days=within_days)
+    cleared = VettingRecord.objects.filter(volunteer=OuterRef("pk"), outcome=VettingRecord.Outcome.CLEARED).order_by(
+        "-decided_at"
+    )
+    reviewed = IntegrityReview.objects.filter(volunteer=OuterRef("pk")).order_by("-done_at")
+    volunteers = (
+        Volunteer.objects.filter(status__in=VETTED_STATUSES)
+        .select_related("user")
+        .annotate(
+            vetting_expires=Subquery(cleared.values("expires_at")[:1]),
+            integrity_review_due=Coalesce(
+                Subquery(reviewed.values("next_due")[:1]), Subquery(cleared.values("integrity_review_due")[:1])
+            ),
+        )
+        .filter(Q(vetting_expires__lte=soon) | Q(integrity_review_due__lte=soon))
+        .annotate(first_due=Least("vetting_expires", "integrity_review_due"))
+    )
+    return scheme_filter(volunteers, user).order_by("first_due", "pk")
+
+
+def screening_due(user: User, *, within_days: int = DUE_WITHIN_DAYS) -> QuerySet[Volunteer]:
+    """Volunteers on their way to or in deployment whose screening is not done, overdue or due within
+    `within_days` days: exactly those screening_state does not call "Current". Officers get the count and
+    the names, never an outcome."""
+    soon = timezone.now() + timedelta(days=within_days)
+    latest = ScreeningRecord.objects.filter(person=OuterRef("user_id")).order_by("-screened_on", "-id")
+    volunteers = (
+        Volunteer.objects.filter(status__in=SCREENED_STATUSES)
+        .annotate(screening_next_due=Subquery(latest.values("next_due")[:1]))
+        .filter(Q(screening_next_due__isnull=True) | Q(screening_next_due__lte=soon))
+    )
+    return scheme_filter(volunteers, user)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
@@ -22,6 +23,7 @@ from evidence.pdf_join import Bookmark, StreamingPdfWriter
 from evidence.pdf_stamp import load_font
 from evidence.verify import sha256_file
 from portal.audit import audit_record
+from portal.notifications import notify
 from portal.storage import local_copy, put_file, scratch_folder
 
 Progress = Callable[[int, str], None]
@@ -280,6 +282,13 @@ def _commit(bundle: HandoverBundle, signed: Path, package: Path | None, *, pages
             actor=None,
             obj=bundle.tasking,
             detail={"bundle": bundle.pk, "sha256": pdf_sha, "package_sha256": package_sha},
+        )
+        notify(
+            user=bundle.requested_by,
+            subject=f"Bundle ready: {bundle.tasking.reference} version {bundle.version}",
+            text=f"The bundle you asked for ({bundle.tasking.reference}, version {bundle.version}) is built and "
+            "signed. Check it, then share it with a court or CPS recipient.",
+            url=reverse("bundle_status", args=[bundle.pk]),
         )
     transaction.on_commit(WorkArea(bundle).clear)
     bundle.refresh_from_db()

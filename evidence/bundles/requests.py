@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 
 from evidence.models import Exhibit, HandoverBundle, Statement, Tasking
 from portal.audit import audit_record
 from portal.models import Job, User
+from portal.notifications import notify
 
 
 class BundleRefused(ValidationError):
@@ -70,6 +72,16 @@ def bundle_fail(bundle: HandoverBundle, reason: str) -> None:
     HandoverBundle.objects.filter(pk=bundle.pk).exclude(state=HandoverBundle.State.READY).update(
         state=HandoverBundle.State.FAILED, error=reason[:2000]
     )
+    if HandoverBundle.objects.filter(pk=bundle.pk, state=HandoverBundle.State.FAILED).exists():
+        # Each failing part of a build reports; the officer hears once per build (a retry is a new build).
+        notify(
+            user=bundle.requested_by,
+            subject=f"Bundle not built: {bundle.tasking.reference} version {bundle.version}",
+            text=f"The bundle you asked for ({bundle.tasking.reference}, version {bundle.version}) could not be "
+            "built. Open it to see what went wrong, then try again.",
+            url=reverse("bundle_status", args=[bundle.pk]),
+            once=f"evidence.bundle_failed:{bundle.pk}:{getattr(bundle_job(bundle), 'enqueued_at', '')}",
+        )
 
 
 def bundle_retry(bundle: HandoverBundle, *, by: User) -> bool:

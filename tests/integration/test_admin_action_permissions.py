@@ -92,3 +92,22 @@ def test_the_safeguarding_banner_shows_only_alerts_of_the_officers_own_scheme(cl
     Tasking.objects.filter(pk=tasking.pk).update(handler=otto)  # Otto handled it, then moved scheme
     mfa_login(client, otto, enrol_totp(otto))
     assert tasking.reference not in client.get("/admin/").content.decode()
+
+
+@pytest.mark.parametrize("who", ["volunteer", "welfare", "scheme_admin", "other_officer"])
+def test_only_a_supervising_officer_acknowledges_a_safeguarding_alert(
+    who, tasking, assigned_vera, wendy, ada, otto, owen
+):
+    """The rule is the service's, so no caller — the admin, the home page, a script — can let the wrong
+    person say an alert has been taken on."""
+    from evidence import services
+
+    alert = services.safeguarding_raise(tasking=tasking, by=assigned_vera.user, note="She is 12.")
+    person = {"volunteer": assigned_vera.user, "welfare": wendy, "scheme_admin": ada, "other_officer": otto}[who]
+    with pytest.raises(PermissionDenied):
+        services.safeguarding_acknowledge(alert=alert, by=person)
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    services.safeguarding_acknowledge(alert=alert, by=owen)
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == owen

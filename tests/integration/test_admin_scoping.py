@@ -49,10 +49,10 @@ def test_a_scheme_administrator_adds_a_person_to_their_own_scheme_and_it_is_audi
         "/admin/portal/user/add/",
         {
             "email": "Newbie@Lantern.example",
-            "full_name": "New Volunteer",
+            "full_name": "New Officer",
             "scheme": harbour.pk,  # tampered: not a choice she is offered
             "is_active": "on",
-            "roles": ["volunteer"],
+            "roles": ["supervising_officer"],
         },
     )
     assert response.status_code == 200
@@ -63,19 +63,20 @@ def test_a_scheme_administrator_adds_a_person_to_their_own_scheme_and_it_is_audi
         "/admin/portal/user/add/",
         {
             "email": "Newbie@Lantern.example",
-            "full_name": "New Volunteer",
+            "full_name": "New Officer",
             "scheme": ada.scheme_id,
             "is_active": "on",
-            "roles": ["volunteer"],
+            "roles": ["supervising_officer"],
         },
     )
     assert response.status_code == 302
     newbie = User.objects.get(email="newbie@lantern.example")
     assert newbie.scheme_id == ada.scheme_id
     assert not newbie.has_usable_password()
-    assert roles.roles_of(newbie) == [roles.VOLUNTEER]
+    assert roles.roles_of(newbie) == [roles.OFFICER]
     actions = set(AuditEvent.objects.filter(object_id=str(newbie.pk)).values_list("action", flat=True))
     assert {"admin.add", "role.grant"} <= actions
+    assert AuditEvent.objects.filter(action="staff_invitation.send", detail__user=newbie.pk).exists()
 
 
 def test_a_scheme_administrator_cannot_make_a_court_recipient(signed_in, ada):

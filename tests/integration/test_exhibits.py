@@ -292,8 +292,9 @@ def test_a_quarantined_exhibit_is_never_returned_to_the_volunteer(vera_client, t
     exhibit = Exhibit.objects.get()
     assert exhibit.quarantined
     assert vera_client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 404
-    body = vera_client.get(f"/taskings/{tasking.pk}/").content.decode()
+    body = vera_client.get(f"/taskings/{tasking.pk}/exhibits/").content.decode()
     assert "Quarantined: not shown" in body and exhibit.description not in body
+    assert f"/exhibits/{exhibit.pk}/download/" not in body
 
 
 def test_only_officers_with_the_specific_permission_open_quarantined_material_and_it_counts_as_exposure(
@@ -374,7 +375,7 @@ def test_a_safeguarding_alert_emails_the_officers_shows_a_banner_and_times_the_a
     mfa_login(client, owen, enrol_totp(owen))
     assert b"Safeguarding alert: a real child may be at risk" in client.get("/admin/").content
     alert = SafeguardingAlert.objects.get()
-    client.post("/admin/evidence/safeguardingalert/", {"action": "acknowledge", "_selected_action": [alert.pk]})
+    client.post(f"/admin/evidence/safeguardingalert/{alert.pk}/acknowledge/")
     alert.refresh_from_db()
     assert alert.acknowledged_by == owen and alert.time_to_acknowledge is not None
     assert b"Safeguarding alert: a real child" not in client.get("/admin/").content

@@ -134,12 +134,12 @@ def test_enrolling_and_removing_an_authenticator_app_is_audited_and_then_require
     assert Authenticator.objects.filter(user=owen, type="totp").exists()
     assert AuditEvent.objects.filter(action="mfa.enrol", actor_email=owen.email, detail__type="totp").exists()
 
-    # Enrolled now, but this session only ever proved the password: it must prove the code.
-    response = client.get("/admin/")
-    assert response["Location"].startswith(reverse("mfa_reauthenticate"))
-    client.post(response["Location"], {"code": totp_code(secret)})
+    # Enrolling proved the code there and then: the session counts as having used it, with no second prompt.
     assert client.get("/admin/").status_code == 200
 
+    # Removing it is sensitive: allauth asks to confirm it is you first.
+    assert client.post(reverse("mfa_deactivate_totp"))["Location"].startswith(reverse("account_reauthenticate"))
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("mfa_deactivate_totp"))
     assert AuditEvent.objects.filter(action="mfa.remove", actor_email=owen.email).exists()

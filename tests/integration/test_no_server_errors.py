@@ -110,7 +110,7 @@ PERSONA_BY_NAME = (
     (r"bundle_(inbox|download|verify)$", COURT),
     (r"bundle_(status|retry)$", OFFICER),
     (r"mfa_", OFFICER),
-    (r"invitation_accept$|account_(login|signup|reset_password|confirm|inactive|email_verification)", VISITOR),
+    (r"(staff_)?invitation_accept$|account_(login|signup|reset_password|confirm|inactive|email_verification)", VISITOR),
     (r"(healthz|accessibility|privacy|certificate_verify)$", VISITOR),
     (r"admin:login$", VISITOR),
     (r"admin:", OFFICER),
@@ -766,6 +766,12 @@ def build_world(folder: Path) -> World:
     SchemeVolunteerSettings.objects.get_or_create(scheme=lantern)
     Job.objects.create(kind="evidence.bundle", scheme=lantern, state="failed", last_error="The broker was down.")
     _, token = volunteering.invitation_create(scheme=lantern, email="ivy@lantern.example", full_name="Ivy", by=owen)
+    # Nina, an officer Ada has invited, who has not yet chosen her password.
+    from portal.accounts import staff_invitation_create, user_set_roles
+
+    nina = User.objects.create_user(email="nina@lantern.example", full_name="Nina", scheme=lantern)
+    user_set_roles(user=nina, role_codes=[roles.OFFICER.code], by=ada)
+    _, staff_token = staff_invitation_create(user=nina, by=ada)
     for person in User.objects.all():
         EmailAddress.objects.get_or_create(user=person, email=person.email, defaults={"primary": True})
 
@@ -818,6 +824,7 @@ def build_world(folder: Path) -> World:
             ("statement_pdf", "statement_id"): str(signed.pk),
             ("training_result", "attempt_id"): str(passed.pk),
             ("account_reset_password_from_key", "key"): default_token_generator.make_token(vera.user),
+            ("staff_invitation_accept", "token"): staff_token,
         },
         preferred={Exhibit: awaiting, Volunteer: vera, Tasking: tasking, StandDown: stand_down},
         counted=counted,

@@ -1,0 +1,366 @@
+"""Taskings in the officer admin: the operation, its volunteers, and its exhibits, notes, statements and bundles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, linebreaks
+from django.views.decorators.http import require_POST
+
+from evidence import services
+from evidence.admin.common import TYPE_LABELS, EvidenceContentInline, ReadOnlyInline, ReferenceColumnsMixin, short
+from evidence.models import Assignment, ContemporaneousNote, Exhibit, HandoverBundle, Statement, Tasking
+from evidence.policy import may_download_bundle, may_follow_bundle, may_share_bundle, tasking_problems
+from portal import roles
+from portal.admin import SchemeScopedAdmin
+from portal.display import EMPTY
+from portal.models import User
+from portal.permissions import scheme_filter
+
+
+class AssignmentInline(ReadOnlyInline):
+    model = Assignment
+    fields = ["volunteer", "assigned_by", "assigned_at", "ended_at"]
+    readonly_fields = fields
+    labels = {"assigned_at": "Assigned", "ended_at": "Ended"}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("volunteer", "assigned_by")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or request.user.has_perm("evidence.view_tasking")
+
+
+class ExhibitInline(EvidenceContentInline):
+    model = Exhibit
+    fields = ["exhibit", "review", "described", "kind", "captured_at", "producer"]
+    readonly_fields = fields
+    ordering = ["submitted_at", "pk"]
+    labels = {"captured_at": "Captured", "producer": "Produced by"}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("producer")
+
+    @admin.display(description="Exhibit")
+    def exhibit(self, obj: Exhibit) -> str:
+        if obj.pk is None:  # a row typed into a re-shown form: there is nothing to link to
+            return EMPTY
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:evidence_exhibit_change", args=[obj.pk]), obj.reference
+        )
+
+    @admin.display(description="Review")
+    def review(self, obj: Exhibit) -> str:
+        if obj.pk is None:
+            return EMPTY
+        state = obj.get_review_state_display()
+        viewer = getattr(self, "viewer", None)
+        if (
+            obj.review_state == Exhibit.Review.AWAITING
+            and viewer is not None
+            and viewer.has_perm("evidence.review_exhibit")
+        ):
+            url = reverse("admin:evidence_exhibit_review", args=[obj.pk])
+            return format_html(
+                '{} — <a href="{}">Review<span class="visually-hidden"> {}</span></a>', state, url, obj.reference
+            )
+        return state
+
+    @admin.display(description="Description")
+    def described(self, obj: Exhibit) -> str:
+        return "Quarantined material: not described here" if obj.quarantined else short(obj.description, 80)
+
+    @admin.display(description="Type")
+    def kind(self, obj: Exhibit) -> str:
+        return TYPE_LABELS.get(obj.sniffed_type, obj.sniffed_type)
+
+
+class NoteInline(EvidenceContentInline):
+    model = ContemporaneousNote
+    verbose_name = "contemporaneous note"
+    fields = ["written_at", "author", "note"]
+    readonly_fields = fields
+    labels = {"written_at": "Written"}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("author")
+
+    @admin.display(description="Note")
+    def note(self, obj: ContemporaneousNote) -> str:
+        return linebreaks(obj.text, autoescape=True)
+
+
+class StatementInline(EvidenceContentInline):
+    model = Statement
+    verbose_name = "statement (MG11)"
+    verbose_name_plural = "statements (MG11)"
+    fields = ["author", "state", "created_at", "signed_at", "page_count", "produces", "text"]
+    readonly_fields = fields
+    ordering = ["created_at", "pk"]
+    labels = {"state": "State", "created_at": "Started", "signed_at": "Signed", "page_count": "Pages"}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("author").prefetch_related("exhibits")
+
+    @admin.display(description="Produces")
+    def produces(self, obj: Statement) -> str:
+        if obj.pk is None:
+            return EMPTY
+        return ", ".join(exhibit.reference for exhibit in obj.exhibits.all()) or EMPTY
+
+    @admin.display(description="Statement")
+    def text(self, obj: Statement) -> str:
+        return format_html(
+            "<details><summary>Read the statement</summary>{}</details>", linebreaks(obj.body, autoescape=True)
+        )
+
+
+class HandoverBundleInline(ReadOnlyInline):
+    """The tasking's bundles, newest first. Read-only: a bundle is made by requesting one, never edited."""
+
+    model = HandoverBundle
+    fields = ["version", "state", "requested_by", "requested_at", "finished_at", "follow_or_download"]
+    readonly_fields = fields
+    ordering = ["-version"]
+    labels = {"state": "State", "requested_at": "Requested", "finished_at": "Finished"}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("tasking", "requested_by")
+
+    @admin.display(description="Progress, PDF and sharing")
+    def follow_or_download(self, obj: HandoverBundle) -> str:
+        viewer = getattr(self, "viewer", None)
+        if viewer is None or obj.pk is None:
+            return EMPTY
+        if may_download_bundle(viewer, obj):
+            links = format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))
+            if may_share_bundle(viewer, obj):
+                share = reverse("admin:evidence_bundleshare_add") + f"?bundle={obj.pk}"
+                links = format_html('{} · <a href="{}">Share with a court or CPS recipient</a>', links, share)
+            return links
+        if obj.state != HandoverBundle.State.READY and may_follow_bundle(viewer, obj):
+            return format_html('<a href="{}">Follow progress</a>', reverse("bundle_status", args=[obj.pk]))
+        return EMPTY
+
+
+class TaskingForm(forms.ModelForm):
+    assign = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label="Assign volunteers",
+        help_text="Each volunteer chosen may submit evidence to this tasking while it is active and they are "
+        "deployable; they are told at once.",
+    )
+
+    class Meta:
+        model = Tasking
+        fields = [
+            "reference",
+            "title",
+            "objective",
+            "permitted_conduct",
+            "platforms",
+            "persona",
+            "persona_handles",
+            "window_start",
+            "window_end",
+            "authorisation",
+            "handler",
+            "controller",
+        ]
+
+
+@admin.register(Tasking)
+class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
+    form = TaskingForm
+    list_display = [
+        "reference",
+        "status",
+        "live",
+        "short_title",
+        "window_start",
+        "window_end",
+        "authorisation_reference",
+    ]
+    list_filter = ["status"]
+    search_fields = ["reference", "title"]
+    inlines = [AssignmentInline, ExhibitInline, NoteInline, StatementInline, HandoverBundleInline]
+    actions = ["activate", "suspend", "close", "request_bundle"]
+    change_form_template = "admin/evidence/tasking/change_form.html"
+    labels = {
+        "reference": "Operation reference",
+        "persona_handles": "Persona's account names",
+        "window_start": "Starts",
+        "window_end": "Ends",
+    }
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        operation = ["reference", "title", "objective", "permitted_conduct", "platforms", "persona", "persona_handles"]
+        if obj is not None:
+            operation.insert(2, "status_now")
+        return [
+            ("Operation", {"fields": operation}),
+            (
+                "Window and authority",
+                {"fields": ["window_start", "window_end", "authorisation", "handler", "controller"]},
+            ),
+            ("Volunteers", {"fields": ["assign"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*super().get_readonly_fields(request, obj), "status_now"]
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list:
+        return self.inlines if obj is not None else [AssignmentInline]  # a new tasking has nothing else yet
+
+    @admin.display(description="Title", ordering="title")
+    def short_title(self, obj: Tasking) -> str:
+        return short(obj.title)
+
+    @admin.display(description="Authorisation", ordering="authorisation__reference")
+    def authorisation_reference(self, obj: Tasking) -> str:
+        return obj.authorisation.reference
+
+    @admin.display(description="Can take evidence now")
+    def live(self, obj: Tasking) -> str:
+        problems = tasking_problems(obj, timezone.now())
+        return "Yes" if not problems else "No — " + " ".join(p.officer for p in problems)
+
+    @admin.display(description="Status")
+    def status_now(self, obj: Tasking) -> str:
+        return f"{obj.get_status_display()}. Can take evidence now: {self.live(obj)}"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("authorisation")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if "authorisation" not in form.base_fields:  # view-only: every field is shown read-only
+            return form
+        scheme_users = scheme_filter(User.objects.filter(is_active=True), request.user)
+        officers = scheme_users.filter(groups__name=roles.OFFICER.code)
+        form.base_fields["handler"].queryset = officers
+        form.base_fields["controller"].queryset = officers
+        form.base_fields["assign"].queryset = scheme_users.filter(groups__name=roles.VOLUNTEER.code)
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Tasking, form: Any, change: bool) -> None:
+        if not change:
+            obj.scheme_id = request.user.scheme_id
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        for volunteer in form.cleaned_data.get("assign", []):
+            try:
+                services.tasking_assign(tasking=form.instance, volunteer=volunteer, by=request.user)
+            except ValidationError as exc:
+                messages.warning(request, " ".join(exc.messages))
+
+    def _move(self, request: HttpRequest, queryset: QuerySet, to: str) -> None:
+        for tasking in queryset:
+            try:
+                services.tasking_set_status(tasking=tasking, to=to, by=request.user)
+            except ValidationError as exc:
+                messages.error(request, f"{tasking.reference}: {' '.join(exc.messages)}")
+            else:
+                messages.success(request, f"{tasking.reference} is now {tasking.get_status_display().lower()}.")
+
+    def has_request_bundle_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Who may ask for a handover bundle: the same answer for the list action and the tasking's button."""
+        from evidence.policy import may_request_bundle, may_request_bundles
+
+        if obj is None:
+            return self.has_change_permission(request) and may_request_bundles(request.user)
+        return self.has_change_permission(request, obj) and may_request_bundle(request.user, obj)
+
+    def _request_bundle(self, request: HttpRequest, tasking: Tasking) -> HandoverBundle | None:
+        """Request one tasking's bundle and tell the officer what happened; None when it was refused."""
+        from evidence.bundles import BundleRefused, bundle_request
+
+        in_progress = HandoverBundle.State.QUEUED, HandoverBundle.State.BUILDING
+        # bundle_request hands back the bundle already in progress rather than a new one; knowing which
+        # were in progress beforehand is how the officer is told "already" instead of a fresh version.
+        pending_before = set(tasking.bundles.filter(state__in=in_progress).values_list("pk", flat=True))
+        try:
+            bundle = bundle_request(tasking=tasking, by=request.user)
+        except BundleRefused as exc:
+            messages.error(
+                request,
+                f"A handover bundle for {tasking.reference} cannot be requested yet. "
+                f"{'This needs' if len(exc.missing) == 1 else 'These need'} to be done first:",
+            )
+            for item in exc.missing:
+                messages.error(request, item)
+            return None
+        already = " already" if bundle.pk in pending_before else ""
+        messages.success(request, f"Bundle version {bundle.version} is{already} being built for {tasking.reference}.")
+        return bundle
+
+    @admin.action(description="Request a handover bundle for the selected taskings", permissions=["request_bundle"])
+    def request_bundle(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for tasking in queryset:
+            self._request_bundle(request, tasking)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<path:object_id>/request-bundle/",
+                self.admin_site.admin_view(require_POST(self.request_bundle_view)),
+                name="evidence_tasking_request_bundle",
+            ),
+            *super().get_urls(),
+        ]
+
+    def request_bundle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Request handover bundle" button on a tasking's page."""
+        if not self.has_request_bundle_permission(request):
+            raise PermissionDenied
+        tasking = self.get_object(request, unquote(object_id))
+        if tasking is None:  # another scheme's tasking, or none at all: the same answer
+            raise Http404("No such tasking.")
+        if not self.has_request_bundle_permission(request, tasking):
+            raise PermissionDenied
+        bundle = self._request_bundle(request, tasking)
+        if bundle is not None and may_follow_bundle(request.user, bundle):
+            return redirect("bundle_status", bundle_id=bundle.pk)
+        # Refused, or the requester may not open the progress page (it is for supervising officers): the
+        # tasking's page shows the messages and lists its bundles.
+        return redirect("admin:evidence_tasking_change", tasking.pk)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        context["may_request_bundle"] = obj is not None and self.has_request_bundle_permission(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.action(description="Activate the selected taskings")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, Tasking.Status.ACTIVE)
+
+    @admin.action(description="Suspend the selected taskings")
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, Tasking.Status.SUSPENDED)
+
+    @admin.action(description="Close the selected taskings")
+    def close(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._move(request, queryset, Tasking.Status.CLOSED)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

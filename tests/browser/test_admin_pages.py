@@ -1,0 +1,166 @@
+"""Every admin page a supervising officer, a welfare officer and a scheme administrator can reach — the home
+page, and each registered ModelAdmin's list, add form and record page — passes axe-core at WCAG 2.2 AA and
+never scrolls sideways, at 1280 and at 320 CSS px.
+
+One scheme with something of every kind is built through the services (as the cross-scheme walk builds it);
+each person signs in once and walks the admin registry, so a new ModelAdmin is checked without a new test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+
+from tests.browser.conftest import AXE
+from tests.conftest import PASSWORD, enrol_totp, make_person, module_data, require, totp_code
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDTHS = (1280, 320)
+
+
+@dataclass
+class Finding:
+    who: str
+    path: str
+    width: int
+    problems: list = field(default_factory=list)
+
+
+@pytest.fixture
+def scheme(settings, tmp_path):
+    """Harbour, with a volunteer vetted, screened, trained and tasked, her exhibits reviewed, a note, an alert,
+    a signed MG11, a bundle built and shared, a failed job, and welfare and vetting records about her."""
+    from django.core.management import call_command
+
+    from portal import roles
+    from tests.integration.test_admin_cross_scheme import build_scheme
+    from training.services import module_publish
+    from volunteers.services import conduct_publish
+
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "cert.pem")
+    call_command("create_signing_key", "--force")
+    conduct_publish(title="Volunteer code of conduct", text="Never initiate sexual talk.", by=None)
+    version = module_publish(data=module_data("safety-basics"))
+    court = make_person("carla@court.example", roles.COURT, None, full_name="Carla Court")
+    return build_scheme("Harbourown", "Harbour", court=court, version=version, folder=tmp_path)
+
+
+def _sign_in(page, base_url: str, user) -> None:
+    secret = enrol_totp(user)
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("input[name=code]").fill(totp_code(secret))
+    page.locator("button[type=submit]").first.click()
+    page.wait_for_load_state()
+
+
+def _url(name: str, *args) -> str | None:
+    try:
+        return reverse(f"admin:{name}", args=args or None)
+    except NoReverseMatch:
+        return None
+
+
+def admin_paths(world) -> list[str]:
+    """The home page, then each registered ModelAdmin's list, add form and first record of the scheme, and
+    the pages of our own that hang off them (exhibit review, share a bundle)."""
+    from evidence.models import Exhibit
+    from tests.integration.test_admin_cross_scheme import reaching
+
+    paths = [reverse("admin:index")]
+    for model, _ in sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label):
+        opts = model._meta
+        prefix = f"{opts.app_label}_{opts.model_name}"
+        paths += [_url(f"{prefix}_changelist"), _url(f"{prefix}_add")]
+        rows = model._default_manager.order_by("pk")
+        mine = reaching(model, world.scheme)
+        row = (rows.filter(mine) if mine is not None else rows).first()
+        if row is not None:
+            paths.append(_url(f"{prefix}_change", row.pk))
+    exhibit = Exhibit.objects.filter(tasking=world.tasking).order_by("pk").first()
+    paths += [
+        _url("evidence_exhibit_review", exhibit.pk),
+        _url("evidence_bundleshare_add") + f"?bundle={world.bundle.pk}",
+        _url("volunteers_volunteer_status", world.volunteer.pk),
+        _url("training_matrix"),
+    ]
+    return [path for path in dict.fromkeys(paths) if path]
+
+
+def axe_problems(page) -> list[str]:
+    """axe-core's WCAG 2.0-2.2 A and AA rules, as tests/browser/conftest.py runs them, asking for violations
+    only (the passes are most of axe's time); axe is loaded into every page by the context (add_init_script)."""
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations'], runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})).violations"""
+    )
+    return [f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']][:5]}" for v in violations]
+
+
+# The page's own content, without what differs by session (CSRF tokens) or by person (messages and the
+# safeguarding banner, which each person's pages carry alike): a page whose content another person's walk has
+# already checked, at every width, is not checked again. Each person's first page is checked whole.
+CONTENT = """() => {
+    const main = (document.querySelector('#content-start') || document.body).cloneNode(true);
+    main.querySelectorAll('.portal-alerts, .messagelist').forEach((element) => element.remove());
+    return main.outerHTML.replace(/name="csrfmiddlewaretoken" value="[^"]*"/g, '').replace(/\\s+/g, ' ');
+}"""
+
+
+def walk(page, base_url: str, who: str, paths: list[str], checked: set[str]) -> tuple[list[Finding], int]:
+    """Open each page the person may open (others answer 403 or 404 and are skipped) at every width."""
+    findings, opened = [], 0
+    for number, path in enumerate(paths):
+        page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+        response = page.goto(base_url + path)
+        if response is not None and response.status >= 500:
+            findings.append(Finding(who, path, WIDTHS[0], [f"answered {response.status}, so went unchecked"]))
+            continue
+        if response is None or response.status != 200 or "/accounts/" in page.url:
+            continue
+        opened += 1
+        content = page.evaluate(CONTENT)
+        if content in checked and number > 0:  # each person's first page is checked whole: header, sidebar
+            continue
+        checked.add(content)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            finding = Finding(who, path, width)
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            if overflow > 0:
+                finding.problems.append(f"scrolls sideways by {overflow} px")
+            finding.problems += axe_problems(page)
+            if finding.problems:
+                findings.append(finding)
+    return findings, opened
+
+
+def test_every_admin_page_passes_axe_and_fits_at_1280_and_320_px_for_each_admin_role(page, live_server, scheme):
+    require(AXE.exists(), "axe-core is not installed: run npm ci")
+    paths = admin_paths(scheme)
+    findings, opened, checked = [], {}, set()
+    people = [
+        ("supervising officer", scheme.officer),
+        ("welfare officer", scheme.welfare),
+        ("scheme administrator", scheme.administrator),
+    ]
+    for who, person in people:
+        context = page.context.browser.new_context(bypass_csp=True, locale="en-GB", timezone_id="Europe/London")
+        context.add_init_script(path=str(AXE))
+        own_page = context.new_page()
+        _sign_in(own_page, live_server.url, person)
+        found, opened[who] = walk(own_page, live_server.url, who, paths, checked)
+        findings += found
+        context.close()
+    # Each person really walked their part of the admin (not a wall of refusals).
+    assert opened["supervising officer"] >= 40 and opened["scheme administrator"] >= 40, opened
+    assert opened["welfare officer"] >= 8, opened
+    report = "\n".join(f"- {f.who}, {f.path} at {f.width} px: " + "; ".join(f.problems) for f in findings)
+    assert not findings, f"{len(findings)} admin pages fail axe or scroll sideways:\n{report}"
