@@ -1,8 +1,10 @@
-"""Forms of the volunteer's tasking page: what is captured alongside each exhibit."""
+"""Forms of the volunteer's tasking pages: an exhibit's details, a note, a statement."""
 
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
+from django.utils import timezone
 
 from portal.forms import StorableTextForm
 
@@ -46,3 +48,63 @@ class ExhibitForm(StorableTextForm):
         help_text="Anyone who opens it later has it counted towards their welfare exposure.",
     )
     browser_sha256 = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
+
+    def clean_captured_at(self):
+        captured_at = self.cleaned_data["captured_at"]
+        # The service refuses this too; said here, the message stands beside the field it is about.
+        if captured_at and captured_at > timezone.now():
+            raise forms.ValidationError("The time of capture cannot be in the future")
+        return captured_at
+
+
+class _EvidenceTextForm(forms.Form):
+    """Text that becomes evidence is refused, not altered, when the database cannot store it; the service
+    says so in its own words ("The note contains a character that cannot be stored…"), so Django's terser
+    NUL check is left out here."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.validators = [v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+
+class NoteForm(_EvidenceTextForm):
+    text = forms.CharField(
+        label="Note",
+        strip=False,  # a note is kept exactly as written
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Write what you do and see, as you do it. The portal stamps each note with the time; a note "
+        "cannot be changed once added.",
+        error_messages={"required": "Enter the note"},
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "note-%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"]
+        if not text.strip():
+            raise forms.ValidationError("Enter the note")
+        return text
+
+
+class StatementForm(_EvidenceTextForm):
+    body = forms.CharField(
+        label="Statement",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 16}),
+        help_text="In the first person, what you saw and did, in the order it happened. Name each exhibit you "
+        "refer to by its reference, for example VD/1.",
+        error_messages={"required": "Enter your statement"},
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError("Enter your statement")
+        return body

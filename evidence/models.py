@@ -10,6 +10,7 @@ from django.utils import timezone
 # portal/permissions.py, because the models must subclass them.
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from portal.display import when  # names with a time read in UK time, as everywhere in the admin
 from portal.models import Scheme
 
 
@@ -285,7 +286,7 @@ class SafeguardingAlert(models.Model):
         ordering = ["-raised_at"]
 
     def __str__(self) -> str:
-        return f"Safeguarding alert on {self.tasking.reference} at {self.raised_at:%d %b %H:%M}"
+        return f"Safeguarding alert on {self.tasking.reference}, {when(self.raised_at)}"
 
     @property
     def time_to_acknowledge(self):
@@ -306,27 +307,30 @@ class ContemporaneousNote(models.Model):
         ordering = ["written_at", "id"]
 
     def __str__(self) -> str:
-        return f"Note by {self.author} at {self.written_at:%d %b %H:%M}"
+        return f"Note by {self.author}, {when(self.written_at)}"
 
 
 class Statement(models.Model):
     """A witness statement (MG11). Drafts may change (each differing draft is kept); once signed, the
-    rendered PDF and its hash are fixed and the statement is never edited: a correction is a new one."""
+    rendered PDF and its hash are fixed and the statement is never edited: a correction is a new one.
+    A draft the witness gives up is discarded, not deleted: kept with its drafts, never signed or edited."""
 
     scheme_path = "tasking__scheme"
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
         SIGNED = "signed", "Signed"
+        DISCARDED = "discarded", "Discarded"
 
     tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="statements")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="statements")
-    state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     body = models.TextField()
     exhibits = models.ManyToManyField(Exhibit, blank=True, related_name="statements")
     corrects = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections")
     created_at = models.DateTimeField(default=timezone.now)
     signed_at = models.DateTimeField(null=True, blank=True)
+    discarded_at = models.DateTimeField(null=True, blank=True)
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
     pdf_name = models.CharField(max_length=255, blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
@@ -351,7 +355,7 @@ class StatementDraft(models.Model):
         ordering = ["saved_at", "id"]
 
     def __str__(self) -> str:
-        return f"Draft of statement {self.statement_id} at {self.saved_at:%d %b %H:%M}"
+        return f"Draft of statement {self.statement_id}, {when(self.saved_at)}"
 
 
 class HandoverBundle(models.Model):
@@ -437,4 +441,4 @@ class BundleAccess(models.Model):
         verbose_name_plural = "bundle accesses"
 
     def __str__(self) -> str:
-        return f"{self.user} downloaded {self.bundle} at {self.at:%d %b %H:%M}"
+        return f"{self.user} downloaded {self.bundle}, {when(self.at)}"

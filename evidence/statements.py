@@ -1,4 +1,4 @@
-"""MG11 statements: drafts kept, signing renders the PDF there and then, and the result is fixed."""
+"""MG11 statements: drafts kept (or discarded, never deleted); signing renders the PDF then and fixes it."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def statement_save_draft(
             statement = Statement.objects.create(tasking=tasking, author=author, body=body, corrects=corrects)
         else:
             statement = Statement.objects.select_for_update().get(pk=statement.pk, author=author)
+            if statement.state == Statement.State.DISCARDED:
+                raise ValidationError("This draft was discarded, so it cannot be changed. Write a new statement.")
             if statement.state != Statement.State.DRAFT:
                 raise ValidationError("A signed statement is never edited: write a further statement to correct it.")
             statement.body = body
@@ -79,11 +81,51 @@ def render_mg11(statement: Statement, *, pages: int, signed_at) -> bytes:
             "exhibits": statement.exhibits.order_by("sequence"),
         },
     )
-    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf()
+    # Tagged, with the document's language and title (from mg11_pdf.html), so that screen readers and
+    # reflow can read the statement a court or a witness is given.
+    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf(pdf_tags=True)
 
 
 def _page_count(pdf: bytes) -> int:
     return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _render_settled(statement: Statement, *, signed_at) -> tuple[int, bytes]:
+    """The MG11 and its page count, once the count stated in its declaration is the count it has."""
+    pages, pdf = 1, b""
+    for _ in range(5):  # the count can change the layout; settle on a fixed point
+        pdf = render_mg11(statement, pages=pages, signed_at=signed_at)
+        actual = _page_count(pdf)
+        if actual == pages:
+            return pages, pdf
+        pages = actual
+    raise ValidationError("The statement could not be laid out with a stable page count.")
+
+
+def statement_page_count(statement: Statement) -> int:
+    """How many pages the statement would have if it were signed now: for the check before signing."""
+    return _render_settled(statement, signed_at=timezone.now())[0]
+
+
+def statement_discard(*, statement: Statement, by: User) -> Statement:
+    """The witness gives up a draft. It is kept, with every version of it (CPIA), but no longer waits to be
+    signed, so it does not hold up a bundle; it can be neither signed nor edited afterwards."""
+    if statement.author_id != by.pk:
+        raise PermissionDenied("Only the witness discards their own draft.")
+    _require_assigned(by, statement.tasking)
+    with transaction.atomic():
+        statement = Statement.objects.select_for_update().get(pk=statement.pk)
+        if statement.state == Statement.State.SIGNED:
+            raise ValidationError("A signed statement cannot be discarded: write a further statement to correct it.")
+        if statement.state == Statement.State.DISCARDED:
+            raise ValidationError("This draft has already been discarded.")
+        statement.state = Statement.State.DISCARDED
+        statement.discarded_at = timezone.now()
+        statement.save(update_fields=["state", "discarded_at"])
+        audit_record(
+            action="evidence.statement_discard", actor=by, obj=statement.tasking, detail={"statement": statement.pk}
+        )
+    return statement
 
 
 def statement_sign(*, statement: Statement, by: User) -> Statement:
@@ -93,18 +135,12 @@ def statement_sign(*, statement: Statement, by: User) -> Statement:
     _require_assigned(by, statement.tasking)
     with transaction.atomic():
         statement = Statement.objects.select_for_update().get(pk=statement.pk)
+        if statement.state == Statement.State.DISCARDED:
+            raise ValidationError("This draft was discarded, so it cannot be signed. Write a new statement.")
         if statement.state != Statement.State.DRAFT:
             raise ValidationError("This statement is already signed.")
         signed_at = timezone.now()
-        pages, pdf = 1, b""
-        for _ in range(5):  # the count can change the layout; settle on a fixed point
-            pdf = render_mg11(statement, pages=pages, signed_at=signed_at)
-            actual = _page_count(pdf)
-            if actual == pages:
-                break
-            pages = actual
-        else:
-            raise ValidationError("The statement could not be laid out with a stable page count.")
+        pages, pdf = _render_settled(statement, signed_at=signed_at)
         name = default_storage.save(
             f"statements/{statement.tasking.scheme_id}/{statement.pk}-mg11.pdf", ContentFile(pdf)
         )

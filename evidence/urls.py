@@ -1,4 +1,4 @@
-"""URLs of the evidence app (volunteer side)."""
+"""URLs of the evidence app: a volunteer's tasking pages (GET shows a page, POST to it acts) and bundles."""
 
 from django.urls import path
 
@@ -17,8 +17,17 @@ urlpatterns = [
     path("bundles/<int:bundle_id>/retry/", views.bundle_retry, name="bundle_retry"),
     path("taskings/<int:tasking_id>/safeguarding/", views.safeguarding_raise, name="safeguarding_raise"),
     path("taskings/<int:tasking_id>/notes/", views.note_add, name="note_add"),
+    path("taskings/<int:tasking_id>/statements/", views.tasking_statements, name="tasking_statements"),
     path("taskings/<int:tasking_id>/statements/new/", views.statement_edit, name="statement_new"),
     path("taskings/<int:tasking_id>/statements/<int:statement_id>/", views.statement_edit, name="statement_edit"),
+    path(
+        "taskings/<int:tasking_id>/statements/<int:statement_id>/check/", views.statement_check, name="statement_check"
+    ),
     path("taskings/<int:tasking_id>/statements/<int:statement_id>/sign/", views.statement_sign, name="statement_sign"),
+    path(
+        "taskings/<int:tasking_id>/statements/<int:statement_id>/discard/",
+        views.statement_discard,
+        name="statement_discard",
+    ),
     path("taskings/<int:tasking_id>/statements/<int:statement_id>/mg11.pdf", views.statement_pdf, name="statement_pdf"),
 ]

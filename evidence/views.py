@@ -1,8 +1,9 @@
-"""Volunteer pages: my taskings, one tasking's briefing and decision, and exhibit upload."""
+"""Volunteer pages (her taskings; each tasking's overview, exhibits, notes and statements) and court pages."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from allauth.account.decorators import reauthentication_required
@@ -20,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from evidence import services
-from evidence.forms import ExhibitForm
+from evidence.forms import ExhibitForm, NoteForm, StatementForm
 from evidence.models import Exhibit, Statement, Tasking
 from evidence.policy import (
     SUBMIT,
@@ -30,9 +31,10 @@ from evidence.policy import (
     may_open_exhibit,
     submission_decision,
 )
-from evidence.selectors import assigned_taskings, known_tasking
+from evidence.selectors import assigned_taskings, known_tasking, my_exhibits, my_notes, my_statements, work_summary
 from evidence.sniff import sniff
-from evidence.statements import statement_save_draft
+from evidence.statements import DECLARATION, statement_page_count, statement_save_draft
+from evidence.statements import statement_discard as statement_discard_draft
 from evidence.statements import statement_sign as sign_statement
 from evidence.uploads import (
     HashingFileUploadHandler,
@@ -96,41 +98,95 @@ def tasking_list(request: HttpRequest) -> HttpResponse:
     return render(request, "evidence/tasking_list.html", {"rows": rows})
 
 
-@login_required
-def tasking_detail(
-    request: HttpRequest, tasking_id: int, form: ExhibitForm | None = None, note: dict | None = None
+def _tasking_page(
+    request: HttpRequest,
+    tasking_id: int,
+    *,
+    page: str,
+    template: str,
+    context: Callable[[Tasking], dict] | None = None,
+    problems: list[str] | None = None,
+    status: int = 200,
+    **detail,
 ) -> HttpResponse:
+    """Every page of a tasking goes through here: while content_decision refuses her, she gets the closed
+    page (and why a post just made was refused) instead of anything of the operation."""
     tasking = _known_tasking_or_404(request.user, tasking_id)
     decision = content_decision(user=request.user, tasking=tasking)
     if not decision.allowed:
-        # Her own tasking's page: the status instead of the briefing, and why a post just made was refused.
-        problems = [*(form.non_field_errors() if form is not None else []), *([note["error"]] if note else [])]
+        attempted = "tasking_view" if page == "overview" else f"tasking_{page}"
         return _closed(
-            request, tasking, decision, attempted="tasking_view", status=400 if problems else 200, problems=problems
+            request, tasking, decision, attempted=attempted, status=400 if problems else 200, problems=problems or []
         )
-    audit_record(action="evidence.tasking_view", request=request, obj=tasking)
-    exhibits = Exhibit.objects.filter(tasking=tasking, producer=request.user).order_by("sequence")
+    audit_record(action="evidence.tasking_view", request=request, obj=tasking, detail={"page": page, **detail})
     return render(
         request,
-        "evidence/tasking_detail.html",
-        {
-            "tasking": tasking,
-            "decision": decision,
-            "form": form or ExhibitForm(),
-            "exhibits": exhibits,
-            "max_mb": settings.PORTAL_MAX_UPLOAD_BYTES // (1024 * 1024),
-            "max_bytes": settings.PORTAL_MAX_UPLOAD_BYTES,
-            "notes": tasking.notes.filter(author=request.user),
-            "statements": Statement.objects.filter(tasking=tasking, author=request.user).select_related("corrects"),
-            "note": note or {},
-        },
-        status=400 if (form is not None and form.errors) or note else 200,
+        template,
+        {"tasking": tasking, "decision": decision, "section": page, **(context(tasking) if context else {})},
+        status=status,
     )
+
+
+@login_required
+def tasking_detail(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    """The overview: the briefing, the one rule's decision, and what she has produced so far."""
+    return _tasking_page(
+        request,
+        tasking_id,
+        page="overview",
+        template="evidence/tasking_detail.html",
+        context=lambda tasking: {"summary": work_summary(request.user, tasking)},
+    )
+
+
+def _exhibits_page(
+    request: HttpRequest, tasking_id: int, *, form: ExhibitForm | None = None, file_errors: list[str] | None = None
+) -> HttpResponse:
+    file_errors = file_errors or []
+    failed = form is not None and (bool(form.errors) or bool(file_errors))
+
+    def context(tasking: Tasking) -> dict:
+        exhibits = my_exhibits(request.user, tasking)
+        return {
+            "form": form or ExhibitForm(),
+            "file_errors": file_errors,
+            "problems": _exhibit_problems(form, file_errors) if failed else [],
+            "exhibits": exhibits,
+            "max_bytes": settings.PORTAL_MAX_UPLOAD_BYTES,
+        }
+
+    problems = [*(form.non_field_errors() if form is not None else []), *file_errors] if failed else []
+    return _tasking_page(
+        request,
+        tasking_id,
+        page="exhibits",
+        template="evidence/tasking_exhibits.html",
+        context=context,
+        problems=problems,
+        status=400 if failed else 200,
+    )
+
+
+def _exhibit_problems(form: ExhibitForm | None, file_errors: list[str]) -> list[dict]:
+    """The error summary's lines, each linking to the field it is about (the file input for the file)."""
+    problems = [{"text": text, "href": "#id_file"} for text in file_errors]
+    if form is not None:
+        problems += [{"text": text, "href": ""} for text in form.non_field_errors()]
+        for bound in form:
+            problems += [{"text": text, "href": f"#{bound.auto_id}"} for text in bound.errors]
+    return problems
+
+
+CHOOSE_AGAIN = (
+    "Choose the file again: nothing was stored, and your browser does not keep a chosen file when the page "
+    "shows a problem. The details you typed are kept."
+)
 
 
 @csrf_exempt  # the upload handler must be installed before the body is read; CSRF is checked just after
 @login_required
 def exhibit_upload(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    """GET: the exhibits page (her exhibits and the upload form). POST: the form's upload."""
     handler = HashingFileUploadHandler(request)
     request.upload_handlers = [handler]
     try:
@@ -141,34 +197,42 @@ def exhibit_upload(request: HttpRequest, tasking_id: int) -> HttpResponse:
 
 @csrf_protect
 def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileUploadHandler) -> HttpResponse:
-    tasking = _tasking_or_404(request.user, tasking_id)
     if request.method != "POST":
-        return redirect("tasking_detail", tasking_id=tasking.pk)
+        return _exhibits_page(request, tasking_id)
+    tasking = _tasking_or_404(request.user, tasking_id)
     upload = request.FILES.get("file")
     form = ExhibitForm(request.POST)
     if handler.refused is not None:
         form.is_valid()
-        form.add_error(
-            None,
-            f"The file is larger than the {filesizeformat(handler.refused.limit)} limit for an exhibit. Nothing "
-            "was stored. If it is a long video, ask your supervising officer how to hand it over.",
+        return _exhibits_page(
+            request,
+            tasking.pk,
+            form=form,
+            file_errors=[
+                f"The file is larger than the {filesizeformat(handler.refused.limit)} limit for an exhibit. "
+                "Nothing was stored. If it is a long video, ask your supervising officer how to hand it over."
+            ],
         )
-        return tasking_detail(request, tasking.pk, form=form)
+    file_errors: list[str] = []
     try:
+        valid = form.is_valid()
         if upload is None:
-            form.add_error(None, "Choose a file to upload.")
-        elif form.is_valid():
+            file_errors.append("Choose the file to upload")
+        elif valid:
             exhibit = _accept(request, tasking, upload, form.cleaned_data)
             messages.success(request, f"Exhibit {exhibit.reference} received. SHA-256: {exhibit.sha256}")
-            return redirect("tasking_detail", tasking_id=tasking.pk)
+            return redirect("exhibit_upload", tasking_id=tasking.pk)
+        else:
+            file_errors.append(CHOOSE_AGAIN)
     except services.SubmissionRefused as exc:
         form.add_error(None, f"Nothing was stored: {exc}")
     except ValidationError as exc:
-        form.add_error(None, exc)
+        # About the file itself (its type, or a SHA-256 that changed on the way): said at the file input.
+        file_errors += exc.messages
     finally:
         if upload is not None:
             discard(upload)  # nothing is kept unless it was stored as an exhibit (promote moved it)
-    return tasking_detail(request, tasking.pk, form=form)
+    return _exhibits_page(request, tasking.pk, form=form, file_errors=file_errors)
 
 
 def _accept(request: HttpRequest, tasking: Tasking, upload, data: dict) -> Exhibit:
@@ -296,9 +360,13 @@ def _extension(mime: str) -> str:
 
 
 @login_required
-@require_POST
 def safeguarding_raise(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    """GET: the safeguarding form on a page of its own, one step from every tasking page. POST: the alert.
+    Never refused to anyone assigned, whatever the one rule says about her work (an alert about a child
+    must not be lost); it shows nothing of the operation but its reference."""
     tasking = _tasking_or_404(request.user, tasking_id)
+    if request.method != "POST":
+        return render(request, "evidence/safeguarding.html", {"tasking": tasking})
     alert_url = request.build_absolute_uri("/admin/evidence/safeguardingalert/")
     alert = services.safeguarding_raise(
         tasking=tasking, by=request.user, note=request.POST.get("note", ""), alert_url=alert_url
@@ -317,21 +385,58 @@ def safeguarding_raise(request: HttpRequest, tasking_id: int) -> HttpResponse:
     return redirect("tasking_detail", tasking_id=tasking.pk)
 
 
+def _notes_page(request: HttpRequest, tasking_id: int, *, form: NoteForm | None = None) -> HttpResponse:
+    failed = form is not None and bool(form.errors)
+    return _tasking_page(
+        request,
+        tasking_id,
+        page="notes",
+        template="evidence/tasking_notes.html",
+        context=lambda tasking: {"form": form or NoteForm(), "notes": my_notes(request.user, tasking)},
+        problems=[error for errors in form.errors.values() for error in errors] if failed else [],
+        status=400 if failed else 200,
+    )
+
+
 @login_required
-@require_POST
 def note_add(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    """GET: her contemporaneous notes and the box for the next. POST: add one."""
+    if request.method != "POST":
+        return _notes_page(request, tasking_id)
     tasking = _tasking_or_404(request.user, tasking_id)
-    text = request.POST.get("text", "")
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _notes_page(request, tasking.pk, form=form)
     try:
-        note = services.note_add(tasking=tasking, author=request.user, text=text)
+        note = services.note_add(tasking=tasking, author=request.user, text=form.cleaned_data["text"])
     except ValidationError as exc:
         # Shown beside the box, with what she typed still in it.
-        return tasking_detail(request, tasking.pk, note={"text": text, "error": " ".join(exc.messages)})
+        form.add_error("text", exc)
+        return _notes_page(request, tasking.pk, form=form)
     except services.SubmissionRefused as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Note added at {timezone.localtime(note.written_at):%H:%M:%S}.")
-    return redirect("tasking_detail", tasking_id=tasking.pk)
+    return redirect("note_add", tasking_id=tasking.pk)
+
+
+@login_required
+def tasking_statements(request: HttpRequest, tasking_id: int) -> HttpResponse:
+    """Her witness statements for the tasking: drafts to check and sign, signed ones, discarded ones."""
+    return _tasking_page(
+        request,
+        tasking_id,
+        page="statements",
+        template="evidence/tasking_statements.html",
+        context=lambda tasking: {"statements": my_statements(request.user, tasking)},
+    )
+
+
+def _my_statement_or_404(request: HttpRequest, tasking: Tasking, statement_id: int) -> Statement:
+    statement = Statement.objects.filter(pk=statement_id, tasking=tasking, author=request.user).first()
+    if statement is None:
+        raise Http404("No such statement.")
+    return statement
 
 
 @login_required
@@ -340,11 +445,7 @@ def statement_edit(request: HttpRequest, tasking_id: int, statement_id: int | No
     decision = content_decision(user=request.user, tasking=tasking)
     if not decision.allowed:
         return _closed(request, tasking, decision, attempted="statement", statement=statement_id)
-    statement = None
-    if statement_id is not None:
-        statement = Statement.objects.filter(pk=statement_id, tasking=tasking, author=request.user).first()
-        if statement is None:
-            raise Http404("No such statement.")
+    statement = _my_statement_or_404(request, tasking, statement_id) if statement_id is not None else None
     corrects = None
     corrects_id = request.GET.get("corrects") or request.POST.get("corrects")
     if corrects_id:
@@ -357,39 +458,71 @@ def statement_edit(request: HttpRequest, tasking_id: int, statement_id: int | No
         ).first()
         if corrects is None:
             raise Http404("No such signed statement to correct.")
-    mine = Exhibit.objects.filter(tasking=tasking, producer=request.user).order_by("sequence")
-    error = ""
+    mine = my_exhibits(request.user, tasking)
+    chosen = {int(v) for v in request.POST.getlist("exhibits") if v.isdecimal() and len(v) < 19}
+    form = StatementForm(initial={"body": statement.body if statement else ""})
     if request.method == "POST":
-        try:
-            ids = [int(v) for v in request.POST.getlist("exhibits") if v.isdecimal() and len(v) < 19]
-            statement = statement_save_draft(
-                tasking=tasking,
-                author=request.user,
-                body=request.POST.get("body", ""),
-                exhibit_ids=ids,
-                statement=statement,
-                corrects=corrects,
-            )
-        except (ValidationError, services.SubmissionRefused, ValueError) as exc:
-            error = " ".join(getattr(exc, "messages", [str(exc)]))
-        else:
-            messages.success(request, "Draft saved. Every saved version is kept.")
-            return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+        form = StatementForm(request.POST)
+        if form.is_valid():
+            try:
+                statement = statement_save_draft(
+                    tasking=tasking,
+                    author=request.user,
+                    body=form.cleaned_data["body"],
+                    exhibit_ids=sorted(chosen),
+                    statement=statement,
+                    corrects=corrects,
+                )
+            except (ValidationError, services.SubmissionRefused) as exc:
+                form.add_error("body", " ".join(getattr(exc, "messages", [str(exc)])))
+            else:
+                if request.POST.get("action") == "check":
+                    return redirect("statement_check", tasking_id=tasking.pk, statement_id=statement.pk)
+                messages.success(request, "Draft saved. Every saved version is kept.")
+                return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+    elif statement is not None:
+        chosen = set(statement.exhibits.values_list("pk", flat=True))
     return render(
         request,
         "evidence/statement_edit.html",
         {
             "tasking": tasking,
+            "decision": decision,
+            "section": "statements",
+            "subpage": True,
             "statement": statement,
             "exhibits": mine,
-            "error": error,
+            "produced": statement.exhibits.order_by("sequence") if statement else [],
+            "form": form,
             "corrects": corrects,
-            "body": request.POST.get("body", statement.body if statement else ""),
-            "chosen": {int(v) for v in request.POST.getlist("exhibits") if v.isdecimal() and len(v) < 19}
-            if request.method == "POST"
-            else set(statement.exhibits.values_list("pk", flat=True))
-            if statement
-            else set(),
+            "chosen": chosen,
+        },
+    )
+
+
+@login_required
+def statement_check(request: HttpRequest, tasking_id: int, statement_id: int) -> HttpResponse:
+    """Check your answers before signing: the text, the exhibits it produces, and the declaration."""
+    tasking = _known_tasking_or_404(request.user, tasking_id)
+    decision = content_decision(user=request.user, tasking=tasking)
+    if not decision.allowed:
+        return _closed(request, tasking, decision, attempted="statement_check", statement=statement_id)
+    statement = _my_statement_or_404(request, tasking, statement_id)
+    if statement.state != Statement.State.DRAFT:
+        return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+    pages = statement_page_count(statement)
+    return render(
+        request,
+        "evidence/statement_check.html",
+        {
+            "tasking": tasking,
+            "decision": decision,
+            "section": "statements",
+            "subpage": True,
+            "statement": statement,
+            "exhibits": statement.exhibits.order_by("sequence"),
+            "pages": pages,
+            "declaration": DECLARATION.format(pages=pages),
         },
     )
 
@@ -399,16 +532,44 @@ def statement_edit(request: HttpRequest, tasking_id: int, statement_id: int | No
 @reauthentication_required
 def statement_sign(request: HttpRequest, tasking_id: int, statement_id: int) -> HttpResponse:
     tasking = _tasking_or_404(request.user, tasking_id)
-    statement = Statement.objects.filter(pk=statement_id, tasking=tasking, author=request.user).first()
-    if statement is None:
-        raise Http404("No such statement.")
+    statement = _my_statement_or_404(request, tasking, statement_id)
     try:
         statement = sign_statement(statement=statement, by=request.user)
     except (ValidationError, services.SubmissionRefused) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
         return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
-    messages.success(request, f"Statement signed: {statement.page_count} page(s). SHA-256 {statement.pdf_sha256}")
-    return redirect("tasking_detail", tasking_id=tasking.pk)
+    pages = "1 page" if statement.page_count == 1 else f"{statement.page_count} pages"
+    messages.success(request, f"Statement signed: {pages}. You can download the signed MG11 below.")
+    return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+
+
+@login_required
+def statement_discard(request: HttpRequest, tasking_id: int, statement_id: int) -> HttpResponse:
+    """GET: are you sure? POST: discard the draft (kept, with its versions, but never signed)."""
+    tasking = _known_tasking_or_404(request.user, tasking_id)
+    decision = content_decision(user=request.user, tasking=tasking)
+    if not decision.allowed:
+        return _closed(request, tasking, decision, attempted="statement_discard", statement=statement_id)
+    statement = _my_statement_or_404(request, tasking, statement_id)
+    if statement.state != Statement.State.DRAFT:
+        return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+    if request.method == "POST":
+        try:
+            statement_discard_draft(statement=statement, by=request.user)
+        except (ValidationError, services.SubmissionRefused) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+            return redirect("statement_edit", tasking_id=tasking.pk, statement_id=statement.pk)
+        messages.success(
+            request,
+            "Draft discarded. It is kept with its earlier versions, as every draft is, but it will not be signed "
+            "and does not hold up the evidence bundle.",
+        )
+        return redirect("tasking_statements", tasking_id=tasking.pk)
+    return render(
+        request,
+        "evidence/statement_discard.html",
+        {"tasking": tasking, "decision": decision, "section": "statements", "subpage": True, "statement": statement},
+    )
 
 
 @login_required

@@ -96,7 +96,7 @@ def _appended_update(pdf: bytes) -> bytes:
 def test_a_court_recipient_verifies_a_genuine_bundle_and_the_page_passes_axe(page, live_server, carla, shared_pdf):
     _sign_in(page, live_server, carla)
     page.goto(f"{live_server.url}/bundles/")
-    page.get_by_role("link", name="verify a bundle").click()
+    page.get_by_role("navigation", name="Account menu").get_by_role("link", name="Verify a bundle").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Verify a bundle", level=1).is_visible()
     assert axe_violations(page) == []

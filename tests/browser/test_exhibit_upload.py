@@ -39,6 +39,9 @@ def sign_in_and_open_tasking(page, live_server, volunteer, tasking) -> None:
     page.wait_for_url(f"{live_server.url}/")
     page.goto(f"{live_server.url}/taskings/{tasking.pk}/")
     expect(page.get_by_role("heading", level=1)).to_have_text(tasking.title)
+    # Exhibits have a page of their own, one step from the tasking's overview.
+    page.get_by_role("navigation", name="Pages of this tasking").get_by_role("link", name="Exhibits").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Exhibits")
 
 
 def fill_details(page) -> None:
@@ -109,7 +112,8 @@ def test_an_exhibit_is_hashed_in_the_browser_and_streamed_with_progress(page, li
     expect(page.locator(".app-upload-progress__item").first).to_contain_text(sha256)
     expect(page.locator("[data-exhibit-upload-status]")).to_contain_text("1 exhibit received: VD/1")
     # The table of exhibits is fetched again from the server, without a reload.
-    expect(page.locator("#exhibit-list table")).to_contain_text("VD/1")
+    expect(page.locator("#exhibit-list .govuk-summary-card")).to_contain_text("VD/1")
+    expect(page.locator("#exhibit-list .govuk-summary-card")).to_contain_text("Awaiting review")
     expect(page.get_by_label("Platform")).to_have_value("")
     assert page.locator(".govuk-error-summary").count() == 0
 
@@ -216,5 +220,20 @@ def test_without_javascript_the_form_still_posts_one_file(browser, live_server, 
         expect(page.get_by_role("alert", name="Success")).to_contain_text("Exhibit VD/1 received")
         exhibit = Exhibit.objects.get(reference="VD/1")
         assert exhibit.sha256 == hashlib.sha256(data).hexdigest() and exhibit.browser_sha256 == ""
+
+        # A post the portal refuses comes back without the file (browsers never keep it): she is told to
+        # choose it again, beside the file input, and what she typed is kept.
+        fill_details(page)
+        page.get_by_label("Platform").fill("")
+        choose_files(page, ("second.png", png_bytes(1024, seed=8)))
+        page.get_by_role("button", name="Upload exhibit").click()
+        summary = page.locator(".govuk-error-summary")
+        expect(summary.get_by_role("link", name="Enter the platform")).to_be_visible()
+        again = summary.get_by_role("link", name=re.compile("^Choose the file again"))
+        expect(again).to_be_visible()
+        expect(page.locator("#id_file-error")).to_contain_text("Choose the file again")
+        expect(page.get_by_label("Description")).to_have_value("Chat with the suspect, both sides, from first contact.")
+        assert page.title().startswith("Error: ")
+        assert Exhibit.objects.count() == 1  # (axe needs JavaScript: test_volunteer_pages checks this page)
     finally:
         context.close()

@@ -168,3 +168,80 @@ def test_a_volunteer_never_assigned_is_told_the_tasking_does_not_exist(at_work, 
     client.login(email=other.user.email, password=PASSWORD)
     assert client.get(f"/taskings/{tasking.pk}/").status_code == 404
     assert client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 404
+
+
+# Every page of a tasking, the status it answers with while the one rule refuses her, and the name its
+# refusal is audited under. The overview and the pages beside it are her own tasking's pages (200); the
+# statement pages refuse an action on evidence (403).
+PAGES = {
+    "overview": ("/taskings/{t}/", 200, "tasking_view"),
+    "exhibits": ("/taskings/{t}/exhibits/", 200, "tasking_exhibits"),
+    "notes": ("/taskings/{t}/notes/", 200, "tasking_notes"),
+    "statements": ("/taskings/{t}/statements/", 200, "tasking_statements"),
+    "new statement": ("/taskings/{t}/statements/new/", 403, "statement"),
+    "draft": ("/taskings/{t}/statements/{s}/", 403, "statement"),
+    "check before signing": ("/taskings/{t}/statements/{s}/check/", 403, "statement_check"),
+    "discard": ("/taskings/{t}/statements/{s}/discard/", 403, "statement_discard"),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_of_the_tasking_shows_its_status_and_nothing_of_the_operation(refused, name):
+    client, tasking, exhibit, draft, code = refused
+    path, status, attempted = PAGES[name]
+    response = client.get(path.format(t=tasking.pk, s=draft.pk))
+    assert response.status_code == status
+    body = response.content.decode()
+    assert "This tasking is not open to you now" in body
+    for content in ("Mia", OBJECTIVE, tasking.permitted_conduct, exhibit.description, exhibit.sha256, "19:00"):
+        assert content not in body, content
+    assert "I produce VD/1." not in body
+    assert code in _refusals(tasking, attempted).get().detail["reasons"]
+
+
+def test_while_she_may_work_every_page_of_the_tasking_opens(at_work, client):
+    volunteer, tasking, exhibit, draft = at_work
+    client.login(email=volunteer.user.email, password=PASSWORD)
+    for name, (path, _, _) in PAGES.items():
+        response = client.get(path.format(t=tasking.pk, s=draft.pk))
+        assert response.status_code == 200, name
+        assert "This tasking is not open to you now" not in response.content.decode(), name
+    assert exhibit.sha256 in client.get(f"/taskings/{tasking.pk}/exhibits/").content.decode()
+    assert "Started at 19:00." in client.get(f"/taskings/{tasking.pk}/notes/").content.decode()
+    assert "I produce VD/1." in client.get(f"/taskings/{tasking.pk}/statements/{draft.pk}/check/").content.decode()
+
+
+def test_a_refused_post_to_a_new_page_changes_nothing_and_says_why(refused):
+    from evidence.models import ContemporaneousNote
+
+    client, tasking, _, draft, _code = refused
+    response = client.post(f"/taskings/{tasking.pk}/notes/", {"text": "Late note."}, follow=True)
+    # Unassigned: not found. Otherwise back to the notes page, which is now the closed page.
+    assert response.status_code == 404 or "This tasking is not open to you now" in response.content.decode()
+    assert not ContemporaneousNote.objects.filter(text="Late note.").exists()
+    assert client.post(f"/taskings/{tasking.pk}/statements/{draft.pk}/discard/").status_code == 403
+    draft.refresh_from_db()
+    assert draft.state == "draft"
+
+
+def test_the_safeguarding_page_shows_nothing_of_the_operation_to_a_stood_down_volunteer(at_work, client, wendy):
+    volunteer, tasking, exhibit, _ = at_work
+    _stood_down(volunteer, tasking, owen=None, wendy=wendy)
+    client.login(email=volunteer.user.email, password=PASSWORD)
+    response = client.get(f"/taskings/{tasking.pk}/safeguarding/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Alert my supervising officer now" in body and tasking.reference in body
+    for content in ("Mia", OBJECTIVE, tasking.title, exhibit.description):
+        assert content not in body, content
+
+
+def test_a_volunteer_never_assigned_finds_none_of_the_new_pages(at_work, client, lantern, owen, conduct):
+    from tests.conftest import invite_and_apply
+
+    other = invite_and_apply(lantern, owen, "olga2@lantern.example", "Olga Other")
+    _, tasking, _, draft = at_work
+    client.login(email=other.user.email, password=PASSWORD)
+    for path, _, _ in PAGES.values():
+        assert client.get(path.format(t=tasking.pk, s=draft.pk)).status_code == 404, path
+    assert client.get(f"/taskings/{tasking.pk}/safeguarding/").status_code == 404

@@ -1,4 +1,4 @@
-// Exhibit uploads on the tasking page, as a progressive enhancement of the plain form.
+// Exhibit uploads on a tasking's exhibits page, as a progressive enhancement of the plain form.
 //
 // Without this script (or in a browser that cannot run it) the form posts one file as
 // multipart/form-data to exhibit_upload, and the page the server returns says what happened.
@@ -548,7 +548,13 @@ function enhance(form) {
       }
       message.remove();
     }
-    for (const name of ["govuk-form-group--error", "govuk-input--error", "govuk-textarea--error", "govuk-select--error"]) {
+    for (const name of [
+      "govuk-form-group--error",
+      "govuk-input--error",
+      "govuk-textarea--error",
+      "govuk-select--error",
+      "govuk-file-upload--error", // the server marks the file input after a plain post it refused
+    ]) {
       for (const node of form.querySelectorAll(`.${name}`)) {
         node.classList.remove(name);
       }
