@@ -154,8 +154,8 @@ SUBJECT = "dave_77"
 SUBJECT_URL = "https://chatterbox.example/u/dave_77"
 TRY_BUNDLE = (
     f"Try: sign in as Owen, open Evidence > Taskings > {DEMO_TASKING} in the officer admin (/admin/) and press "
-    "Request handover bundle; when it is ready, share it with Carla under Evidence > Bundle shares; Carla "
-    "downloads it at /bundles/ and checks it at /bundles/verify/."
+    "Request handover bundle; when it is ready, press Share with a court or CPS recipient and choose Carla; "
+    "Carla finds it under Bundles shared with you and checks it under Verify a bundle."
 )
 
 

@@ -111,7 +111,10 @@ class ScreeningForm(forms.Form):
         label="Kind of screening",
         choices=ScreeningRecord.Kind.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Select the kind of screening"},
+        error_messages={
+            "required": "Select the kind of screening",
+            "invalid_choice": "Select one of the kinds of screening listed",
+        },
     )
     screened_on = GovukDateField(
         label="Date of screening",
@@ -131,7 +134,7 @@ class ScreeningForm(forms.Form):
         label="Outcome",
         choices=ScreeningRecord.Outcome.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Select the outcome"},
+        error_messages={"required": "Select the outcome", "invalid_choice": "Select one of the outcomes listed"},
     )
     restrictions = forms.CharField(
         label="Restrictions (if fit with restrictions)",
