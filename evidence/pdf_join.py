@@ -10,6 +10,11 @@ It also draws a footer line on every page as it copies it (see `evidence.pdf_sta
 out in a two-level page tree, writes the outline, and lists the embedded files as PDF/A-3 associated
 files. The catalog takes its PDF/A identity (XMP metadata, output intent, language, document
 information) from the part marked as the identity. Pure PDF work: no Django here, so it is tested alone.
+
+Tagged parts stay tagged. Each part's structure tree is copied with its pages (its elements refer to the
+pages' new numbers), its top element becomes a /Part of one /Document, and its marked-content keys
+(/StructParents, /StructParent) are moved past the previous parts' so they stay unique; its parent tree is
+written as leaves of one number tree. What is kept between parts is one reference a part and one a leaf.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from evidence.pdf_stamp import StampFont, font_dictionaries, footer_content
 PAGES_PER_LEAF = 256  # a balanced page tree: readers find page n without walking one huge /Kids array
 INHERITABLE = ("/MediaBox", "/CropBox", "/Rotate")  # /Resources is inherited too, and handled with the stamp
 STAMP_FONT = b"/PortalStamp"
+STRUCT_KEYS = ("/StructParents", "/StructParent")  # keys into the parent tree, moved by each part's offset
+NUMS_PER_LEAF = 128
 BLOCK = 1024 * 1024
 
 
@@ -82,6 +89,8 @@ class _Part:
         self.numbers: dict[tuple[int, int], int] = {}
         self.pages: set[tuple[int, int]] = set()
         self.queue: list[pikepdf.Object] = []
+        self.struct_offset: int | None = None  # None: the part is not tagged, its keys are copied as they are
+        self.retyped: dict[tuple[int, int], bytes] = {}  # structure elements whose /S changes (top -> /Part)
 
     def ref(self, obj: pikepdf.Object) -> bytes:
         key = obj.objgen
@@ -116,8 +125,13 @@ class _Part:
             return _real(obj)
         raise PdfJoinError(f"{self.label}: cannot write a {type(obj).__name__}")
 
+    def entry(self, key: str, item) -> bytes:
+        if self.struct_offset is not None and key in STRUCT_KEYS:
+            return b"%d" % (int(item) + self.struct_offset)
+        return self.value(item)
+
     def dictionary(self, items) -> bytes:
-        return b"<<" + b"".join(_name(key) + b" " + self.value(item) for key, item in items) + b">>"
+        return b"<<" + b"".join(_name(key) + b" " + self.entry(key, item) for key, item in items) + b">>"
 
     def drain(self) -> None:
         """Write every object referenced so far (and what they reference in turn)."""
@@ -133,7 +147,13 @@ class _Part:
                 kind_name = obj.get("/Type")
                 if kind_name in (Name.Pages, Name.Catalog) or (kind_name == Name.Page and obj.objgen not in self.pages):
                     raise PdfJoinError(f"{self.label}: its pages refer to a {kind_name} object of their own file")
-                body = self.dictionary(obj.items())
+                items = obj.items()
+                if obj.objgen in self.retyped:
+                    kind_s = self.retyped[obj.objgen]
+                    items = [(key, item) for key, item in items if key != "/S"]
+                    body = b"<</S" + kind_s + self.dictionary(items)[2:]
+                else:
+                    body = self.dictionary(items)
             elif kind == ObjectType.array:
                 body = b"[" + b" ".join(self.value(item) for item in obj) + b"]"
             else:
@@ -169,6 +189,12 @@ class StreamingPdfWriter:
         self._font_ref = b""
         self._save_ref = b""
         self._finished = False
+        # The structure tree of the tagged parts: the /Document element their top elements join, the
+        # parent tree's leaves (lowest key, highest key, object), and the next free key.
+        self.document_element = 0
+        self.struct_parts: list[int] = []
+        self.parent_leaves: list[tuple[int, int, int]] = []
+        self.next_struct_key = 0
         out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
         self.pages_root = self.reserve()
 
@@ -264,9 +290,14 @@ class StreamingPdfWriter:
             for page in pages:
                 part.pages.add(page.objgen)
                 part.numbers[page.objgen] = self.reserve()
+            tree = pdf.Root.get("/StructTreeRoot")
+            if tree is not None:
+                self._adopt_structure(part, tree)
             for page in pages:
                 self._write_page(part, page, footer)
                 part.drain()
+            if tree is not None:
+                self._copy_parent_tree(part, tree)
             if identity:
                 self._adopt_identity(part, pdf)
                 part.drain()
@@ -278,7 +309,7 @@ class StreamingPdfWriter:
         entries = [b"/Type/Page/Parent %d 0 R" % parent]
         for key, item in page.items():
             if key not in ("/Type", "/Parent", "/Contents", "/Resources"):
-                entries.append(_name(key) + b" " + part.value(item))
+                entries.append(_name(key) + b" " + part.entry(key, item))
         for key in INHERITABLE:
             if key not in page and (found := _inherited(page, key)) is not None:
                 entries.append(_name(key) + b" " + part.value(found))
@@ -315,6 +346,67 @@ class StreamingPdfWriter:
                 entries.append(_name(key) + b" " + part.value(item))
         entries.append(b"/Font<<%s%s %s>>" % (fonts, STAMP_FONT, font_ref))
         return b"<<" + b"".join(entries) + b">>"
+
+    # --- structure (tags) ---
+
+    def _adopt_structure(self, part: _Part, tree: pikepdf.Object) -> None:
+        """Before the part's pages are copied: its tree root stands for the /Document element, so elements
+        whose parent was the root now name the Document; its top elements become /Part elements."""
+        if not self.document_element:
+            self.document_element = self.reserve()
+        if not tree.is_indirect:
+            raise PdfJoinError(f"{part.label}: its structure tree root is not an indirect object")
+        part.numbers[tree.objgen] = self.document_element
+        top = tree.get("/K")
+        tops = list(top) if isinstance(top, pikepdf.Array) else [top] if top is not None else []
+        for element in tops:
+            if not element.is_indirect:
+                raise PdfJoinError(f"{part.label}: a top structure element is not an indirect object")
+            part.retyped[element.objgen] = b"/Part"
+            self.struct_parts.append(int(part.ref(element).split()[0]))
+        part.struct_offset = self.next_struct_key
+
+    def _copy_parent_tree(self, part: _Part, tree: pikepdf.Object) -> None:
+        """The part's parent tree, its keys moved by the part's offset, as leaves of the joined tree."""
+        offset = part.struct_offset or 0
+        highest = -1
+        leaf: list[bytes] = []
+        lowest = 0
+
+        def close() -> None:
+            if leaf:
+                number = self._add_object(b"<</Limits[%d %d]/Nums[%s]>>" % (lowest, highest, b" ".join(leaf)))
+                self.parent_leaves.append((lowest, highest, number))
+                leaf.clear()
+
+        if "/ParentTree" in tree:
+            for key, value in pikepdf.NumberTree(tree.ParentTree).items():
+                moved = int(key) + offset
+                if not leaf:
+                    lowest = moved
+                leaf.append(b"%d %s" % (moved, part.value(value)))
+                highest = moved
+                if len(leaf) >= NUMS_PER_LEAF:
+                    close()
+            close()
+            part.drain()
+        next_key = int(tree.get("/ParentTreeNextKey", highest - offset + 1))
+        self.next_struct_key = max(self.next_struct_key, offset + next_key, highest + 1)
+
+    def _write_structure(self) -> int | None:
+        if not self.struct_parts:
+            return None
+        root = self.reserve()
+        kids = b" ".join(b"%d 0 R" % number for number in self.struct_parts)
+        self.write_object(self.document_element, b"<</Type/StructElem/S/Document/P %d 0 R/K[%s]>>" % (root, kids))
+        leaves = b" ".join(b"%d 0 R" % number for _low, _high, number in self.parent_leaves)
+        parent_tree = self._add_object(b"<</Kids[%s]>>" % leaves)
+        self.write_object(
+            root,
+            b"<</Type/StructTreeRoot/K %d 0 R/ParentTree %d 0 R/ParentTreeNextKey %d>>"
+            % (self.document_element, parent_tree, self.next_struct_key),
+        )
+        return root
 
     def _adopt_identity(self, part: _Part, pdf: pikepdf.Pdf) -> None:
         for key in ("/Metadata", "/OutputIntents", "/Lang", "/MarkInfo"):
@@ -404,7 +496,14 @@ class StreamingPdfWriter:
             tree = self._add_object(b"<</Names[%s]>>" % names)
             catalog.append(b"/Names<</EmbeddedFiles %d 0 R>>" % tree)
             catalog.append(b"/AF[%s]" % b" ".join(b"%d 0 R" % spec for _name_, spec in self.specs))
+        structure = self._write_structure()
+        if structure is not None:
+            catalog.append(b"/StructTreeRoot %d 0 R/ViewerPreferences<</DisplayDocTitle true>>" % structure)
+            if "/MarkInfo" not in self.identity:
+                catalog.append(b"/MarkInfo<</Marked true>>")
         for key, value in self.identity.items():
+            if key == "/MarkInfo" and structure is None:
+                continue  # the identity part was tagged but the whole is not: do not claim it is
             catalog.append(_name(key) + b" " + value)
         root = self._add_object(b"<<" + b"".join(catalog) + b">>")
         missing = [number for number in range(1, len(self.offsets)) if not self.offsets[number]]

@@ -117,4 +117,13 @@ def footer_content(font: StampFont, line: str, box: list[float], *, size: float 
     text = line.encode("cp1252", errors="replace")
     left, lower, right, _upper = box
     x = left + (right - left - font.width(text, size)) / 2
-    return b"Q\nq BT /PortalStamp %.2f Tf %.2f %.2f Td %s Tj ET Q\n" % (size, x, lower + bottom, _literal(text))
+    # Marked as a pagination artifact: in a tagged PDF a screen reader skips it, as it skips a printed footer.
+    return (
+        b"Q\nq /Artifact<</Type/Pagination/Subtype/Footer>>BDC BT /PortalStamp %.2f Tf %.2f %.2f Td %s Tj ET EMC Q\n"
+        % (
+            size,
+            x,
+            lower + bottom,
+            _literal(text),
+        )
+    )

@@ -101,7 +101,7 @@ def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict], work:
             document = html(bundle, body).render()
             rendered += len(document.pages)
             path = work / f".index-{number:03d}.{token}.pdf"
-            document.write_pdf(path, pdf_variant="pdf/a-3b")
+            document.write_pdf(path, pdf_variant="pdf/a-3b", pdf_tags=True)
             paths.append(path)
             del document
         if rendered == index_pages:
@@ -113,7 +113,9 @@ def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict], work:
         raise RuntimeError("The index's page numbers did not settle.")
     context = {**cover_context(bundle, plan), "total_pages": 1 + index_pages + body_pages}
     cover = work / f".cover.{token}.pdf"
-    html(bundle, render_to_string("evidence/bundle/cover.html", context)).write_pdf(cover, pdf_variant="pdf/a-3b")
+    html(bundle, render_to_string("evidence/bundle/cover.html", context)).write_pdf(
+        cover, pdf_variant="pdf/a-3b", pdf_tags=True
+    )
     return [cover, *paths]
 
 

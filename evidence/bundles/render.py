@@ -208,7 +208,9 @@ def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
     else:
         with rendering():
             document = html(bundle, _chunk_body(bundle, plan, chunk)).render()
-            name = work.write(f"chunk-{index:04d}.pdf", lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b"))
+            name = work.write(
+                f"chunk-{index:04d}.pdf", lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b", pdf_tags=True)
+            )
         record = {
             "index": index,
             "name": name,
@@ -247,4 +249,4 @@ def bundle_single_pass_pdf(bundle: HandoverBundle) -> bytes:
     parts.append(render_to_string("evidence/bundle/index.html", {"pages": [], "first": True}))
     parts += [_chunk_body(bundle, plan, chunk) for chunk in plan["chunks"] if chunk["kind"] != "mg11"]
     with rendering():
-        return html(bundle, "\n".join(parts), single_pass=True).write_pdf(pdf_variant="pdf/a-3b")
+        return html(bundle, "\n".join(parts), single_pass=True).write_pdf(pdf_variant="pdf/a-3b", pdf_tags=True)

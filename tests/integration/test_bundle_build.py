@@ -464,3 +464,61 @@ def test_photographs_are_rendered_inline_and_the_renderer_reaches_nothing_else(b
     ]:
         with pytest.raises(ValueError, match="Not an exhibit image of this bundle"):
             fetch(url)
+
+
+def _structure(doc) -> tuple[list, list]:
+    """Every structure element under the root, with its parent, and the page objects marked content is on."""
+    elements, seen = [], set()
+    stack = [(doc.Root.StructTreeRoot.K, doc.Root.StructTreeRoot)]
+    while stack:
+        node, parent = stack.pop()
+        if isinstance(node, pikepdf.Array):
+            stack.extend((child, parent) for child in node)
+            continue
+        if not isinstance(node, pikepdf.Dictionary) or node.get("/Type") in ("/MCR", "/OBJR"):
+            continue
+        if "/S" not in node or node.objgen in seen:
+            continue
+        seen.add(node.objgen)
+        elements.append((node, parent))
+        if "/K" in node:
+            stack.append((node.K, node))
+    return elements, [page.obj for page in doc.pages]
+
+
+def test_the_bundle_is_a_tagged_pdf_whose_parts_keep_their_tags(built_many):
+    """A screen reader reads a bundle as it reads its certificate and MG11: one document in parts, each
+    part's headings, paragraphs, tables and images tagged, the page footer an artifact it skips."""
+    pdf = _pdf(built_many)
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        root = doc.Root
+        assert root.MarkInfo.Marked is True and str(root.Lang) == "en-GB"
+        assert root.ViewerPreferences.DisplayDocTitle is True
+        assert str(doc.open_metadata()["dc:title"]).startswith("Handover bundle OP-LANTERN-1")
+        document = root.StructTreeRoot.K
+        assert document.S == "/Document" and document.P.objgen == root.StructTreeRoot.objgen
+        parts = list(document.K)
+        # the cover, the index and every rendered chunk (statements included) is one part
+        assert len(parts) >= 2 + len(built_many.plan["chunks"]) - 1
+        assert all(part.S == "/Part" and part.P.objgen == document.objgen for part in parts)
+
+        elements, pages = _structure(doc)
+        kinds = {str(element.S) for element, _parent in elements}
+        assert {"/H1", "/P", "/Table", "/Figure"} <= kinds, kinds
+        page_ids = {page.objgen for page in pages}
+        for element, parent in elements:
+            assert element.P.objgen == parent.objgen, f"{element.S} names another parent"
+            if "/Pg" in element:
+                assert element.Pg.objgen in page_ids, f"{element.S} points at a page not in the bundle"
+
+        keys = [int(page.StructParents) for page in pages]
+        assert len(set(keys)) == len(keys), "two pages share a parent-tree key"
+        tree = pikepdf.NumberTree(root.StructTreeRoot.ParentTree)
+        for page, key in zip(pages, keys, strict=True):
+            marked = tree[key]
+            assert all(item.Pg.objgen == page.objgen for item in marked if "/Pg" in item)
+            assert b"/Artifact" in b"".join(
+                part.read_bytes()
+                for part in (page.Contents if isinstance(page.Contents, pikepdf.Array) else [page.Contents])
+            ), "the page footer is not marked as an artifact"
+        assert int(root.StructTreeRoot.ParentTreeNextKey) > max(keys)
