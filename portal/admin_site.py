@@ -15,6 +15,7 @@ from django.db.models import JSONField, Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.admin_readable import LabelledInlineMixin, ReadableAdminMixin
 from portal.display import EMPTY
@@ -125,6 +126,11 @@ class SoundInputAdminMixin:
 class ScopedAdminMixin(ScopedChoicesMixin):
     """The same for a whole ModelAdmin: its forms, its inlines' forms, and its list filters."""
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Third-party admins (allauth's e-mail addresses and authenticators) too: rows of the viewer's
+        # scheme only, by the scope their model declares; the portal's own admins already filter the same way.
+        return scheme_filter(super().get_queryset(request), request.user)
+
     def get_list_filter(self, request: HttpRequest) -> list:
         return [_scoped_filter(self.model, spec) for spec in super().get_list_filter(request)]
 
@@ -182,10 +188,17 @@ class PortalAdminSite(admin.AdminSite):
 
     def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
         # The admin's own login form would bypass allauth's MFA and rate limits.
+        next_url = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = ""
+        next_url = next_url or reverse("admin:index", current_app=self.name)
         if request.user.is_authenticated:
+            if self.has_permission(request):  # staff who followed a link to the login page: take them on
+                return HttpResponseRedirect(next_url)
             # Signed in, but not staff (a volunteer, a court recipient): say so rather than loop.
             raise PermissionDenied("Your account does not give access to the officer admin.")
-        next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({'next': next_url})}")
 
     def logout(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:

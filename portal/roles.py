@@ -45,6 +45,11 @@ OFFICER_VOLUNTEER_PERMISSIONS = (
     "training.view_attempt",
     "training.view_attemptreset",
     "training.add_attemptreset",
+)
+
+# What only supervising officers do: evidence — authorisations, taskings, review, bundles and sharing. A scheme
+# administrator manages the scheme (its people, roles and settings), not its evidence (DESIGN.md).
+OFFICER_EVIDENCE_PERMISSIONS = (
     "evidence.view_authorisation",
     "evidence.add_authorisation",
     "evidence.change_authorisation",
@@ -74,6 +79,7 @@ OFFICER = Role(
         "portal.view_user",
         "portal.view_job",
         *OFFICER_VOLUNTEER_PERMISSIONS,
+        *OFFICER_EVIDENCE_PERMISSIONS,
     ),
 )
 WELFARE = Role(

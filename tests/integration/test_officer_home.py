@@ -102,11 +102,14 @@ def test_a_welfare_officer_sees_screening_due_and_no_evidence_tasks(client, wend
     assert "OP-LANTERN-1" not in page
 
 
-def test_the_scheme_administrator_sees_the_alert_but_no_acknowledge_button(client, ada, busy_lantern):
+def test_the_scheme_administrator_manages_people_not_evidence(client, ada, busy_lantern):
+    """DESIGN.md: a scheme administrator manages the scheme's users, roles and settings; the evidence,
+    its alerts and bundles are the supervising officers'."""
     page = _home(_signed_in(client, ada))
-    assert "Safeguarding alerts to acknowledge 1" in _task(page, "task-alerts")
-    assert "/acknowledge/" not in page
-    assert "The tasking's supervising officers acknowledge these." in _task(page, "task-alerts")
+    for task in ("task-alerts", "task-exhibits", "task-bundles", "task-authorisations"):
+        assert f'id="{task}"' not in page
+    assert "/acknowledge/" not in page and "OP-LANTERN-1" not in page
+    assert 'id="task-vetting"' in page
 
 
 def test_the_home_pages_queries_do_not_grow_with_the_data(
