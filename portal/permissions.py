@@ -113,6 +113,12 @@ def revoke(perm: str, user: User, obj: Model) -> None:
     remove_perm(perm, user, obj)
 
 
+def _is_row_id(text: str) -> bool:
+    """A number a database id can be: decimal digits within a 64-bit integer (a longer run of digits is not
+    an id, and Python refuses to convert one of more than 4,300 digits)."""
+    return text.isascii() and text.isdecimal() and len(text) <= 19 and int(text) < 2**63
+
+
 class PortalGuardedAdmin(GuardedModelAdmin):
     """Guardian's admin, with its object-permission pages closed to all but platform superusers
     (guardian issue 756: otherwise any staff user who can change an object can grant rights on it)."""
@@ -125,7 +131,7 @@ class PortalGuardedAdmin(GuardedModelAdmin):
 
         if not request.user.is_superuser:
             raise PermissionDenied
-        if not all(str(value).isdecimal() for value in ids):
+        if not all(_is_row_id(str(value)) for value in ids):
             raise Http404("No such object.")  # guardian would compare a non-number with an id and fail
 
     def obj_perms_manage_view(self, request: HttpRequest, object_pk: Any) -> Any:
