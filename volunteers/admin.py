@@ -220,7 +220,9 @@ class VolunteerRecordAdmin(SchemeScopedAdmin):
     offers only that scheme's volunteers, as every admin choice does)."""
 
 
-class VettingCheckInline(admin.TabularInline):
+class VettingCheckInline(admin.StackedInline):
+    """Stacked, not a table: each check's result and notes stay on screen at 320 px, labelled."""
+
     model = VettingCheck
     verbose_name = "check"
     fields = ["kind", "result", "notes", "done_by", "done_at"]

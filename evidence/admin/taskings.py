@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import linebreaks_filter
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, linebreaks
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from evidence import services
@@ -96,7 +97,7 @@ class NoteInline(EvidenceContentInline):
 
     @admin.display(description="Note")
     def note(self, obj: ContemporaneousNote) -> str:
-        return linebreaks(obj.text, autoescape=True)
+        return linebreaks_filter(obj.text, autoescape=True)  # escaped, then marked safe: paragraphs, not tags
 
 
 class StatementInline(EvidenceContentInline):
@@ -120,7 +121,8 @@ class StatementInline(EvidenceContentInline):
     @admin.display(description="Statement")
     def text(self, obj: Statement) -> str:
         return format_html(
-            "<details><summary>Read the statement</summary>{}</details>", linebreaks(obj.body, autoescape=True)
+            "<details><summary>Read the statement</summary>{}</details>",
+            linebreaks_filter(obj.body, autoescape=True),
         )
 
 

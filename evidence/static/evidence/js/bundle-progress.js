@@ -5,6 +5,9 @@ if (root && !["ready", "failed"].includes(root.dataset.state)) {
   const bar = root.querySelector(".app-progress");
   const native = root.querySelector("progress"); // a native progress bar: its role and value are announced
   const stage = document.getElementById("bundle-stage");
+  // The page updates itself: the advice to refresh by hand is for browsers without JavaScript.
+  const refresh = document.getElementById("bundle-refresh");
+  if (refresh) refresh.hidden = true;
   const timer = setInterval(async () => {
     let status;
     try {
