@@ -633,8 +633,9 @@ class AdminModel:
 
 # Officers vet and accredit volunteers, create and authorise taskings, review evidence, request and share
 # bundles; welfare officers keep the clinical compartment; scheme administrators manage users, settings and
-# staff invitations — not the scheme's evidence, which they neither see nor touch; the superuser works across schemes, but evidence, custody and the audit log are
-# append-only for everyone (DESIGN.md, "Evidence integrity"), and clinical records are the welfare team's.
+# staff invitations — not the scheme's evidence, which they neither see nor touch; the superuser works
+# across schemes, but evidence, custody and the audit log are append-only for everyone (DESIGN.md,
+# "Evidence integrity"), and clinical records are the welfare team's.
 ADMIN_MODELS: dict[str, AdminModel] = {
     # No one deletes people or schemes in the admin: records leave through two-person disposal.
     "portal_user": AdminModel("vera_user", officer="v", scheme_admin="vac", superuser="vac"),
