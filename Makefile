@@ -13,8 +13,15 @@ demo: prereqs install assets migrate  ## run the portal, a Celery worker and bea
 demo-check: prereqs install assets migrate  ## the same, unattended: boot, check, run a job, stop
 	$(PY) manage.py run_demo --check
 
+TEST_WORKERS ?= 2
+JOURNEY_SCREENSHOTS ?= $(CURDIR)/var/journey-screenshots
+
 test: prereqs install assets  ## the whole suite (PostgreSQL/Redis/browser tests run when configured)
-	$(PY) -m pytest
+	@rm -rf $(JOURNEY_SCREENSHOTS)
+	PORTAL_JOURNEY_SCREENSHOTS=$(JOURNEY_SCREENSHOTS) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile; \
+	status=$$?; \
+	if [ -d $(JOURNEY_SCREENSHOTS) ]; then echo "The browser journey's screenshots: $(JOURNEY_SCREENSHOTS)"; fi; \
+	exit $$status
 
 lint: install
 	$(VENV)/bin/ruff check .

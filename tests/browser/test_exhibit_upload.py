@@ -139,7 +139,8 @@ def test_the_content_security_policy_allows_the_script_and_the_worker(browser, l
             });"""
         )
         sign_in_and_open_tasking(page, live_server, assigned_vera, tasking)
-        assert page.evaluate("document.body.classList.contains('govuk-frontend-supported')")
+        # The module script runs after the page is parsed: wait for it (its class proves it ran).
+        expect(page.locator("body")).to_have_class(re.compile(r"\bgovuk-frontend-supported\b"))
 
         data = png_bytes(1024 * 1024, seed=2)
         fill_details(page)
