@@ -6,13 +6,12 @@ the matched lines; the exhibit itself is never altered.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from evidence.transcripts import Message, read_messages
 from portal.text import without_unstorable
 
 # Proposing to meet, and initiating sexual content: the two things a decoy must never do.
@@ -26,17 +25,6 @@ DEFAULT_PATTERNS = [
     r"\bhave (you|u) ever (had|done|kissed)\b",
     r"\bwhat are (you|u) wearing\b",
 ]
-
-_LINE = re.compile(
-    r"^\s*(?:\[[^\]]*\]\s*)?(?:\d{1,2}[:.]\d{2}(?::\d{2})?\s*[-\u2013]?\s*)?(?P<sender>[^:]{1,60}):\s(?P<text>.*)$"
-)
-
-
-@dataclass(frozen=True)
-class Message:
-    line: int
-    sender: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -52,36 +40,10 @@ class Flag:
 
 
 def parse_transcript(text: str, mime: str) -> list[Message]:
-    """Messages from plain-text ("[time] name: text"), CSV (sender/from + message/text columns) or JSON
-    (a list of objects with sender/from/author and text/message/body) exports."""
-    if mime == "application/json":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return []
-        items = data.get("messages", []) if isinstance(data, dict) else data
-        messages = []
-        for number, item in enumerate(items if isinstance(items, list) else [], 1):
-            if isinstance(item, dict):
-                sender = next((str(item[k]) for k in ("sender", "from", "author", "user") if k in item), "")
-                body = next((str(item[k]) for k in ("text", "message", "body", "content") if k in item), "")
-                messages.append(Message(number, sender, body))
-        return messages
-    if mime == "text/csv":
-        reader = csv.DictReader(io.StringIO(text))
-        messages = []
-        for number, row in enumerate(reader, 2):
-            lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
-            sender = next((lowered[k] for k in ("sender", "from", "author", "user") if k in lowered), "")
-            body = next((lowered[k] for k in ("text", "message", "body", "content") if k in lowered), "")
-            messages.append(Message(number, sender, body))
-        return messages
-    messages = []
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _LINE.match(line)
-        if match:
-            messages.append(Message(number, match["sender"].strip(), match["text"]))
-    return messages
+    """The messages of a chat export of any shape `evidence.transcripts` reads (raw lines carry no sender
+    and so are never the decoy's)."""
+    data = text.encode("utf-8", errors="replace")
+    return list(read_messages(lambda: io.BytesIO(data), mime))
 
 
 def check(messages: Iterable[Message], decoy_handles: Iterable[str], patterns: Iterable[str]) -> list[Flag]:

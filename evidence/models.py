@@ -10,6 +10,8 @@ from django.utils import timezone
 # portal/permissions.py, because the models must subclass them.
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from evidence.urn import HINT as URN_HINT
+from evidence.urn import normalise_urn, validate_urn
 from portal.display import when  # names with a time read in UK time, as everywhere in the admin
 from portal.models import Scheme
 
@@ -84,6 +86,17 @@ class Tasking(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="controlled_taskings"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    urn = models.CharField(
+        "URN",
+        max_length=20,  # typed with spaces or slashes; kept compact (11 characters)
+        blank=True,
+        validators=[validate_urn],
+        help_text="The case's Unique Reference Number. " + URN_HINT + " Every page of a bundle shows it.",
+    )
+    officer_in_case = models.CharField(
+        "Officer in the case", max_length=200, blank=True, help_text="Name, rank and number, as on the MG forms."
+    )
+    court = models.CharField(max_length=200, blank=True, help_text="The court that will hear the case, when known.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -99,6 +112,10 @@ class Tasking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.title}"
+
+    def save(self, *args, **kwargs):
+        self.urn = normalise_urn(self.urn)
+        super().save(*args, **kwargs)
 
 
 class TaskingUserObjectPermission(UserObjectPermissionBase):

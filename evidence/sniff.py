@@ -9,7 +9,7 @@ import json
 import re
 from typing import NamedTuple
 
-__all__ = ["HEAD_BYTES", "Sniffed", "sniff"]
+__all__ = ["HEAD_BYTES", "Sniffed", "extension_for", "sniff"]
 
 # Callers pass at least this many leading bytes (or the whole file when it is shorter).
 HEAD_BYTES = 4096
@@ -49,6 +49,32 @@ _FTYP_BRANDS = {
     b"avc1": MP4,
     b"M4V ": MP4,
 }
+
+# The extension a stored file is given when it leaves the portal (a download, a bundle's natives): from its
+# sniffed type, never from the name the browser sent.
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "application/pdf": ".pdf",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+    "application/json": ".json",
+    "text/html": ".html",
+    "multipart/related": ".mhtml",
+    "video/mp4": ".mp4",
+    "video/webm": ".webm",
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+}
+
+
+def extension_for(mime: str) -> str:
+    return EXTENSIONS.get(mime, ".bin")
+
 
 # C0 controls that real text files carry (tab, newlines, form feed, backspace, Ctrl-Z end marker, ANSI escape).
 # Any other control character, NUL above all, means the bytes are binary that happen to decode.

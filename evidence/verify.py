@@ -3,13 +3,15 @@
     python -m evidence.verify BUNDLE.pdf --cert scheme-cert.pem [--natives FOLDER]
     python -m evidence.verify BUNDLE-PACKAGE.zip --cert scheme-cert.pem
 
-Checks, in order: the PDF carries exactly one signature; it is intact, cryptographically valid,
-made by the given certificate, and covers the entire file (an appended update would not); the
-embedded manifest.json parses and lists every embedded file with a SHA-256 that matches, and nothing
-unlisted is embedded; files too large to embed, which travel beside the PDF (in the package's
-`natives/` folder, or a folder given with --natives), match their manifest entries too, and the
-package holds nothing unlisted. Exit 0 when all hold, 1 otherwise, printing every check and the
-first failure. Uses no Django and no database, by design.
+Checks, in order: the PDF carries exactly one signature; it is intact, cryptographically valid, made
+by the given certificate, and covers the entire file (an appended update would not), and its unused
+padding is zeros (every byte of the file is accounted for); the embedded manifest.json parses and lists
+every embedded file with a SHA-256 that matches, and nothing unlisted is embedded; files too large to
+embed, which travel beside the PDF (in the package's `natives/` folder, or a folder given with
+--natives), match their manifest entries too; a package's local entries match its central directory one
+for one, with nothing before, between or after them, and it holds nothing unlisted. Exit 0 when all
+hold, 1 otherwise, printing every check and the first failure in one sentence (never a traceback). Uses
+no Django and no database, by design.
 """
 
 from __future__ import annotations
@@ -45,6 +47,35 @@ class Report:
         self.ok, self.failure = False, message
         return self
 
+    @property
+    def case(self) -> list[tuple[str, str]]:
+        """What the bundle says it is, from its signed manifest: (label, value) pairs, the case first."""
+        return case_fields(self.manifest)
+
+    @property
+    def case_line(self) -> str:
+        return "; ".join(f"{label} {value}" for label, value in self.case)
+
+
+def case_fields(manifest: dict) -> list[tuple[str, str]]:
+    from datetime import UTC, datetime
+
+    from evidence.urn import display_urn
+
+    if not manifest:
+        return []
+    fields = [("URN", display_urn(str(manifest.get("urn") or "")) or "not recorded")]
+    fields.append(("operation", str(manifest.get("tasking", ""))))
+    fields.append(("version", str(manifest.get("version", ""))))
+    try:
+        built = datetime.fromisoformat(str(manifest.get("generated_at"))).astimezone(UTC)
+        fields.append(("built", f"{built:%-d %B %Y %H:%M} UTC"))
+    except ValueError:
+        pass
+    if manifest.get("part"):
+        fields.append(("part", str(manifest["part"])))
+    return fields
+
 
 def outside_event_loop(fn, *args, **kwargs):
     """pyHanko's synchronous calls use asyncio.run, which fails inside a running event loop (ASGI, some
@@ -79,6 +110,20 @@ def sha256_file(path: Path | str) -> str:
         return sha256_of(handle)[0]
 
 
+def certificate_fingerprint(cert_path: str) -> str:
+    """The SHA-256 fingerprint of a certificate (PEM or DER), as `openssl x509 -fingerprint -sha256` and a
+    PDF reader's certificate viewer show it: colon-separated upper-case hex pairs."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    data = Path(cert_path).read_bytes()
+    certificate = (
+        x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
+    )
+    digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
 def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
     """Verify a bundle PDF; files too large to embed are looked for in `natives`, a folder, if given."""
 
@@ -100,6 +145,9 @@ def verify_package(package: Path, cert_path: str) -> Report:
     except (zipfile.BadZipFile, OSError) as exc:
         return Report().fail(f"the package is not a readable ZIP file ({exc})")
     with archive:
+        layout = _zip_layout_problem(Path(package), archive)
+        if layout:
+            return Report().fail(layout)
         members = [info for info in archive.infolist() if not info.is_dir()]
         names = [info.filename for info in members]
         doubled = sorted({name for name in names if names.count(name) > 1})
@@ -170,6 +218,9 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
         return report.fail("the signature was not made with the given certificate")
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
         return report.fail("something was added to the file after it was signed")
+    padding = _signature_padding_problem(pdf, signatures[0])
+    if padding:
+        return report.fail(padding)
     report.checks.append("signature intact, valid, made by the given certificate, covering the entire file")
 
     try:
@@ -225,6 +276,74 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
     return report
 
 
+def _signature_padding_problem(pdf: bytes, signature) -> str | None:
+    """The signature's /Contents is a fixed-size hex string: the DER-encoded signature, then padding that
+    the signed byte range does not cover. Every byte of the file must be accounted for, so the padding
+    must be zeros — otherwise anything could be hidden there without touching the signature."""
+    byte_range = [int(n) for n in signature.sig_object["/ByteRange"]]
+    start, end = byte_range[0] + byte_range[1], byte_range[2]
+    field = pdf[start:end]
+    if len(field) < 2 or field[:1] != b"<" or field[-1:] != b">":
+        return "the signature's contents are not where its byte range says"
+    try:
+        contents = bytes.fromhex(field[1:-1].decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return "the signature's contents hold something other than hexadecimal digits"
+    length = _der_length(contents)
+    if length is None:
+        return "the signature's contents do not start with a DER-encoded signature"
+    if contents[length:].strip(b"\x00"):
+        return "bytes after the signature, in its unused padding, have been changed (they must all be zero)"
+    return None
+
+
+def _der_length(data: bytes) -> int | None:
+    """The length of the DER value (a SEQUENCE) at the start of `data`, header included."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    if data[1] < 0x80:
+        return 2 + data[1]
+    count = data[1] & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+
+
+def _zip_layout_problem(path: Path, archive: zipfile.ZipFile) -> str | None:
+    """A package must be a ZIP whose local entries match its central directory one for one, with nothing
+    before, between or after them. Tools differ on what they read — the central directory (Python,
+    Info-ZIP) or the local headers in order (streaming readers) —, so a local entry the directory does not
+    list, or bytes where none belong, could give one reader a file the verifier never saw."""
+    import struct
+
+    size = path.stat().st_size
+    expected = 0
+    with path.open("rb") as handle:
+        for info in sorted(archive.infolist(), key=lambda i: i.header_offset):
+            if info.header_offset != expected:
+                return "the package has bytes before or between its files that its directory does not list"
+            handle.seek(info.header_offset)
+            header = handle.read(30)
+            if len(header) < 30 or header[:4] != b"PK\x03\x04":
+                return f"the package's entry for {info.filename} is not where its directory says"
+            name_length, extra_length = struct.unpack("<HH", header[26:30])
+            name = handle.read(name_length)
+            if name.decode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace") != info.filename:
+                return f"the package's local entry for {info.filename} names another file"
+            expected = info.header_offset + 30 + name_length + extra_length + info.compress_size
+            if info.flag_bits & 0x08:  # a data descriptor follows the data
+                handle.seek(expected)
+                descriptor = handle.read(4)
+                expected += 4 if descriptor == b"PK\x07\x08" else 0
+                expected += 20 if info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF else 12
+        if archive.start_dir != expected:
+            return "the package has bytes between its last file and its directory (a hidden entry, perhaps)"
+        handle.seek(max(0, size - 22 - len(archive.comment)))
+        if handle.read(4) != b"PK\x05\x06":
+            return "the package has bytes after the end of its directory"
+    return None
+
+
 def _embedded_files(reader: PdfReader) -> dict[str, bytes]:
     """Every embedded file by name, walking the whole name tree (a long one is split into /Kids, which
     some readers do not follow). A name found twice is refused: readers differ on which copy they show."""
@@ -255,19 +374,41 @@ def _embedded_files(reader: PdfReader) -> dict[str, bytes]:
     return files
 
 
+def quiet_libraries() -> None:
+    """pyHanko logs what it finds wrong with a signature, tracebacks included, to the root logger; with no
+    logging set up Python prints that after the verdict. The verdict already says it, in one sentence."""
+    import logging
+
+    for name in ("pyhanko", "pyhanko_certvalidator", "pypdf"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evidence.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", type=Path, help="the bundle PDF, or the bundle package (ZIP)")
     parser.add_argument("--cert", required=True, help="the scheme's signing certificate (PEM or DER)")
     parser.add_argument("--natives", type=Path, help="folder holding the files too large to embed")
+    parser.add_argument(
+        "--expect-urn", help="fail unless the bundle is for the case with this URN (spaces and case do not matter)"
+    )
     args = parser.parse_args(argv)
+    quiet_libraries()
     if not args.bundle.is_file():
         print(f"FAILED: no file at {args.bundle}")
         return 1
-    if args.natives is not None:
-        report = verify(args.bundle.read_bytes(), args.cert, args.natives)
-    else:
-        report = verify_path(args.bundle, args.cert)
+    try:
+        if args.natives is not None:
+            report = verify(args.bundle.read_bytes(), args.cert, args.natives)
+        else:
+            report = verify_path(args.bundle, args.cert)
+    except Exception as exc:  # never a traceback: one plain sentence
+        report = Report().fail(f"the file could not be checked ({type(exc).__name__}: {exc})")
+    if report.ok and args.expect_urn is not None:
+        report = expect_urn(report, args.expect_urn)
+    if report.case:
+        print(f"Bundle: {report.case_line}")
     for check in report.checks:
         print(f"ok: {check}")
     if not report.ok:
@@ -275,6 +416,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print("The bundle is intact and every file matches its manifest.")
     return 0
+
+
+def expect_urn(report: Report, expected: str) -> Report:
+    """Fail a report whose bundle is for another case than the one expected: a genuine bundle of the wrong
+    case verifies perfectly well on its own."""
+    from evidence.urn import display_urn, normalise_urn
+
+    carried = normalise_urn(str(report.manifest.get("urn") or ""))
+    if not carried:
+        return report.fail(
+            f"the bundle names no URN, so it cannot be shown to be for URN {display_urn(normalise_urn(expected))}"
+        )
+    if carried != normalise_urn(expected):
+        return report.fail(
+            f"the bundle is for URN {display_urn(carried)}, not URN {display_urn(normalise_urn(expected))} as expected"
+        )
+    report.checks.append(f"the bundle is for URN {display_urn(carried)}, as expected")
+    return report
 
 
 if __name__ == "__main__":

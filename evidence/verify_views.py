@@ -16,6 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from evidence.bundles import newer_version
 from evidence.models import HandoverBundle
 from evidence.policy import may_download_bundle, may_verify_bundles
 from evidence.uploads import HashedUpload, HashingFileUploadHandler, discard
@@ -63,6 +64,7 @@ class Issued:
 
     bundle: HandoverBundle
     matches: bool
+    newer: HandoverBundle | None = None  # a later version of the same tasking's bundle, already built
 
 
 @dataclass
@@ -163,7 +165,7 @@ def issued_comparison(*, user: User, report: Report, sha256: str) -> Issued | No
     bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
     if bundle is None or not bundle.pdf_sha256 or not may_download_bundle(user, bundle):
         return None
-    return Issued(bundle=bundle, matches=sha256 == bundle.pdf_sha256)
+    return Issued(bundle=bundle, matches=sha256 == bundle.pdf_sha256, newer=newer_version(bundle))
 
 
 def _is_package(upload: HashedUpload) -> bool:

@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from evidence import services
+from evidence.bundles.plan import native_name
 from evidence.forms import ExhibitForm, NoteForm, StatementForm
 from evidence.models import Exhibit, Statement, Tasking
 from evidence.policy import (
@@ -331,32 +332,11 @@ def exhibit_download(request: HttpRequest, exhibit_id: int) -> HttpResponse:
     response = FileResponse(
         default_storage.open(exhibit.stored_name, "rb"),
         as_attachment=True,  # never rendered inline: an HTML chat export must not run in the portal
-        filename=exhibit.reference.replace("/", "_") + _extension(exhibit.sniffed_type),
+        filename=native_name(exhibit),
         content_type=exhibit.sniffed_type,
     )
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _extension(mime: str) -> str:
-    return {
-        "image/jpeg": ".jpg",
-        "image/png": ".png",
-        "image/gif": ".gif",
-        "image/webp": ".webp",
-        "image/heic": ".heic",
-        "image/heif": ".heif",
-        "application/pdf": ".pdf",
-        "text/plain": ".txt",
-        "text/csv": ".csv",
-        "application/json": ".json",
-        "text/html": ".html",
-        "multipart/related": ".mhtml",
-        "video/mp4": ".mp4",
-        "video/webm": ".webm",
-        "audio/wav": ".wav",
-        "audio/mpeg": ".mp3",
-    }.get(mime, ".bin")
 
 
 @login_required

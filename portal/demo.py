@@ -254,6 +254,9 @@ def _seed_tasking(scheme: Scheme, officer: User, volunteer: User) -> Tasking:
             "in full and upload it the same day. Raise the safeguarding alert at once if a real child may be at "
             "risk."
         ),
+        urn="42DT0000126",
+        officer_in_case="DC 4521 Demo Officer",
+        court="Demo Town Crown Court",
         platforms=PLATFORM,
         persona="'Mia', presents as 13, Year 8, lives near Demo Town with her mum; account mia_x since January.",
         persona_handles=PERSONA_HANDLE,

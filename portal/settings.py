@@ -406,6 +406,9 @@ PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYT
 # transcript fills a chunk alone): together they bound each worker's memory whatever the bundle's size.
 PORTAL_BUNDLE_CHUNK_EXHIBITS = env_int("PORTAL_BUNDLE_CHUNK_EXHIBITS", 25, minimum=1)
 PORTAL_BUNDLE_CHUNK_PAGES = env_int("PORTAL_BUNDLE_CHUNK_PAGES", 48, minimum=1)
+# A transcript prints every message up to this many (about 5,000 pages); past it, the bundle says which
+# messages are not printed and that they are in the native file, with its SHA-256. Never a silent cut.
+PORTAL_BUNDLE_TRANSCRIPT_MAX_MESSAGES = env_int("PORTAL_BUNDLE_TRANSCRIPT_MAX_MESSAGES", 100_000, minimum=1)
 
 # How long a bundle shared with a court or CPS recipient stays shared unless the officer chooses otherwise.
 PORTAL_BUNDLE_SHARE_DAYS = env_int("PORTAL_BUNDLE_SHARE_DAYS", 28, minimum=1)

@@ -602,6 +602,8 @@ def make_tasking(scheme, officer, *, status: str = "active", hours: int = 48, re
         reference=reference,
         title="Chat room monitoring",
         objective="Identify adults grooming.",
+        urn="42AB1234526",
+        officer_in_case="DC 4521 Owen Officer",
         permitted_conduct="Respond only; never initiate sexual talk or propose meeting.",
         platforms="Platform X",
         persona="'Mia', 13, from Leeds",

@@ -178,6 +178,9 @@ class TaskingForm(forms.ModelForm):
             "authorisation",
             "handler",
             "controller",
+            "urn",
+            "officer_in_case",
+            "court",
         ]
 
 
@@ -214,6 +217,14 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
             (
                 "Window and authority",
                 {"fields": ["window_start", "window_end", "authorisation", "handler", "controller"]},
+            ),
+            (
+                "Case",
+                {
+                    "fields": ["urn", "officer_in_case", "court"],
+                    "description": "A bundle needs the URN; every page of it shows the URN, and its cover the "
+                    "officer in the case and the court.",
+                },
             ),
             ("Volunteers", {"fields": ["assign"]}),
         ]

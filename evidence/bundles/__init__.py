@@ -20,7 +20,7 @@ Requests and the bundle's state are in requests.py. Everything callers use is im
 """
 
 from evidence.bundles.assemble import bundle_assemble, bundle_build, sign_pdf, sign_pdf_file
-from evidence.bundles.plan import WorkArea, bundle_manifest, bundle_plan, chunk_cost
+from evidence.bundles.plan import WorkArea, bundle_manifest, bundle_plan, chunk_cost, native_name
 from evidence.bundles.render import bundle_chunks_done, bundle_render_chunk, bundle_single_pass_pdf
 from evidence.bundles.requests import (
     BundleRefused,
@@ -30,6 +30,7 @@ from evidence.bundles.requests import (
     bundle_request,
     bundle_retry,
     bundle_start,
+    newer_version,
 )
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "bundle_single_pass_pdf",
     "bundle_start",
     "chunk_cost",
+    "native_name",
+    "newer_version",
     "sign_pdf",
     "sign_pdf_file",
 ]

@@ -8,19 +8,19 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from evidence.bundles.plan import WorkArea, bundle_manifest, bundle_plan
+from evidence.bundles.plan import WorkArea, bundle_file_stem, bundle_manifest, bundle_plan, signing_pair
 from evidence.bundles.render import bundle_render_chunk, cover_context, html, rendering
-from evidence.models import Exhibit, HandoverBundle, Statement
+from evidence.custody import custody_append
+from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
 from evidence.pdf_join import Bookmark, StreamingPdfWriter
 from evidence.pdf_stamp import load_font
+from evidence.urn import display_urn
 from evidence.verify import sha256_file
 from portal.audit import audit_record
 from portal.notifications import notify
@@ -56,7 +56,9 @@ def _index_entries(bundle: HandoverBundle, plan: dict, records: list[dict], star
     descriptions = dict(Exhibit.objects.filter(pk__in=references).values_list("pk", "description"))
     for chunk in plan["chunks"]:
         if chunk["kind"] == "exhibits":
-            for pk in chunk["exhibits"]:
+            for pk, run in zip(chunk["exhibits"], chunk.get("ranges") or [None] * len(chunk["exhibits"]), strict=True):
+                if run and run[0]:  # a later run of a long transcript: its exhibit is listed once, at its start
+                    continue
                 entry = references[pk]
                 label = (
                     "quarantined material, not rendered"
@@ -116,6 +118,7 @@ def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict], work:
     html(bundle, render_to_string("evidence/bundle/cover.html", context)).write_pdf(
         cover, pdf_variant="pdf/a-3b", pdf_tags=True
     )
+    align_identity(cover)  # the cover gives the whole bundle its PDF/A identity
     return [cover, *paths]
 
 
@@ -149,17 +152,60 @@ def sign_pdf_file(source: Path, target: Path) -> None:
 
     from evidence.verify import outside_event_loop
 
-    key, cert = settings.PORTAL_SIGNING_KEY_PATH, settings.PORTAL_SIGNING_CERT_PATH
-    if not (Path(key).exists() and Path(cert).exists()):
-        raise ValidationError(
-            f"No signing key at {key}: run `python manage.py create_signing_key` (development) or install the "
-            "force's key and certificate."
-        )
+    key, cert = signing_pair()
     signer = signers.SimpleSigner.load(key, cert, key_passphrase=None)
     meta = signers.PdfSignatureMetadata(field_name="BundleSignature", reason="Evidence handover bundle")
+    pdf_signer = pdf17_signer(meta, signer=signer)
     # The output must be readable too, or pyHanko would build the whole signed file in memory first.
     with source.open("rb") as inp, target.open("w+b") as out:
-        outside_event_loop(lambda: signers.sign_pdf(IncrementalPdfFileWriter(inp), meta, signer=signer, output=out))
+        outside_event_loop(lambda: pdf_signer.sign_pdf(IncrementalPdfFileWriter(inp), output=out))
+
+
+def _pdf17_signer_class():
+    from pyhanko.sign import signers
+
+    class Pdf17Signer(signers.PdfSigner):
+        """A PDF/A-3 file is PDF 1.7 and must not declare PDF 2.0. pyHanko declares the ISO 32002
+        extension, and with it PDF 2.0, for any ECDSA signature on a named curve; the signature itself is
+        ordinary CMS (PAdES allows ECDSA) that PDF 1.7 readers verify, so the declaration is left out."""
+
+        def register_extensions(self, pdf_out, *, md_algorithm: str):
+            register, ensure_version = pdf_out.register_extension, pdf_out.ensure_output_version
+
+            def only_pdf17(extension):
+                if str(extension.base_version) <= "/1.7":
+                    register(extension)
+
+            def at_most_pdf17(version):
+                ensure_version(min(tuple(version), (1, 7)))
+
+            pdf_out.register_extension, pdf_out.ensure_output_version = only_pdf17, at_most_pdf17
+            try:
+                super().register_extensions(pdf_out, md_algorithm=md_algorithm)
+            finally:
+                pdf_out.register_extension, pdf_out.ensure_output_version = register, ensure_version
+
+    return Pdf17Signer
+
+
+def pdf17_signer(*args, **kwargs):
+    """pyHanko's PdfSigner for a PDF/A-3 file (the class is made on first use: pyHanko loads only to sign)."""
+    return _pdf17_signer_class()(*args, **kwargs)
+
+
+def align_identity(path: Path) -> None:
+    """One producer and one creator in both the Info dictionary and the XMP metadata, as PDF/A requires:
+    the signer (pyHanko) writes its own name as the XMP producer and adds it to the Info producer, so both
+    say it from the start; what made the pages is the creator."""
+    import pikepdf
+    import weasyprint
+    from pyhanko.pdf_utils.metadata.model import VENDOR
+
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:  # keeps the Info dictionary in step
+            meta["pdf:Producer"] = VENDOR
+            meta["xmp:CreatorTool"] = f"Volunteer evidence portal (WeasyPrint {weasyprint.__version__})"
+        pdf.save(path)
 
 
 def sign_pdf(pdf: bytes) -> bytes:
@@ -184,7 +230,8 @@ def _write_unsigned(
         with open_pdf(path) as pdf:
             front_pages.append(len(pdf.pages))
     total = sum(front_pages) + sum(record["pages"] for record in records)
-    label = f"{bundle.tasking.reference} handover bundle v{bundle.version}"
+    urn = display_urn(plan.get("case", {}).get("urn", ""))
+    label = f"URN {urn} · {bundle.tasking.reference} handover bundle v{bundle.version}"
 
     def footer(number: int) -> str:
         return f"OFFICIAL-SENSITIVE · {label} · Page {number} of {total}"
@@ -238,8 +285,7 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
 
 
 def _final_names(bundle: HandoverBundle) -> tuple[str, str]:
-    name = f"{bundle.tasking.reference.replace('/', '_')}-v{bundle.version}"
-    base = f"bundles/{bundle.tasking.scheme_id}/{bundle.tasking_id}/{name}"
+    base = f"bundles/{bundle.tasking.scheme_id}/{bundle.tasking_id}/{bundle_file_stem(bundle)}"
     return f"{base}.pdf", f"{base}.zip"
 
 
@@ -279,6 +325,16 @@ def _commit(bundle: HandoverBundle, signed: Path, package: Path | None, *, pages
             finished_at=timezone.now(),
             error="",
         )
+        # Each exhibit's own chain records the bundle that carries it (and the signed file's hash).
+        for exhibit in Exhibit.objects.filter(
+            pk__in=[f["exhibit"] for f in bundle_plan(bundle)["files"] if f.get("exhibit")]
+        ):
+            custody_append(
+                exhibit=exhibit,
+                action=CustodyEvent.Action.INCLUDED_IN_BUNDLE,
+                actor=None,
+                detail={"bundle": bundle.pk, "version": bundle.version, "pdf_sha256": pdf_sha},
+            )
         audit_record(
             action="evidence.bundle_built",
             actor=None,

@@ -14,16 +14,19 @@ from django.db.models import Count
 from django.utils import timezone
 
 from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
+from evidence.sniff import extension_for
+from evidence.transcripts import TEXT_TYPES, survey
 from portal.models import AuditEvent
 from portal.storage import delete_folder, list_files, write_file
 
-TEXT_TYPES = {"text/plain", "text/csv", "application/json"}
 INLINE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
-RENDER_TEXT_BYTES = 512 * 1024  # a transcript longer than this is summarised; the native file is in the bundle
 INLINE_IMAGE_BYTES = 8 * 1024 * 1024
 # Estimating an exhibit's pages before it is rendered, to cut chunks of about PORTAL_BUNDLE_CHUNK_PAGES: a
-# 40-line chat export of 3 KB renders as about a page and a half (measured); a photograph fills a page.
-TEXT_BYTES_PER_PAGE = 2048
+# transcript prints about this many messages a page (measured on the generated exports of every shape,
+# which mix one-line messages, multi-line ones and a long URL); a photograph fills a page. A transcript
+# longer than a chunk is cut into runs of messages, each its own chunk, so no render holds more than a
+# chunk's pages whatever the export's length.
+MESSAGES_PER_PAGE = 20
 CONTINUITY_ROWS_PER_PAGE = 8  # a continuity chunk holds at most PORTAL_BUNDLE_CHUNK_PAGES times this many rows
 
 # How long a chunk of each kind takes to render, per exhibit in it, measured (2-core machine, 25-exhibit
@@ -31,15 +34,23 @@ CONTINUITY_ROWS_PER_PAGE = 8  # a continuity chunk holds at most PORTAL_BUNDLE_C
 COST_PER_EXHIBIT = {"exhibits": 13, "continuity": 2, "mg12": 1}
 
 
-def estimated_pages(exhibit: Exhibit) -> float:
-    """About how many pages an exhibit takes when rendered in full (quarantined material never is)."""
+def estimated_pages(exhibit: Exhibit, messages: int = 0) -> float:
+    """About how many pages an exhibit (or `messages` of its transcript) takes when rendered in full
+    (quarantined material never is)."""
     if exhibit.quarantined:
         return 0.25
     if exhibit.sniffed_type in TEXT_TYPES:
-        return 0.25 + min(exhibit.size, RENDER_TEXT_BYTES) / TEXT_BYTES_PER_PAGE
+        return 0.5 + messages / MESSAGES_PER_PAGE
     if exhibit.sniffed_type in INLINE_IMAGE_TYPES and exhibit.size <= INLINE_IMAGE_BYTES:
         return 1.0
     return 0.25
+
+
+def transcript_survey(exhibit: Exhibit) -> dict:
+    """A transcript's shape, message count and date order, from one pass over the stored file."""
+    found = survey(lambda: default_storage.open(exhibit.stored_name, "rb"), exhibit.sniffed_type).as_dict()
+    found["printed"] = min(found["messages"], settings.PORTAL_BUNDLE_TRANSCRIPT_MAX_MESSAGES)
+    return found
 
 
 def _cut(ids: list[int], weights: dict[int, float], *, count: int, budget: float) -> list[list[int]]:
@@ -58,9 +69,50 @@ def _cut(ids: list[int], weights: dict[int, float], *, count: int, budget: float
     return runs
 
 
+def signing_pair() -> tuple[str, str]:
+    """The scheme's signing key and certificate paths; a plain message if either is missing."""
+    from django.core.exceptions import ValidationError
+
+    key, cert = settings.PORTAL_SIGNING_KEY_PATH, settings.PORTAL_SIGNING_CERT_PATH
+    if not (Path(key).exists() and Path(cert).exists()):
+        raise ValidationError(
+            f"No signing key at {key}: run `python manage.py create_signing_key` (development) or install the "
+            "force's key and certificate."
+        )
+    return key, cert
+
+
+def bundle_file_stem(bundle: HandoverBundle) -> str:
+    """The bundle's file name without extension: `OP-LANTERN-1-v2` (the PDF adds .pdf, the package .zip)."""
+    return f"{bundle.tasking.reference.replace('/', '_')}-v{bundle.version}"
+
+
 def native_name(exhibit: Exhibit) -> str:
-    """The name an exhibit's native file travels under (CrimPR: `AB/1` becomes `AB_1`)."""
-    return exhibit.reference.replace("/", "_")
+    """The name an exhibit's native file travels under: its reference (`AB/1` becomes `AB_1`, as a file
+    name cannot hold a slash) and the extension of its type as sniffed from its bytes, so the file opens
+    in the program that reads it."""
+    return exhibit.reference.replace("/", "_") + extension_for(exhibit.sniffed_type)
+
+
+def _exhibit_runs(exhibits: list[Exhibit], transcripts: dict[int, dict]) -> list[list[tuple[int, list | None]]]:
+    """The exhibits cut into chunks of about PORTAL_BUNDLE_CHUNK_PAGES pages and at most
+    PORTAL_BUNDLE_CHUNK_EXHIBITS exhibits; a transcript longer than a chunk becomes runs of messages, each
+    a chunk of its own. Each item is (exhibit id, [first, stop) of its printed messages or None)."""
+    size, pages = settings.PORTAL_BUNDLE_CHUNK_EXHIBITS, settings.PORTAL_BUNDLE_CHUNK_PAGES
+    per_chunk = max(1, pages * MESSAGES_PER_PAGE)
+    units: list[tuple[int, list | None]] = []
+    weights: dict[int, float] = {}
+    for exhibit in exhibits:
+        printed = transcripts.get(exhibit.pk, {}).get("printed", 0)
+        if printed > per_chunk:
+            for start in range(0, printed, per_chunk):
+                weights[len(units)] = pages  # a chunk of its own
+                units.append((exhibit.pk, [start, min(printed, start + per_chunk)]))
+        else:
+            weights[len(units)] = estimated_pages(exhibit, printed)
+            units.append((exhibit.pk, None))
+    runs = _cut(list(range(len(units))), weights, count=size, budget=pages)
+    return [[units[n] for n in run] for run in runs]
 
 
 def bundle_plan(bundle: HandoverBundle) -> dict:
@@ -75,6 +127,7 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
         tasking.statements.filter(state=Statement.State.SIGNED).select_related("author").order_by("signed_at", "pk")
     )
     files, embedded_total = [], 0
+    transcripts = {e.pk: transcript_survey(e) for e in exhibits if e.sniffed_type in TEXT_TYPES and not e.quarantined}
     for exhibit in exhibits:
         if exhibit.quarantined:
             location = "withheld"
@@ -97,6 +150,8 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
                 "embedded": location == "embedded",
             }
         )
+        if exhibit.pk in transcripts:
+            files[-1]["transcript"] = transcripts[exhibit.pk]
     for statement in statements:
         files.append(
             {
@@ -119,19 +174,24 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
     )
     cuts = {
         "mg12": _cut(ids, {}, count=size * 4, budget=size * 4),
-        "exhibits": _cut(ids, {e.pk: estimated_pages(e) for e in exhibits}, count=size, budget=pages),
         "continuity": _cut(
             ids, {pk: 1 + rows.get(pk, 0) for pk in ids}, count=size * 2, budget=pages * CONTINUITY_ROWS_PER_PAGE
         ),
     }
     chunks: list[dict] = [{"kind": "summary"}, {"kind": "statements"}]
     chunks += [{"kind": "mg11", "statement": statement.pk} for statement in statements]
-    for kind in ("mg12", "exhibits", "continuity"):
-        chunks += [{"kind": kind, "exhibits": run, "first": n == 0} for n, run in enumerate(cuts[kind])]
+    chunks += [{"kind": "mg12", "exhibits": run, "first": n == 0} for n, run in enumerate(cuts["mg12"])]
+    chunks += [
+        {"kind": "exhibits", "exhibits": [pk for pk, _ in run], "ranges": [r for _, r in run], "first": n == 0}
+        for n, run in enumerate(_exhibit_runs(exhibits, transcripts))
+    ]
+    chunks += [{"kind": "continuity", "exhibits": run, "first": n == 0} for n, run in enumerate(cuts["continuity"])]
     if not ids:
         chunks += [{"kind": "mg12", "exhibits": [], "first": True}, {"kind": "exhibits", "exhibits": [], "first": True}]
     chunks.append({"kind": "tail"})
     plan = {
+        # The case as it stood when the bundle was planned: every page and the manifest say the same.
+        "case": {"urn": tasking.urn, "officer_in_case": tasking.officer_in_case, "court": tasking.court},
         "generated_at": timezone.now().isoformat(),
         "audit_chain_head": AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or "",
         "files": files,
@@ -145,7 +205,8 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
 def chunk_cost(chunk: dict) -> int:
     """A chunk's expected rendering time, relative, so the longest start first and two or more workers
     finish together rather than one waiting on a long part it started last."""
-    return COST_PER_EXHIBIT.get(chunk["kind"], 0) * len(chunk.get("exhibits", [])) or 1
+    messages = sum(stop - start for start, stop in filter(None, chunk.get("ranges", [])))
+    return COST_PER_EXHIBIT.get(chunk["kind"], 0) * len(chunk.get("exhibits", [])) + messages // 8 or 1
 
 
 def bundle_manifest(bundle: HandoverBundle) -> dict:
@@ -153,8 +214,11 @@ def bundle_manifest(bundle: HandoverBundle) -> dict:
     return {
         "bundle": bundle.pk,
         "version": bundle.version,
+        "urn": plan.get("case", {}).get("urn", ""),
         "tasking": bundle.tasking.reference,
         "scheme": bundle.tasking.scheme.name,
+        "officer_in_case": plan.get("case", {}).get("officer_in_case", ""),
+        "court": plan.get("case", {}).get("court", ""),
         "generated_at": plan["generated_at"],
         "audit_chain_head": plan["audit_chain_head"],
         "files": plan["files"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,12 +16,15 @@ from django.utils import timezone
 from evidence.bundles.plan import (
     INLINE_IMAGE_BYTES,
     INLINE_IMAGE_TYPES,
-    RENDER_TEXT_BYTES,
-    TEXT_TYPES,
     WorkArea,
+    bundle_file_stem,
     bundle_plan,
+    signing_pair,
 )
 from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
+from evidence.transcripts import TEXT_TYPES, describe, read_messages
+from evidence.urn import display_urn
+from evidence.verify import certificate_fingerprint
 from portal.storage import local_copy
 
 WHERE = {
@@ -35,23 +39,33 @@ def _read(name: str, limit: int | None = None) -> bytes:
         return handle.read() if limit is None else handle.read(limit)
 
 
-def _exhibit_view(exhibit: Exhibit, location: str) -> dict:
-    """How an exhibit appears in the PDF: transcripts as readable blocks, images inline, the rest described;
-    quarantined material never rendered."""
-    view = {"exhibit": exhibit, "kind": "described", "where": WHERE[location]}
+def _exhibit_view(exhibit: Exhibit, entry: dict, messages: list | None = None) -> dict:
+    """How an exhibit appears in the PDF: transcripts message by message (or, in a long one, the run of
+    messages `[first, stop)` this chunk prints), images inline, the rest described; quarantined material
+    never rendered."""
+    view = {"exhibit": exhibit, "kind": "described", "where": WHERE[entry["location"]], "file": entry}
     if exhibit.quarantined:
         view["kind"] = "quarantined"
-    elif exhibit.sniffed_type in TEXT_TYPES:
-        text = _read(exhibit.stored_name, RENDER_TEXT_BYTES).decode("utf-8", errors="replace")
-        from evidence.conduct_guard import parse_transcript
-
-        messages = parse_transcript(text, exhibit.sniffed_type)
+    elif exhibit.sniffed_type in TEXT_TYPES and "transcript" in entry:
+        found = entry["transcript"]
+        first, stop = messages or (0, found["printed"])
+        reader = read_messages(
+            lambda: default_storage.open(exhibit.stored_name, "rb"), exhibit.sniffed_type, found["shape"]
+        )
         view.update(
             kind="transcript",
-            messages=messages[:2000],
-            raw=None if messages else text[:20000],
-            truncated=exhibit.size > RENDER_TEXT_BYTES,
+            survey=found,
+            noun="line" if found["shape"] == "lines" else "message",
+            description=describe(found),
+            messages=itertools.islice(reader, first, stop),
+            start=first == 0,
+            first_number=first + 1,
+            last_number=stop,
+            # The last run says what is not printed, if the ceiling was reached: never a silent cut.
+            not_printed=(stop + 1, found["messages"]) if stop == found["printed"] < found["messages"] else None,
         )
+    elif exhibit.sniffed_type in TEXT_TYPES:  # planned before transcripts were read whole
+        view.update(kind="described")
     elif exhibit.sniffed_type in INLINE_IMAGE_TYPES and exhibit.size <= INLINE_IMAGE_BYTES:
         view.update(kind="image", src=f"{EXHIBIT_SCHEME}:{exhibit.pk}")
     return view
@@ -113,8 +127,10 @@ def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
     elif kind == "mg12":
         context["exhibits"] = _exhibits(chunk["exhibits"])
     elif kind == "exhibits":
-        locations = {f.get("exhibit"): f["location"] for f in plan["files"]}
-        context["views"] = [_exhibit_view(e, locations[e.pk]) for e in _exhibits(chunk["exhibits"])]
+        entries = {f.get("exhibit"): f for f in plan["files"]}
+        ranges = chunk.get("ranges") or [None] * len(chunk["exhibits"])
+        exhibits = _exhibits(chunk["exhibits"])
+        context["views"] = [_exhibit_view(e, entries[e.pk], r) for e, r in zip(exhibits, ranges, strict=True)]
     elif kind == "continuity":
         logs: dict[int, list] = {pk: [] for pk in chunk["exhibits"]}
         for event in CustodyEvent.objects.filter(exhibit_id__in=chunk["exhibits"]).order_by("exhibit_id", "id"):
@@ -127,6 +143,8 @@ def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
             mg6d=[u for u in unused if u.schedule == "MG6D"],
             generated_at=generated_at(plan),
             audit_chain_head=plan["audit_chain_head"],
+            certificate_sha256=certificate_fingerprint(signing_pair()[1]),
+            pdf_name=f"{bundle_file_stem(bundle)}.pdf",
         )
     else:
         raise ValueError(f"Unknown chunk kind {kind!r}")
@@ -156,11 +174,18 @@ def html(bundle: HandoverBundle, body: str, *, single_pass: bool = False):
     """A WeasyPrint document of the bundle's page frame around `body`, fetching only its exhibit images."""
     from weasyprint import HTML
 
+    plan = bundle_plan(bundle)
     document = render_to_string(
         "evidence/bundle/document.html",
-        {"bundle": bundle, "tasking": bundle.tasking, "body": body, "single_pass": single_pass},
+        {**case_context(plan), "bundle": bundle, "tasking": bundle.tasking, "body": body, "single_pass": single_pass},
     )
-    return HTML(string=document, url_fetcher=_fetcher(bundle, bundle_plan(bundle)))
+    return HTML(string=document, url_fetcher=_fetcher(bundle, plan))
+
+
+def case_context(plan: dict) -> dict:
+    """The case as planned: its URN (as people read it), officer in the case and court."""
+    case = plan.get("case", {})
+    return {"urn": display_urn(case.get("urn", "")), "case": case}
 
 
 def _flatten_bookmarks(tree, level: int = 1) -> list[list]:
@@ -233,6 +258,7 @@ def bundle_chunks_done(bundle: HandoverBundle) -> int:
 
 def cover_context(bundle: HandoverBundle, plan: dict) -> dict:
     return {
+        **case_context(plan),
         "bundle": bundle,
         "tasking": bundle.tasking,
         "generated_at": generated_at(plan),

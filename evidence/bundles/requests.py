@@ -23,6 +23,10 @@ class BundleRefused(ValidationError):
 def bundle_missing(tasking: Tasking) -> list[str]:
     """Everything that must be settled before the evidence can leave (CPIA: all relevant material scheduled)."""
     missing = []
+    if not tasking.urn:
+        missing.append(
+            "The tasking has no URN (the case's Unique Reference Number): add it under Case on the tasking's page."
+        )
     for exhibit in tasking.exhibits.filter(review_state=Exhibit.Review.AWAITING).order_by("reference"):
         missing.append(f"Exhibit {exhibit.reference} is awaiting review.")
     for exhibit in tasking.exhibits.filter(review_state=Exhibit.Review.REJECTED, unused__isnull=True):
@@ -101,3 +105,12 @@ def bundle_retry(bundle: HandoverBundle, *, by: User) -> bool:
 
 def bundle_job(bundle: HandoverBundle) -> Job | None:
     return Job.objects.filter(kind="evidence.bundle_build", object_id=str(bundle.pk)).order_by("-id").first()
+
+
+def newer_version(bundle: HandoverBundle) -> HandoverBundle | None:
+    """The latest finished version of the same tasking's bundle, if it is newer than `bundle`."""
+    return (
+        bundle.tasking.bundles.filter(version__gt=bundle.version, state=HandoverBundle.State.READY)
+        .order_by("-version")
+        .first()
+    )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the system packages the portal needs on Debian 12 / Ubuntu 24.04: python3 (>= 3.11) with
-# venv, Pango (WeasyPrint renders PDFs with it), the Liberation fonts and Node.js >= 18 with npm (front-end build).
+# venv, Pango (WeasyPrint renders PDFs with it), fonts that cover every script a chat export may hold, and
+# Node.js >= 18 with npm (front-end build).
 # As root it installs what is missing with apt; otherwise it stops, printing the command to run.
 set -euo pipefail
 
@@ -25,6 +26,19 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so'; then missing+=(libp
 if ! ls /usr/share/fonts/truetype/liberation*/LiberationSans-Regular.ttf >/dev/null 2>&1; then
   missing+=(fonts-liberation)
 fi
+# A character no installed font covers would be drawn as an empty box (glyph 0, which PDF/A forbids):
+# transcripts in bundles need Arabic, Hebrew, Cyrillic, Chinese/Japanese/Korean and emoji as well as Latin.
+fonts=(
+  "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+  "fonts-noto-core:/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf"
+  "fonts-noto-core:/usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf"
+  "fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+  "fonts-noto-color-emoji:/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+)
+for pair in "${fonts[@]}"; do
+  package=${pair%%:*}
+  if [ ! -e "${pair#*:}" ] && [[ " ${missing[*]} " != *" $package "* ]]; then missing+=("$package"); fi
+done
 node_major=0
 if command -v node >/dev/null 2>&1; then node_major=$(node -p 'process.versions.node.split(".")[0]'); fi
 if [ "$node_major" -lt 18 ]; then missing+=(nodejs); fi

@@ -47,6 +47,7 @@ def test_the_progress_page_updates_to_ready_and_passes_axe(page, live_server, la
         reference="OP-BROWSER",
         title="t",
         objective="o",
+        urn="42AB1234526",
         permitted_conduct="p",
         platforms="x",
         persona="p",

@@ -351,6 +351,8 @@ def test_the_whole_scheme_from_invitation_to_a_verified_court_bundle(
         choose_option(owen.get_by_label("Authorisation"), "CHIS-2027-0142")
         owen.get_by_label("Handler").select_option(label="Owen Officer")
         owen.get_by_label("Controller").select_option(label="Owen Officer")
+        owen.get_by_label("URN").fill("42 ab 12345 26")  # as people type it: kept as 42AB1234526
+        owen.get_by_label("Officer in the case").fill("DC 4521 Owen Officer")
         mail.outbox.clear()
         owen.get_by_label("Assign volunteers").select_option(label="Vera Daniels")
         owen.locator("input[name=_save]").click()

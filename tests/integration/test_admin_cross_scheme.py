@@ -118,6 +118,7 @@ def build_scheme(marker: str, town: str, *, court, version, folder: Path) -> Sch
         reference=f"OP-{marker.upper()}-7",
         title=f"{marker} nightjar watch",
         objective=f"Identify adults grooming children in the {marker} rooms.",
+        urn="42AB1234526",
         permitted_conduct=f"{marker}: respond only; never initiate sexual talk or propose meeting.",
         platforms=f"{marker} Chat",
         persona=f"'{marker} Mia', 13, from Leeds",

@@ -74,7 +74,10 @@ def built_many(many, owen, signing_key):  # noqa: F811
 def test_every_page_carries_the_marking_and_its_number_of_the_whole(built_many):
     pages = _pages(_pdf(built_many))
     for number, text in enumerate(pages, start=1):
-        assert f"OFFICIAL-SENSITIVE · OP-LANTERN-1 handover bundle v1 · Page {number} of {len(pages)}" in text
+        assert (
+            f"OFFICIAL-SENSITIVE · URN 42 AB 12345 26 · OP-LANTERN-1 handover bundle v1 · Page {number} of {len(pages)}"
+            in text
+        )
     assert f"{len(pages)} pages" in pages[0]  # the cover says how long the bundle is
     assert built_many.page_count == len(pages)  # and the record too
 
@@ -169,7 +172,7 @@ def test_the_assembled_file_is_clean_pdf_a_with_its_natives_attached(built_many,
     for exhibit in many.exhibits.all():
         import hashlib
 
-        assert hashlib.sha256(attached[exhibit.reference.replace("/", "_")]).hexdigest() == exhibit.sha256
+        assert hashlib.sha256(attached[bundles.native_name(exhibit)]).hexdigest() == exhibit.sha256
     assert verify(pdf, _cert()).ok
 
 
@@ -228,15 +231,21 @@ def test_natives_too_large_to_embed_travel_beside_the_pdf_in_a_package(
     settings.PORTAL_BUNDLE_EMBED_MAX_BYTES = 2500  # all but the short JSON export are larger than this
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     beside = sorted(f["name"] for f in bundle.manifest["files"] if f["location"] == "beside")
-    assert beside == ["VD_1", "VD_2", "VD_4", "VD_5"]
+    assert beside == ["VD_1.png", "VD_2.txt", "VD_4.mp4", "VD_5.txt"]
     assert bundle.package_name.endswith(".zip") and len(bundle.package_sha256) == 64
     path = default_storage.path(bundle.package_name)
     with zipfile.ZipFile(path) as archive:
         names = sorted(archive.namelist())
-    assert names == ["OP-LANTERN-1-v1.pdf", "natives/VD_1", "natives/VD_2", "natives/VD_4", "natives/VD_5"]
+    assert names == [
+        "OP-LANTERN-1-v1.pdf",
+        "natives/VD_1.png",
+        "natives/VD_2.txt",
+        "natives/VD_4.mp4",
+        "natives/VD_5.txt",
+    ]
     report = verify_package(path, _cert())
     assert report.ok, report.failure
-    assert "VD_5: SHA-256 and size match the manifest" in report.checks
+    assert "VD_5.txt: SHA-256 and size match the manifest" in report.checks
     text = "\n".join(_pages(_pdf(bundle))).replace("\n", " ")
     assert "supplied beside this file in the bundle package" in text
 
@@ -401,15 +410,15 @@ def test_a_long_transcript_fills_a_chunk_alone_so_no_render_outgrows_its_worker(
     settings,
     signing_key,  # noqa: F811
 ):
-    """Chunks are cut by estimated pages as well as by count, and continuity by rows: 25 exhibits of
-    maximum-length transcripts would otherwise make one render of some 1,500 pages."""
+    """Chunks are cut by estimated pages as well as by count, and continuity by rows; a transcript longer
+    than a chunk is cut into runs of messages. Otherwise one export could make a render of any length."""
     from evidence import services
     from evidence.custody import custody_append
 
     settings.PORTAL_BUNDLE_CHUNK_EXHIBITS, settings.PORTAL_BUNDLE_CHUNK_PAGES = 25, 10
     user = assigned_vera.user
     small = [_exhibit(user, tasking, tmp_path, f"chat{n}.txt", CHAT * 10, "text/plain") for n in range(3)]
-    long = _exhibit(user, tasking, tmp_path, "long.txt", CHAT * 300, "text/plain")  # ~24 KB: ~12 pages
+    long = _exhibit(user, tasking, tmp_path, "long.txt", CHAT * 300, "text/plain")  # 900 messages: ~45 pages
     last = _exhibit(user, tasking, tmp_path, "last.txt", CHAT * 10, "text/plain")
     for _ in range(100):  # an exhibit opened a hundred times has a long continuity log
         custody_append(exhibit=small[1], action="viewed", actor=owen)
@@ -421,7 +430,10 @@ def test_a_long_transcript_fills_a_chunk_alone_so_no_render_outgrows_its_worker(
     plan = bundles.bundle_start(bundle)
     runs = {kind: [c["exhibits"] for c in plan["chunks"] if c["kind"] == kind] for kind in ("exhibits", "continuity")}
     ids = [e.pk for e in [*small, long, last]]
-    assert runs["exhibits"] == [ids[:3], [long.pk], [last.pk]]
+    # A chunk of 10 pages holds about 200 messages: the long transcript is rendered in five runs, a chunk each.
+    assert runs["exhibits"] == [ids[:3], *[[long.pk]] * 5, [last.pk]]
+    ranges = [c["ranges"][0] for c in plan["chunks"] if c["kind"] == "exhibits" and c["exhibits"] == [long.pk]]
+    assert ranges == [[0, 200], [200, 400], [400, 600], [600, 800], [800, 900]]
     assert runs["continuity"] == [ids[:1], ids[1:2], ids[2:]]  # 80 rows at most: the viewed one alone
     built = bundles.bundle_build(bundle)
     assert verify(_pdf(built), _cert()).ok

@@ -66,7 +66,7 @@ def _replace_stored(bundle, pdf: bytes) -> Path:
 # --- an outsider changes bytes ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attachment", ["VD_2", "manifest.json"])
+@pytest.mark.parametrize("attachment", ["VD_2.txt", "manifest.json"])
 def test_one_byte_changed_inside_an_embedded_stream_breaks_the_signature(genuine, signing_key, attachment):
     start, end = embedded_stream_span(genuine, attachment)
     middle = (start + end) // 2
@@ -85,63 +85,63 @@ def test_one_byte_changed_inside_an_embedded_stream_breaks_the_signature(genuine
 
 def test_an_embedded_file_replaced_and_resigned_is_named_by_its_hash(genuine, signing_key, built):
     forged_content = b"[14:01] dave_77: nothing to see here\n"
-    forged = resign(genuine, replace_attachment("VD_2", forged_content))
+    forged = resign(genuine, replace_attachment("VD_2.txt", forged_content))
 
     report = verify(forged, signing_key)
     assert not report.ok
     assert report.checks[0] == SIGNATURE_HOLDS  # the signature itself is valid: the insider has the key
-    expected = file_entry(built.manifest, "VD_2")["sha256"]
-    assert report.failure == f"VD_2: SHA-256 {_sha(forged_content)} does not match the manifest's {expected}"
+    expected = file_entry(built.manifest, "VD_2.txt")["sha256"]
+    assert report.failure == f"VD_2.txt: SHA-256 {_sha(forged_content)} does not match the manifest's {expected}"
 
 
 def _forge_vd2(genuine: bytes, what: str) -> bytes:
-    """The insider's manifest edit, signed again. "hash": VD_2's content and its manifest hash are both
-    replaced (a self-consistent forgery); "size": only VD_2's manifest size is changed."""
+    """The insider's manifest edit, signed again. "hash": VD_2.txt's content and its manifest hash are both
+    replaced (a self-consistent forgery); "size": only VD_2.txt's manifest size is changed."""
     if what == "hash":
 
         def change(manifest):
-            entry = file_entry(manifest, "VD_2")
+            entry = file_entry(manifest, "VD_2.txt")
             entry["sha256"], entry["size"] = _sha(FORGED_CHAT), len(FORGED_CHAT)
 
         def edit(document):
-            replace_attachment("VD_2", FORGED_CHAT)(document)
+            replace_attachment("VD_2.txt", FORGED_CHAT)(document)
             edit_manifest(change)(document)
 
         return resign(genuine, edit)
 
     def grow(manifest):
-        file_entry(manifest, "VD_2")["size"] += 1000
+        file_entry(manifest, "VD_2.txt")["size"] += 1000
 
     return resign(genuine, edit_manifest(grow))
 
 
 def test_a_manifest_hash_edited_and_resigned_fails_on_that_file_and_in_verify_bundle(genuine, signing_key, built):
-    real = file_entry(built.manifest, "VD_2")["sha256"]
+    real = file_entry(built.manifest, "VD_2.txt")["sha256"]
     edited = "0" * 64
 
     def change(manifest):
-        file_entry(manifest, "VD_2")["sha256"] = edited
+        file_entry(manifest, "VD_2.txt")["sha256"] = edited
 
     forged = resign(genuine, edit_manifest(change))
     report = verify(forged, signing_key)
     assert not report.ok and report.checks[0] == SIGNATURE_HOLDS
-    assert report.failure == f"VD_2: SHA-256 {real} does not match the manifest's {edited}"
+    assert report.failure == f"VD_2.txt: SHA-256 {real} does not match the manifest's {edited}"
 
     path = _replace_stored(built, forged)
     with pytest.raises(CommandError) as failed:
         call_command("verify_bundle", str(path))
-    assert str(failed.value) == f"Verification failed: VD_2: SHA-256 {real} does not match the manifest's {edited}"
+    assert str(failed.value) == f"Verification failed: VD_2.txt: SHA-256 {real} does not match the manifest's {edited}"
 
 
 def test_a_manifest_size_edited_and_resigned_fails_on_that_file(genuine, signing_key, built):
     """The manifest is what a court reads to know the exhibit; a size that is not the file's is a lie."""
-    real = file_entry(built.manifest, "VD_2")["size"]
+    real = file_entry(built.manifest, "VD_2.txt")["size"]
     forged = _forge_vd2(genuine, "size")
     with pikepdf.open(io.BytesIO(forged)) as document:
-        assert file_entry(read_manifest(document), "VD_2")["size"] == real + 1000
+        assert file_entry(read_manifest(document), "VD_2.txt")["size"] == real + 1000
     report = verify(forged, signing_key)
-    assert not report.ok, f"a manifest size of {real + 1000} for a {real}-byte VD_2 passed: {report.checks}"
-    assert "VD_2" in report.failure and "size" in report.failure.lower(), report.failure
+    assert not report.ok, f"a manifest size of {real + 1000} for a {real}-byte VD_2.txt passed: {report.checks}"
+    assert "VD_2.txt" in report.failure and "size" in report.failure.lower(), report.failure
 
 
 def test_a_self_consistent_forgery_passes_the_key_but_not_verify_bundle(genuine, signing_key, built):
@@ -172,7 +172,7 @@ def test_verify_bundle_names_what_differs_when_the_bundles_record_was_doctored_t
     with pytest.raises(CommandError) as failed:
         call_command("verify_bundle", str(path))
     message = str(failed.value)
-    assert "VD/2" in message or "VD_2" in message, message
+    assert "VD/2" in message or "VD_2.txt" in message, message
     exhibit = Exhibit.objects.get(tasking=built.tasking, reference="VD/2")
     if what == "hash":
         assert exhibit.sha256 in message or _sha(FORGED_CHAT) in message, message
@@ -266,7 +266,7 @@ def test_every_embedded_file_extracts_and_hashes_as_the_manifest_and_the_records
 
     listed = [entry for entry in manifest["files"] if entry["embedded"]]
     assert {entry["name"] for entry in listed} == set(attachments) - {"manifest.json"}
-    assert {"VD_1", "VD_2"} <= {entry["name"] for entry in listed}
+    assert {"VD_1.png", "VD_2.txt"} <= {entry["name"] for entry in listed}
     for entry in listed:
         content = attachments[entry["name"]]
         assert _sha(content) == entry["sha256"], entry["name"]

@@ -144,7 +144,7 @@ def test_a_court_recipient_sees_every_check_and_that_it_is_the_file_the_portal_i
     assert "Signed with the scheme's key, and not one byte of the PDF has changed since it was signed." in body
     assert f"The bundle's list of contents was read: version 1 of the bundle for {built.tasking.reference}" in body
     assert "Exhibit VD/1: unchanged (the same SHA-256 fingerprint and size as listed)." in body
-    assert "VD_1" not in body and "manifest.json" not in body
+    assert "VD_1.png" not in body and "manifest.json" not in body
     assert f"This is the file the portal issued on {timezone.localtime(built.finished_at):%-d %B %Y}." in body
     assert hashlib.sha256(pdf).hexdigest() in body
     assert "govuk-tag--red" not in body

@@ -105,7 +105,7 @@ def test_the_built_bundle_is_signed_and_verifies_without_the_portal(ready_taskin
     report = verify(pdf, signing_key)
     assert report.ok, report.failure
     names = {entry["name"] for entry in bundle.manifest["files"]}
-    assert {"VD_1", "VD_2"} <= names and any(name.startswith("MG11-") for name in names)
+    assert {"VD_1.png", "VD_2.txt"} <= names and any(name.startswith("MG11-") for name in names)
 
     from pypdf import PdfReader
 

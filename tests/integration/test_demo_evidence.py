@@ -1,6 +1,7 @@
 """The demo seed leaves one tasking, OP-DEMO-1, whose evidence is settled: a bundle can be requested at once."""
 
 import io
+import re
 
 import pytest
 from django.core.files.storage import default_storage
@@ -94,7 +95,10 @@ def test_owen_builds_a_bundle_of_the_demo_tasking_and_it_verifies(curriculum, si
     report = verify(bundle_helpers.stored_bytes(bundle.pdf_name), signing_key)
     assert report.ok, report.failure
     names = {entry["name"] for entry in bundle.manifest["files"]}
-    assert {"VV_1", "VV_2", "VV_3", "VV_4"} <= names and "VV_5" not in names
+    references = {entry.get("reference") for entry in bundle.manifest["files"]}
+    assert {"VV/1", "VV/2", "VV/3", "VV/4"} <= references and "VV/5" not in references
+    assert all(re.fullmatch(r"VV_\d+\.\w+", name) for name in names if not name.startswith("MG11-"))
+    assert bundle.manifest["urn"] == "42DT0000126"
 
 
 def test_seeding_twice_creates_nothing_twice(curriculum):

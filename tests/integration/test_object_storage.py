@@ -55,7 +55,7 @@ def test_a_bundle_is_built_from_and_into_the_bucket_and_leaves_nothing_behind(
     report = verify(pdf, signing_key)
     assert report.ok, report.failure
     for exhibit in exhibits:  # each native embedded from the bucket, byte for byte
-        assert f"{exhibit.reference.replace('/', '_')}: SHA-256 and size match the manifest" in report.checks
+        assert f"{bundles.native_name(exhibit)}: SHA-256 and size match the manifest" in report.checks
     assert object_storage.keys("bundle-work/") == []  # the chunks are cleared once the bundle is committed
     assert _files_under(tmp_path) == local_before  # nothing left on the local disk, no temporary copy either
     assert AuditEvent.objects.filter(action="evidence.bundle_built").count() == 1
@@ -101,7 +101,12 @@ def test_a_package_of_natives_too_large_to_embed_is_built_in_the_bucket_and_down
     package = object_storage.read(bundle.package_name)
     assert hashlib.sha256(package).hexdigest() == bundle.package_sha256
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
-        assert sorted(archive.namelist())[1:] == ["natives/VD_1", "natives/VD_2", "natives/VD_4", "natives/VD_5"]
+        assert sorted(archive.namelist())[1:] == [
+            "natives/VD_1.png",
+            "natives/VD_2.txt",
+            "natives/VD_4.mp4",
+            "natives/VD_5.txt",
+        ]
 
     mfa_login(client, owen, enrol_totp(owen))
     response = client.get(reverse("bundle_download", args=[bundle.pk]))

@@ -31,4 +31,6 @@ def test_csv_and_json_exports_are_read_by_their_columns():
 
 def test_no_handle_means_nothing_is_flagged_and_nothing_breaks_on_odd_input():
     assert check(parse_transcript(TEXT, "text/plain"), [""], DEFAULT_PATTERNS) == []
-    assert parse_transcript("{not json", "application/json") == []
+    # Not JSON after all: its lines are kept as raw lines, which have no sender and so are never flagged.
+    assert [(m.kind, m.sender) for m in parse_transcript("{not json", "application/json")] == [("line", "")]
+    assert check(parse_transcript("{not json: send me a pic", "application/json"), [""], DEFAULT_PATTERNS) == []

@@ -5,9 +5,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
+from django.utils import timezone
 
+from evidence.bundles import newer_version
 from evidence.models import Exhibit, HandoverBundle, Statement
-from evidence.verify import sha256_file, verify_path
+from evidence.verify import expect_urn as expect
+from evidence.verify import quiet_libraries, sha256_file, verify_path
 
 
 class Command(BaseCommand):
@@ -19,11 +22,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("bundle", type=Path, help="the bundle PDF or package (ZIP)")
         parser.add_argument("--cert", default=None, help="certificate (default: PORTAL_SIGNING_CERT_PATH)")
+        parser.add_argument("--expect-urn", default=None, help="fail unless the bundle is for the case with this URN")
 
-    def handle(self, *args, bundle: Path, cert: str | None, **options) -> None:
+    def handle(self, *args, bundle: Path, cert: str | None, expect_urn: str | None = None, **options) -> None:
         if not bundle.is_file():
             raise CommandError(f"No file at {bundle}.")
+        quiet_libraries()
         report = verify_path(bundle, cert or settings.PORTAL_SIGNING_CERT_PATH)
+        if report.ok and expect_urn is not None:
+            report = expect(report, expect_urn)
+        if report.case:
+            self.stdout.write(f"Bundle: {report.case_line}")
         for check in report.checks:
             self.stdout.write(f"ok: {check}")
         if not report.ok:
@@ -65,4 +74,13 @@ class Command(BaseCommand):
             raise CommandError("The manifest lists the files in another order than the portal recorded.")
         self.stdout.write("ok: every file in the manifest matches the portal's records")
         summary = f"Bundle v{issued.version} of {issued.tasking.reference}: verified"
+        newer = newer_version(issued)
+        if newer is not None:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Superseded: version {newer.version} of {issued.tasking.reference} was built on "
+                    f"{timezone.localtime(newer.finished_at):%-d %B %Y at %H:%M}; this file is version "
+                    f"{issued.version}. Use the newer version unless you were asked to check this one."
+                )
+            )
         self.stdout.write(self.style.SUCCESS(f"{summary}, and it matches the portal's records."))
