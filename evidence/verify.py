@@ -30,7 +30,8 @@ from pathlib import Path
 
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature, validate_pdf_timestamp
 from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
 
@@ -42,6 +43,7 @@ class Report:
     failure: str = ""
     manifest: dict = field(default_factory=dict)
     embedded: set[str] = field(default_factory=set)
+    signed_by: str = ""  # the SHA-256 fingerprint of the certificate that made the signature
 
     def fail(self, message: str) -> Report:
         self.ok, self.failure = False, message
@@ -110,7 +112,12 @@ def sha256_file(path: Path | str) -> str:
         return sha256_of(handle)[0]
 
 
-def certificate_fingerprint(cert_path: str) -> str:
+def _fingerprint(der: bytes) -> str:
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def certificate_fingerprint(cert_path: str | Path) -> str:
     """The SHA-256 fingerprint of a certificate (PEM or DER), as `openssl x509 -fingerprint -sha256` and a
     PDF reader's certificate viewer show it: colon-separated upper-case hex pairs."""
     from cryptography import x509
@@ -120,11 +127,17 @@ def certificate_fingerprint(cert_path: str) -> str:
     certificate = (
         x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
     )
-    digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return _fingerprint(certificate.public_bytes(Encoding.DER))
 
 
-def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
+CertPaths = str | Path | list[str] | list[Path]
+
+
+def _cert_list(cert_path: CertPaths) -> list[str]:
+    return [str(p) for p in cert_path] if isinstance(cert_path, list) else [str(cert_path)]
+
+
+def verify(pdf: bytes, cert_path: CertPaths, natives: Path | None = None, tsa_cert: str | Path | None = None) -> Report:
     """Verify a bundle PDF; files too large to embed are looked for in `natives`, a folder, if given."""
 
     def beside(name: str) -> tuple[str, int] | None:
@@ -134,10 +147,12 @@ def verify(pdf: bytes, cert_path: str, natives: Path | None = None) -> Report:
         with path.open("rb") as handle:
             return sha256_of(handle)
 
-    return outside_event_loop(_verify, pdf, cert_path, beside if natives is not None else None, str(natives))
+    return outside_event_loop(
+        _verify, pdf, cert_path, beside if natives is not None else None, str(natives), tsa_cert=tsa_cert
+    )
 
 
-def verify_package(package: Path, cert_path: str) -> Report:
+def verify_package(package: Path, cert_path: CertPaths, tsa_cert: str | Path | None = None) -> Report:
     """Verify a bundle package: a ZIP holding the signed PDF at its top level and the files too large to
     embed under natives/. Every member must be the PDF or a file its manifest lists as travelling beside it."""
     try:
@@ -170,7 +185,9 @@ def verify_package(package: Path, cert_path: str) -> Report:
             except (zipfile.BadZipFile, OSError) as exc:  # its bytes are not what was packed
                 raise MemberDamaged(f"{name} in the package is damaged ({exc})") from exc
 
-        report = outside_event_loop(_verify, pdf, cert_path, beside, f"the package's {PACKAGE_NATIVES} folder")
+        report = outside_event_loop(
+            _verify, pdf, cert_path, beside, f"the package's {PACKAGE_NATIVES} folder", tsa_cert=tsa_cert
+        )
         if not report.ok:
             return report
         beside_names = {
@@ -185,43 +202,74 @@ def verify_package(package: Path, cert_path: str) -> Report:
         return report
 
 
-def verify_path(path: Path, cert_path: str) -> Report:
+def verify_path(path: Path, cert_path: CertPaths, tsa_cert: str | Path | None = None) -> Report:
     """A bundle PDF or a bundle package (ZIP), told apart by their first bytes, not their names."""
     with Path(path).open("rb") as handle:
         magic = handle.read(5)
     if magic.startswith(b"PK"):
-        return verify_package(Path(path), cert_path)
+        return verify_package(Path(path), cert_path, tsa_cert)
     if magic != b"%PDF-":
         return Report().fail("the file is neither a PDF nor a bundle package (ZIP)")
-    return verify(Path(path).read_bytes(), cert_path)
+    return verify(Path(path).read_bytes(), cert_path, tsa_cert=tsa_cert)
 
 
-def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | None = None, where: str = "") -> Report:
+def _verify(
+    pdf: bytes,
+    cert_path: CertPaths,
+    beside: Callable[[str], str | None] | None = None,
+    where: str = "",
+    tsa_cert: str | Path | None = None,
+) -> Report:
     report = Report()
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
-        signatures = reader.embedded_signatures
+        signatures = reader.embedded_regular_signatures
+        timestamps = reader.embedded_timestamp_signatures
     except Exception as exc:  # a damaged or altered file: say so rather than crash
         return report.fail(f"the file is not a readable PDF any more ({exc})")
     if len(signatures) != 1:
         return report.fail(f"expected one signature, found {len(signatures)}")
-    try:
-        certificate = load_cert_from_pemder(cert_path)
-    except (OSError, ValueError) as exc:
-        return report.fail(f"the certificate {cert_path} could not be read as a PEM or DER certificate ({exc})")
-    status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=[certificate]))
+    certificates = []
+    for path in _cert_list(cert_path):  # the scheme's certificate, and any it used before a key rotation
+        try:
+            certificates.append(load_cert_from_pemder(path))
+        except (OSError, ValueError) as exc:
+            return report.fail(f"the certificate {path} could not be read as a PEM or DER certificate ({exc})")
+    tsa_roots = []
+    if tsa_cert:
+        try:
+            tsa_roots.append(load_cert_from_pemder(str(tsa_cert)))
+        except (OSError, ValueError) as exc:
+            return report.fail(f"the TSA certificate {tsa_cert} could not be read as a PEM or DER certificate ({exc})")
+    tsa_context = ValidationContext(trust_roots=tsa_roots, allow_fetching=False, revocation_mode="soft-fail")
+    status = validate_pdf_signature(
+        signatures[0], ValidationContext(trust_roots=certificates), ts_validation_context=tsa_context
+    )
+    stamp = status.timestamp_validity
+    if not status.trusted and stamp is not None and stamp.intact and stamp.valid and stamp.trusted:
+        # The certificate may have expired since: what matters is that it was valid when the time-stamping
+        # authority saw the signature (PAdES long-term validation).
+        at_signing = ValidationContext(trust_roots=certificates, moment=stamp.timestamp)
+        status = validate_pdf_signature(signatures[0], at_signing, ts_validation_context=tsa_context)
     if not status.intact:
         return report.fail("the signed bytes have been changed (signature not intact)")
     if not status.valid:
         return report.fail("the signature is not cryptographically valid")
     if not status.trusted:
         return report.fail("the signature was not made with the given certificate")
-    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+    lta_only = status.modification_level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE and not (timestamps and lta_only):
         return report.fail("something was added to the file after it was signed")
-    padding = _signature_padding_problem(pdf, signatures[0])
-    if padding:
-        return report.fail(padding)
+    for signature in [*signatures, *timestamps]:
+        padding = _signature_padding_problem(pdf, signature)
+        if padding:
+            return report.fail(padding)
     report.checks.append("signature intact, valid, made by the given certificate, covering the entire file")
+    report.signed_by = _fingerprint(status.signing_cert.dump())
+    timing = _timing(stamp, timestamps, tsa_context, tsa_given=bool(tsa_roots))
+    if timing.startswith("FAIL "):
+        return report.fail(timing[5:])
+    report.checks.append(timing)
 
     try:
         attachments = _embedded_files(PdfReader(io.BytesIO(pdf)))
@@ -274,6 +322,39 @@ def _verify(pdf: bytes, cert_path: str, beside: Callable[[str], str | None] | No
             return report.fail(f"{name}: its size is {size} bytes, but the manifest says {entry.get('size')}")
         report.checks.append(f"{name}: SHA-256 and size match the manifest")
     return report
+
+
+def _timing(stamp, timestamps: list, tsa_context, *, tsa_given: bool) -> str:
+    """Where the signing time comes from: an RFC 3161 timestamp (checked against the TSA's certificate when
+    it is given), and every document timestamp after the signature intact and covering what follows it."""
+    from datetime import UTC
+
+    if stamp is None:
+        if timestamps:
+            return "FAIL a document timestamp was added, but the signature itself carries no timestamp"
+        return "the signing time is the portal's own clock: the bundle carries no time-stamping authority's timestamp"
+    if not (stamp.intact and stamp.valid):
+        return "FAIL the time-stamping authority's timestamp on the signature has been changed"
+    for document_stamp in timestamps:
+        checked = validate_pdf_timestamp(document_stamp, tsa_context)
+        if not (checked.intact and checked.valid):
+            return "FAIL a document timestamp in the file has been changed"
+        if checked.coverage != SignatureCoverageLevel.ENTIRE_FILE and checked.modification_level not in (
+            ModificationLevel.NONE,
+            ModificationLevel.LTA_UPDATES,
+        ):
+            return "FAIL something other than validation material was added after the last document timestamp"
+        if tsa_given and not checked.trusted:
+            return "FAIL a document timestamp was not made by the given time-stamping authority"
+    at = f"{stamp.timestamp.astimezone(UTC):%-d %B %Y %H:%M:%S} UTC"
+    if not tsa_given:
+        return (
+            f"signed at {at} by the time of an RFC 3161 timestamp (not checked: give --tsa-cert, the "
+            "time-stamping authority's certificate, to check it)"
+        )
+    if not stamp.trusted:
+        return "FAIL the timestamp on the signature was not made by the given time-stamping authority"
+    return f"signed at {at}, as an RFC 3161 timestamp by the given time-stamping authority shows"
 
 
 def _signature_padding_problem(pdf: bytes, signature) -> str | None:
@@ -388,8 +469,14 @@ def quiet_libraries() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evidence.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", type=Path, help="the bundle PDF, or the bundle package (ZIP)")
-    parser.add_argument("--cert", required=True, help="the scheme's signing certificate (PEM or DER)")
+    parser.add_argument(
+        "--cert",
+        required=True,
+        action="append",
+        help="the scheme's signing certificate (PEM or DER); give --cert again for each earlier certificate",
+    )
     parser.add_argument("--natives", type=Path, help="folder holding the files too large to embed")
+    parser.add_argument("--tsa-cert", help="the time-stamping authority's certificate, to check the signing time")
     parser.add_argument(
         "--expect-urn", help="fail unless the bundle is for the case with this URN (spaces and case do not matter)"
     )
@@ -400,15 +487,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.natives is not None:
-            report = verify(args.bundle.read_bytes(), args.cert, args.natives)
+            report = verify(args.bundle.read_bytes(), args.cert, args.natives, tsa_cert=args.tsa_cert)
         else:
-            report = verify_path(args.bundle, args.cert)
+            report = verify_path(args.bundle, args.cert, tsa_cert=args.tsa_cert)
     except Exception as exc:  # never a traceback: one plain sentence
         report = Report().fail(f"the file could not be checked ({type(exc).__name__}: {exc})")
     if report.ok and args.expect_urn is not None:
         report = expect_urn(report, args.expect_urn)
     if report.case:
         print(f"Bundle: {report.case_line}")
+    if report.signed_by:
+        print(f"Signed with the certificate whose SHA-256 fingerprint is {report.signed_by}")
     for check in report.checks:
         print(f"ok: {check}")
     if not report.ok:

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from evidence.bundles import newer_version
 from evidence.models import HandoverBundle
 from evidence.policy import may_download_bundle, may_verify_bundles
+from evidence.signing import describe_signer, revocation_problem, scheme_certificates
 from evidence.uploads import HashedUpload, HashingFileUploadHandler, discard
 from evidence.verify import Report, sha256_of, verify_path
 from portal import ratelimit
@@ -56,6 +57,7 @@ HEADLINES = (
 # under police control. They are shown as "Not checked", never as passed.
 BESIDE_UNCHECKED = "not checked"
 WITHHELD = "withheld"
+OWN_CLOCK = "portal's own clock"  # no time-stamping authority vouches for the signing time: said, not passed
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class Outcome:
     package: bool
     issued: Issued | None = None
     checks: list[tuple[str, bool]] = field(default_factory=list)  # (what the verifier says, whether it checked)
+
+    @property
+    def signer(self) -> str:
+        return describe_signer(self.report)
 
     @property
     def headline(self) -> str:
@@ -129,6 +135,8 @@ def plain_english(text: str, manifest: dict) -> str:
             f"The bundle's list of contents was read: version {manifest.get('version')} of the bundle for "
             f"{manifest.get('tasking')}, {count} file{'s' if count != 1 else ''}."
         )
+    if text.startswith("signed at ") and "time-stamping authority" in text:
+        return text.replace("the given time-stamping authority", "the time-stamping authority the portal trusts")
     if text == "the package holds nothing the manifest does not list":
         return "The package holds nothing that the bundle's list of contents does not name."
     name, _, rest = text.partition(": ")
@@ -185,7 +193,9 @@ def _signed_pdf_sha256(upload: HashedUpload) -> str:
 
 def _verify(upload: HashedUpload) -> Report:
     try:
-        return verify_path(Path(upload.temp_path), settings.PORTAL_SIGNING_CERT_PATH)
+        report = verify_path(Path(upload.temp_path), scheme_certificates(), settings.PORTAL_TSA_CERT_PATH or None)
+        problem = revocation_problem(report) if report.ok else None
+        return report.fail(problem) if problem else report
     except Exception as exc:  # a damaged upload (a ZIP member failing its CRC, say) is a failure, not a crash
         logger.warning("bundle verification could not read an upload: %r", exc, exc_info=True)
         return Report().fail(f"the file could not be read to the end ({exc})")
@@ -254,7 +264,10 @@ def _bundle_verify(request: HttpRequest, handler: HashingFileUploadHandler) -> H
             sha256=upload.sha256,
             package=_is_package(upload),
             checks=[
-                (plain_english(check, report.manifest), BESIDE_UNCHECKED not in check and WITHHELD not in check)
+                (
+                    plain_english(check, report.manifest),
+                    BESIDE_UNCHECKED not in check and WITHHELD not in check and OWN_CLOCK not in check,
+                )
                 for check in report.checks
             ],
         )

@@ -398,6 +398,14 @@ PORTAL_AUTHORISATION_MONTHS = {
 # development pair at these paths; production mounts the force's own.
 PORTAL_SIGNING_KEY_PATH = env_str("PORTAL_SIGNING_KEY_PATH", str(VAR_DIR / "signing" / "bundle-key.pem"))
 PORTAL_SIGNING_CERT_PATH = env_str("PORTAL_SIGNING_CERT_PATH", str(VAR_DIR / "signing" / "bundle-cert.pem"))
+# Every certificate the scheme signed with before a key rotation, and which were revoked (evidence/signing.py):
+# bundles signed before a rotation still verify. Back it up with the key.
+PORTAL_SIGNING_EARLIER_DIR = env_str("PORTAL_SIGNING_EARLIER_DIR", str(VAR_DIR / "signing" / "earlier"))
+# An RFC 3161 time-stamping authority (its URL, and its certificate to trust): with both set, every bundle's
+# signature carries the TSA's timestamp and the validation material to check it after the signing
+# certificate expires (PAdES B-LTA). Unset, the bundle says its signing time is the portal's own clock.
+PORTAL_TSA_URL = env_str("PORTAL_TSA_URL", "")
+PORTAL_TSA_CERT_PATH = env_str("PORTAL_TSA_CERT_PATH", "")
 PORTAL_BUNDLE_EMBED_MAX_BYTES = env_int("PORTAL_BUNDLE_EMBED_MAX_BYTES", 50 * 1024 * 1024, minimum=0)
 # Past this total, natives go beside the PDF: it keeps the PDF a size that a court's PDF reader, which
 # loads the file whole, opens comfortably (the writer itself streams them).

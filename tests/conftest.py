@@ -50,6 +50,7 @@ def _fast_and_isolated(settings, tmp_path):
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
     }
+    settings.PORTAL_SIGNING_EARLIER_DIR = str(tmp_path / "signing-earlier")  # key rotations stay in one test
     from django.core.cache import cache
 
     cache.clear()

@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -154,8 +155,30 @@ def sign_pdf_file(source: Path, target: Path) -> None:
 
     key, cert = signing_pair()
     signer = signers.SimpleSigner.load(key, cert, key_passphrase=None)
+    timestamper = None
     meta = signers.PdfSignatureMetadata(field_name="BundleSignature", reason="Evidence handover bundle")
-    pdf_signer = pdf17_signer(meta, signer=signer)
+    if settings.PORTAL_TSA_URL:
+        # PAdES B-LTA: the signature's time comes from the TSA, and the certificates needed to check it and
+        # a document timestamp over everything are embedded, so the bundle verifies after the signing
+        # certificate has expired. The certificates here carry no revocation endpoints to consult.
+        from pyhanko.keys import load_cert_from_pemder
+        from pyhanko.sign.fields import SigSeedSubFilter
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+        from pyhanko_certvalidator import ValidationContext
+
+        roots = [load_cert_from_pemder(cert)]
+        if settings.PORTAL_TSA_CERT_PATH:
+            roots.append(load_cert_from_pemder(settings.PORTAL_TSA_CERT_PATH))
+        timestamper = HTTPTimeStamper(settings.PORTAL_TSA_URL, timeout=30)
+        meta = signers.PdfSignatureMetadata(
+            field_name="BundleSignature",
+            reason="Evidence handover bundle",
+            subfilter=SigSeedSubFilter.PADES,
+            embed_validation_info=True,
+            use_pades_lta=True,
+            validation_context=ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail"),
+        )
+    pdf_signer = pdf17_signer(meta, signer=signer, timestamper=timestamper)
     # The output must be readable too, or pyHanko would build the whole signed file in memory first.
     with source.open("rb") as inp, target.open("w+b") as out:
         outside_event_loop(lambda: pdf_signer.sign_pdf(IncrementalPdfFileWriter(inp), output=out))

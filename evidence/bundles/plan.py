@@ -79,6 +79,9 @@ def signing_pair() -> tuple[str, str]:
             f"No signing key at {key}: run `python manage.py create_signing_key` (development) or install the "
             "force's key and certificate."
         )
+    from evidence.signing import check_not_revoked
+
+    check_not_revoked(cert)
     return key, cert
 
 

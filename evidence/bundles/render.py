@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -137,7 +138,7 @@ def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
             logs[event.exhibit_id].append(event)
         context["logs"] = [(exhibit, logs[exhibit.pk]) for exhibit in _exhibits(chunk["exhibits"])]
     elif kind == "tail":
-        unused = list(bundle.tasking.unused_material.select_related("exhibit").order_by("at", "pk"))
+        unused = list(bundle.tasking.unused_material.select_related("exhibit", "by").order_by("at", "pk"))
         context.update(
             mg6c=[u for u in unused if u.schedule == "MG6C"],
             mg6d=[u for u in unused if u.schedule == "MG6D"],
@@ -145,6 +146,7 @@ def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
             audit_chain_head=plan["audit_chain_head"],
             certificate_sha256=certificate_fingerprint(signing_pair()[1]),
             pdf_name=f"{bundle_file_stem(bundle)}.pdf",
+            timestamped=bool(settings.PORTAL_TSA_URL),
         )
     else:
         raise ValueError(f"Unknown chunk kind {kind!r}")

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Replace an existing key (old bundles then verify only against the old certificate).",
+            help="Replace an existing key. The old certificate is kept, so bundles it signed still verify.",
         )
 
     def handle(self, *args, name: str, force: bool, **options) -> None:
@@ -66,5 +66,13 @@ class Command(BaseCommand):
             )
         )
         key_path.chmod(0o600)
+        if cert_path.is_file():
+            from evidence.signing import keep_earlier
+
+            kept = keep_earlier(cert_path)
+            self.stdout.write(
+                f"The previous certificate (SHA-256 {kept}) is kept in {settings.PORTAL_SIGNING_EARLIER_DIR}: "
+                "bundles it signed still verify."
+            )
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self.stdout.write(self.style.SUCCESS(f"Key: {key_path}\nCertificate (give this to verifiers): {cert_path}"))

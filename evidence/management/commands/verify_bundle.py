@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from evidence.bundles import newer_version
 from evidence.models import Exhibit, HandoverBundle, Statement
+from evidence.signing import describe_signer, revocation_problem, scheme_certificates
 from evidence.verify import expect_urn as expect
 from evidence.verify import quiet_libraries, sha256_file, verify_path
 
@@ -21,18 +22,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("bundle", type=Path, help="the bundle PDF or package (ZIP)")
-        parser.add_argument("--cert", default=None, help="certificate (default: PORTAL_SIGNING_CERT_PATH)")
+        parser.add_argument(
+            "--cert", default=None, help="certificate (default: the scheme's current and every earlier certificate)"
+        )
         parser.add_argument("--expect-urn", default=None, help="fail unless the bundle is for the case with this URN")
 
     def handle(self, *args, bundle: Path, cert: str | None, expect_urn: str | None = None, **options) -> None:
         if not bundle.is_file():
             raise CommandError(f"No file at {bundle}.")
         quiet_libraries()
-        report = verify_path(bundle, cert or settings.PORTAL_SIGNING_CERT_PATH)
+        report = verify_path(bundle, cert or scheme_certificates(), settings.PORTAL_TSA_CERT_PATH or None)
+        problem = revocation_problem(report) if report.ok else None
+        if problem:
+            report.fail(problem)
         if report.ok and expect_urn is not None:
             report = expect(report, expect_urn)
         if report.case:
             self.stdout.write(f"Bundle: {report.case_line}")
+        if report.signed_by:
+            self.stdout.write(describe_signer(report))
         for check in report.checks:
             self.stdout.write(f"ok: {check}")
         if not report.ok:
