@@ -147,6 +147,7 @@ def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
             certificate_sha256=certificate_fingerprint(signing_pair()[1]),
             pdf_name=f"{bundle_file_stem(bundle)}.pdf",
             timestamped=bool(settings.PORTAL_TSA_URL),
+            **case_context(plan),
         )
     else:
         raise ValueError(f"Unknown chunk kind {kind!r}")

@@ -141,6 +141,7 @@ def test_how_to_verify_gives_the_fingerprint_and_standard_tools_that_work(built,
     fingerprint = certificate_fingerprint(signing_key)
     assert fingerprint in re.sub(r"\s+", "", how)
     assert "sha256sum" in how and "signature panel" in how
+    assert "--expect-urn 42AB1234526" in how  # the command as the reader can type it for this case
 
     path = tmp_path / "OP-LANTERN-1-v1.pdf"
     path.write_bytes(pdf)
