@@ -85,8 +85,9 @@ def standing(fingerprint: str) -> dict:
     return entry
 
 
-def describe_signer(report: Report) -> str:
-    """Which of the scheme's certificates signed the bundle, in a sentence."""
+def describe_signer(report: Report, *, fingerprint: bool = True) -> str:
+    """Which of the scheme's certificates signed the bundle, in a sentence (with its fingerprint, or ending
+    where a page puts the fingerprint in an element of its own)."""
     if not report.signed_by:
         return ""
     entry = standing(report.signed_by)
@@ -97,7 +98,7 @@ def describe_signer(report: Report) -> str:
         which = "an earlier certificate of the scheme" + (
             f", replaced on {timezone.localtime(replaced):%-d %B %Y}" if replaced else ""
         )
-    return f"Signed with {which} (SHA-256 fingerprint {report.signed_by})."
+    return f"Signed with {which}" + (f" (SHA-256 fingerprint {report.signed_by})." if fingerprint else "")
 
 
 def revocation_problem(report: Report) -> str | None:

@@ -83,7 +83,8 @@ class Outcome:
 
     @property
     def signer(self) -> str:
-        return describe_signer(self.report)
+        """Which of the scheme's certificates signed (the page adds its fingerprint, set to wrap)."""
+        return describe_signer(self.report, fingerprint=False)
 
     @property
     def headline(self) -> str:
@@ -107,7 +108,10 @@ class Outcome:
 
     @property
     def all_checked(self) -> bool:
-        return all(made for _, made in self.checks)
+        """Whether every file was checked (the signing time's source is a statement, not a file)."""
+        return all(
+            made for (_, made), raw in zip(self.checks, self.report.checks, strict=False) if OWN_CLOCK not in raw
+        )
 
     @property
     def beside_unchecked(self) -> bool:
@@ -134,6 +138,11 @@ def plain_english(text: str, manifest: dict) -> str:
         return (
             f"The bundle's list of contents was read: version {manifest.get('version')} of the bundle for "
             f"{manifest.get('tasking')}, {count} file{'s' if count != 1 else ''}."
+        )
+    if OWN_CLOCK in text:
+        return (
+            "No time-stamping authority vouches for when the bundle was signed: its signing time is the portal's "
+            "own clock."
         )
     if text.startswith("signed at ") and "time-stamping authority" in text:
         return text.replace("the given time-stamping authority", "the time-stamping authority the portal trusts")
