@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from evidence.verify import Report, certificate_fingerprint
+from evidence.verify import Report, certificate_fingerprint, verify_path
 
 INDEX = "certificates.json"
 
@@ -123,3 +123,12 @@ def check_not_revoked(cert_path: str | Path) -> None:
             "The scheme's signing certificate has been revoked: install a new key and certificate (or run "
             "`python manage.py create_signing_key --force` in development) before building bundles."
         )
+
+
+def verify_for_scheme(path: Path, cert: str | None = None) -> Report:
+    """The standalone verifier run as the portal runs it (the verify page, `verify_bundle`): against every
+    certificate the scheme has used (or `cert` alone), with the time-stamping authority's certificate, and
+    failing a bundle signed with a certificate the scheme has revoked."""
+    report = verify_path(Path(path), cert or scheme_certificates(), settings.PORTAL_TSA_CERT_PATH or None)
+    problem = revocation_problem(report) if report.ok else None
+    return report.fail(problem) if problem else report

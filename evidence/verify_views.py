@@ -19,9 +19,9 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from evidence.bundles import newer_version
 from evidence.models import HandoverBundle
 from evidence.policy import may_download_bundle, may_verify_bundles
-from evidence.signing import describe_signer, revocation_problem, scheme_certificates
+from evidence.signing import describe_signer, verify_for_scheme
 from evidence.uploads import HashedUpload, HashingFileUploadHandler, discard
-from evidence.verify import Report, sha256_of, verify_path
+from evidence.verify import Report, sha256_of
 from portal import ratelimit
 from portal.audit import audit_record
 from portal.models import AuditEvent, User
@@ -202,9 +202,7 @@ def _signed_pdf_sha256(upload: HashedUpload) -> str:
 
 def _verify(upload: HashedUpload) -> Report:
     try:
-        report = verify_path(Path(upload.temp_path), scheme_certificates(), settings.PORTAL_TSA_CERT_PATH or None)
-        problem = revocation_problem(report) if report.ok else None
-        return report.fail(problem) if problem else report
+        return verify_for_scheme(Path(upload.temp_path))
     except Exception as exc:  # a damaged upload (a ZIP member failing its CRC, say) is a failure, not a crash
         logger.warning("bundle verification could not read an upload: %r", exc, exc_info=True)
         return Report().fail(f"the file could not be read to the end ({exc})")

@@ -15,21 +15,32 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
+def self_signed(key, common_name: str, *, valid_for: datetime.timedelta, extension) -> x509.Certificate:
+    """A self-signed certificate for `key`, valid from a minute ago for `valid_for`, with one critical
+    extension (its key usage or extended key usage)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + valid_for)
+        .add_extension(extension, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
 class LocalTsa:
     def __init__(self, folder: Path) -> None:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Local test time-stamping authority")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-            .sign(key, hashes.SHA256())
+        cert = self_signed(
+            key,
+            "Local test time-stamping authority",
+            valid_for=datetime.timedelta(days=3650),
+            extension=x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
         )
         self.cert_path = folder / "tsa-cert.pem"
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

@@ -134,7 +134,7 @@ def test_a_superseded_version_is_named_as_such_by_verify_bundle_and_the_page(
     assert "Superseded" not in out.getvalue()
 
 
-def test_how_to_verify_gives_the_fingerprint_and_standard_tools_that_work(built, signing_key, tmp_path):
+def test_how_to_verify_gives_the_fingerprint_and_standard_tools_that_work(built, signing_key, tmp_path, settings):
     pdf = stored_bytes(built.pdf_name)
     pages = _pages(pdf)
     how = next(text for text in pages if "How to verify this bundle" in text and "pyhanko sign validate" in text)
@@ -145,25 +145,29 @@ def test_how_to_verify_gives_the_fingerprint_and_standard_tools_that_work(built,
 
     path = tmp_path / "OP-LANTERN-1-v1.pdf"
     path.write_bytes(pdf)
-    pyhanko = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyhanko",
-            "sign",
-            "validate",
-            "--no-revocation-check",
-            "--trust",
-            signing_key,
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert pyhanko.returncode == 0, pyhanko.stdout + pyhanko.stderr
-    assert "INTACT:TRUSTED" in pyhanko.stdout.replace(" ", "") or "TRUSTED" in pyhanko.stdout, pyhanko.stdout
+    command = re.search(
+        r"pyhanko sign validate (.*?) SCHEME-CERT\.pem OP- ?LANTERN-1-v1\.pdf", how
+    )  # the line may wrap at a hyphen
+    assert command, "the page gives the pyHanko command for this file"
+
+    def pyhanko(cert: str) -> subprocess.CompletedProcess:  # exactly the options the page prints
+        options = command.group(1).split()
+        return subprocess.run(
+            [sys.executable, "-m", "pyhanko", "sign", "validate", *options, cert, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    trusted = pyhanko(signing_key)
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert trusted.stdout.strip().endswith(":INTACT:TRUSTED,UNTOUCHED"), trusted.stdout
+    other = tmp_path / "other-cert.pem"  # a certificate that did not sign it: pyHanko must not trust it
+    settings.PORTAL_SIGNING_KEY_PATH, settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "k2.pem"), str(other)
+    call_command("create_signing_key", "--force", stdout=io.StringIO())
+    untrusted = pyhanko(str(other))
+    assert untrusted.returncode != 0 and ":INTACT:UNTRUSTED" in untrusted.stdout, untrusted.stdout
     native = subprocess.run(
         ["qpdf", "--show-attachment=VD_2.txt", str(path)], capture_output=True, timeout=60, check=True
     ).stdout

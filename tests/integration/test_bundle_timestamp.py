@@ -19,7 +19,7 @@ from evidence.bundles.assemble import sign_pdf
 from evidence.verify import verify
 from tests.integration import bundle_helpers
 from tests.integration.bundle_helpers import stored_bytes
-from tests.local_tsa import LocalTsa
+from tests.local_tsa import LocalTsa, self_signed
 
 signing_key, ready_tasking, built = bundle_helpers.signing_key, bundle_helpers.ready_tasking, bundle_helpers.built
 
@@ -77,26 +77,13 @@ def test_a_timestamped_signature_still_verifies_after_the_certificate_expires(ts
     import datetime
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
     from weasyprint import HTML
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Short-lived bundle signing")])
-    now = datetime.datetime.now(datetime.UTC)
-    usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(seconds=6))
-        .add_extension(usage, critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)  # signing, non-repudiation
+    cert = self_signed(key, "Short-lived bundle signing", valid_for=datetime.timedelta(seconds=6), extension=usage)
     settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "short-key.pem")
     settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "short-cert.pem")
     (tmp_path / "short-key.pem").write_bytes(

@@ -2,16 +2,15 @@
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from django.utils import timezone
 
 from evidence.bundles import newer_version
 from evidence.models import Exhibit, HandoverBundle, Statement
-from evidence.signing import describe_signer, revocation_problem, scheme_certificates
+from evidence.signing import describe_signer, verify_for_scheme
 from evidence.verify import expect_urn as expect
-from evidence.verify import quiet_libraries, sha256_file, verify_path
+from evidence.verify import quiet_libraries, sha256_file
 
 
 class Command(BaseCommand):
@@ -31,10 +30,7 @@ class Command(BaseCommand):
         if not bundle.is_file():
             raise CommandError(f"No file at {bundle}.")
         quiet_libraries()
-        report = verify_path(bundle, cert or scheme_certificates(), settings.PORTAL_TSA_CERT_PATH or None)
-        problem = revocation_problem(report) if report.ok else None
-        if problem:
-            report.fail(problem)
+        report = verify_for_scheme(bundle, cert)
         if report.ok and expect_urn is not None:
             report = expect(report, expect_urn)
         if report.case:
