@@ -209,7 +209,12 @@ def describe(survey_: dict) -> str:
         elif order:
             sentence += f" Dates are printed as the export writes them ({order})."
         sentence += " The export states no time zone: times are the exporting device's local time."
-    elif shape in ("csv", "json", "bracket-time"):
+    elif shape == "bracket-time":
+        sentence += (
+            " The export gives each message's time of day only, as printed, with no date and no time zone: the"
+            " capture date is in the exhibit's details above."
+        )
+    elif shape in ("csv", "json"):
         sentence += " Dates and times are printed as the export writes them, with the time zone where it states one."
     return sentence
 

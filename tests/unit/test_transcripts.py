@@ -124,3 +124,10 @@ def test_a_byte_order_mark_and_invalid_utf8_do_not_hide_messages():
     first, second = read(data)
     assert (first.sender, first.text) == ("dave", "caf\ufffd")
     assert second.when == "19:03"
+
+
+def test_a_time_only_log_says_it_has_no_dates():
+    data, _ = samples.bracket_time(3)
+    assert "time of day only, as printed, with no date and no time zone" in describe(
+        survey(opener(data), "text/plain").as_dict()
+    )
