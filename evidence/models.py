@@ -285,6 +285,28 @@ class UnusedMaterial(models.Model):
         return f"{self.schedule}: {self.description[:60]}"
 
 
+class ScheduleSignature(models.Model):
+    """The disclosure officer's certificate that a schedule of unused material (MG6C or MG6D) is complete
+    and correct, given by an explicit act after re-authentication. It covers the items listed when it was
+    given (`items`, with `digest` over them): a schedule changed afterwards needs signing again."""
+
+    scheme_path = "tasking__scheme"
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="schedule_signatures")
+    schedule = models.CharField(max_length=4, choices=UnusedMaterial.Schedule.choices)
+    items = models.JSONField(default=list)
+    digest = models.CharField(max_length=64)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_by_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tasking", "schedule", "-signed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} of {self.tasking.reference} signed by {self.signed_by_name}, {when(self.signed_at)}"
+
+
 class SafeguardingAlert(models.Model):
     """ "A real child may be at risk": raised by a volunteer, acknowledged by an officer, timed."""
 
@@ -351,6 +373,9 @@ class Statement(models.Model):
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
     pdf_name = models.CharField(max_length=255, blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
+    # The name printed on the MG11 as signed: the witness's own, or their scheme pseudonym if the officer
+    # had marked them identity-protected by then.
+    signed_as = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -402,6 +427,11 @@ class HandoverBundle(models.Model):
     # Set only when some natives are too large to embed: a ZIP of the signed PDF and natives/.
     package_name = models.CharField(max_length=255, blank=True)
     package_sha256 = models.CharField(max_length=64, blank=True)
+    # The sensitive part, for the CPS only: authorisation, persona and permitted conduct, the true identity
+    # of identity-protected witnesses, and the MG6D. Signed separately; its manifest names the served PDF.
+    sensitive_pdf_name = models.CharField(max_length=255, blank=True)
+    sensitive_pdf_sha256 = models.CharField(max_length=64, blank=True)
+    sensitive_page_count = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["tasking", "-version"]
@@ -426,8 +456,20 @@ class BundleShare(models.Model):
 
     scheme_path = "bundle__tasking__scheme"
 
+    class Parts(models.TextChoices):
+        SERVED = "served", "Court or defence: the served bundle only"
+        BOTH = "both", "CPS prosecutor: the served bundle and the sensitive part"
+
     bundle = models.ForeignKey(HandoverBundle, on_delete=models.PROTECT, related_name="shares")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bundle_shares")
+    parts = models.CharField(
+        max_length=6,
+        choices=Parts.choices,
+        default=Parts.SERVED,
+        db_default=Parts.SERVED,
+        help_text="The sensitive part (authorisation, persona and conduct, protected identities, MG6D) goes to the "
+        "CPS only, never to a court or the defence.",
+    )
     until = models.DateTimeField()
     shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     shared_at = models.DateTimeField(default=timezone.now)
@@ -452,6 +494,7 @@ class BundleAccess(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
     ip = models.CharField(max_length=45, blank=True)
+    part = models.CharField(max_length=9, default="served", db_default="served")  # "served" or "sensitive"
 
     class Meta:
         ordering = ["-at"]

@@ -165,6 +165,24 @@ def may_download_bundle(user: User, bundle, *, at: datetime | None = None) -> bo
     return BundleShare.objects.filter(bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now).exists()
 
 
+def may_download_sensitive_part(user: User, bundle, *, at: datetime | None = None) -> bool:
+    """The sensitive part (authorisation, persona and conduct, protected identities, MG6D): officers of the
+    bundle's scheme, and a CPS recipient whose share in force gives both parts — never a court or defence
+    recipient, whose share gives the served bundle only."""
+    from evidence.models import BundleShare
+
+    if not may_download_bundle(user, bundle, at=at) or not bundle.sensitive_pdf_name:
+        return False
+    from portal import roles
+
+    if roles.has_role(user, roles.OFFICER) and user.scheme_id == bundle.tasking.scheme_id:
+        return True
+    now = at or timezone.now()
+    return BundleShare.objects.filter(
+        bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now, parts=BundleShare.Parts.BOTH
+    ).exists()
+
+
 def may_request_bundles(user: User) -> bool:
     """Supervising officers who may change taskings (the disclosure officer's task); scheme
     administrators manage the scheme, not its evidence."""

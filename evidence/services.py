@@ -454,8 +454,9 @@ def note_add(*, tasking: Tasking, author: User, text: str):
     return note
 
 
-def bundle_share(*, bundle, recipient: User, until: datetime, by: User):
-    """Share a ready bundle with a court / CPS recipient until a date (audited as a disclosure)."""
+def bundle_share(*, bundle, recipient: User, until: datetime, by: User, parts: str = "served"):
+    """Share a ready bundle with a court / CPS recipient until a date (audited as a disclosure): the served
+    bundle only (court, defence), or with its sensitive part too (CPS)."""
     from evidence.models import BundleShare, HandoverBundle
     from portal import roles
 
@@ -467,20 +468,23 @@ def bundle_share(*, bundle, recipient: User, until: datetime, by: User):
         raise ValidationError("Bundles are shared only with court or CPS recipients.")
     if until <= timezone.now():
         raise ValidationError("Choose a date in the future for the share to end.")
+    if parts not in BundleShare.Parts.values:
+        raise ValidationError("Choose what the recipient gets: the served bundle only, or both parts (CPS only).")
     with transaction.atomic():
-        share = BundleShare.objects.create(bundle=bundle, recipient=recipient, until=until, shared_by=by)
+        share = BundleShare.objects.create(bundle=bundle, recipient=recipient, until=until, shared_by=by, parts=parts)
         grant("evidence.download_bundle", recipient, bundle)
         audit_record(
             action="evidence.bundle_share",
             actor=by,
             obj=bundle.tasking,
-            detail={"bundle": bundle.pk, "recipient": recipient.email, "until": until.isoformat()},
+            detail={"bundle": bundle.pk, "recipient": recipient.email, "until": until.isoformat(), "parts": parts},
         )
         notify(
             user=recipient,
             subject=f"A handover bundle has been shared with you: {bundle.tasking.reference}",
             text=f"{bundle.tasking.scheme.name} has shared version {bundle.version} of the bundle for "
-            f"{bundle.tasking.reference} with you until {timezone.localtime(until):%-d %B %Y, %H:%M} (UK time). "
+            f"{bundle.tasking.reference} with you until {timezone.localtime(until):%-d %B %Y, %H:%M} (UK time)"
+            f"{', with its sensitive part for the CPS' if parts == BundleShare.Parts.BOTH else ''}. "
             "Sign in to download and verify it.",
             url=reverse("bundle_inbox"),
         )

@@ -116,7 +116,19 @@ def revocation_problem(report: Report) -> str | None:
 
 
 def check_not_revoked(cert_path: str | Path) -> None:
-    """No new bundle is signed with a revoked certificate."""
+    """No new bundle is signed with a revoked certificate, or with one outside its validity period."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+
+    certificate = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+    now = datetime.now(UTC)
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+        raise ValidationError(
+            f"The scheme's signing certificate is valid from {certificate.not_valid_before_utc:%-d %B %Y} to "
+            f"{certificate.not_valid_after_utc:%-d %B %Y}, not today: install a new key and certificate (or run "
+            "`python manage.py create_signing_key --force` in development) before building bundles."
+        )
     entry = standing(certificate_fingerprint(cert_path))
     if entry.get("revoked_at"):
         raise ValidationError(

@@ -71,11 +71,20 @@ def statement_save_draft(
     return statement
 
 
+def witness_name(statement: Statement) -> str:
+    """The name the MG11 gives its witness: the scheme pseudonym of an identity-protected volunteer (their
+    true identity goes to the CPS only, in the bundle's sensitive part), otherwise their own."""
+    from volunteers.services import witness_names
+
+    return witness_names([statement.author_id]).get(statement.author_id) or statement.author.get_full_name()
+
+
 def render_mg11(statement: Statement, *, pages: int, signed_at) -> bytes:
     html = render_to_string(
         "evidence/mg11_pdf.html",
         {
             "statement": statement,
+            "witness": witness_name(statement),
             "signed_at": signed_at,
             "declaration": DECLARATION.format(pages=pages),
             "exhibits": statement.exhibits.order_by("sequence"),
@@ -149,7 +158,8 @@ def statement_sign(*, statement: Statement, by: User) -> Statement:
         statement.page_count = pages
         statement.pdf_name = name
         statement.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-        statement.save(update_fields=["state", "signed_at", "page_count", "pdf_name", "pdf_sha256"])
+        statement.signed_as = witness_name(statement)
+        statement.save(update_fields=["state", "signed_at", "page_count", "pdf_name", "pdf_sha256", "signed_as"])
         audit_record(
             action="evidence.statement_sign",
             actor=by,

@@ -13,6 +13,11 @@ urlpatterns = [
     path("bundles/", views.bundle_inbox, name="bundle_inbox"),
     path("bundles/verify/", verify_views.bundle_verify, name="bundle_verify"),
     path("bundles/<int:bundle_id>/download/", views.bundle_download, name="bundle_download"),
+    path(
+        "bundles/<int:bundle_id>/sensitive/download/",
+        views.bundle_sensitive_download,
+        name="bundle_sensitive_download",
+    ),
     path("bundles/<int:bundle_id>/", views.bundle_status, name="bundle_status"),
     path("bundles/<int:bundle_id>/retry/", views.bundle_retry, name="bundle_retry"),
     path("taskings/<int:tasking_id>/safeguarding/", views.safeguarding_raise, name="safeguarding_raise"),

@@ -224,7 +224,7 @@ def _verify(
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
         signatures = reader.embedded_regular_signatures
-        timestamps = reader.embedded_timestamp_signatures
+        timestamps = sorted(reader.embedded_timestamp_signatures, key=lambda stamp: stamp.signed_revision)
     except Exception as exc:  # a damaged or altered file: say so rather than crash
         return report.fail(f"the file is not a readable PDF any more ({exc})")
     if len(signatures) != 1:
@@ -270,6 +270,12 @@ def _verify(
     if timing.startswith("FAIL "):
         return report.fail(timing[5:])
     report.checks.append(timing)
+    if stamp is None:  # only the signer's own clock says when it signed: weigh that against the expiry
+        expired = _expired_certificate(status)
+        if expired.startswith("FAIL "):
+            return report.fail(expired[5:])
+        if expired:
+            report.checks.append(expired)
 
     try:
         attachments = _embedded_files(PdfReader(io.BytesIO(pdf)))
@@ -288,6 +294,12 @@ def _verify(
         f"manifest.json parses: bundle {manifest.get('bundle')} version {manifest.get('version')} "
         f"of {manifest.get('tasking')}, {len(manifest['files'])} files"
     )
+    if manifest.get("part") == "sensitive":
+        served = manifest.get("served") if isinstance(manifest.get("served"), dict) else {}
+        report.checks.append(
+            "this is the sensitive part (for the CPS only); it accompanies the served bundle "
+            f"{served.get('name', '(not named)')}, SHA-256 {served.get('sha256', '(not given)')}"
+        )
     listed = {entry["name"] for entry in manifest.get("files", [])}
     unlisted = sorted(set(attachments) - listed - {"manifest.json"})
     if unlisted:
@@ -324,6 +336,25 @@ def _verify(
     return report
 
 
+def _expired_certificate(status) -> str:
+    """For a signature with no timestamp: nothing if its certificate is still valid; a plain note if it has
+    expired since the time the signature claims; a failure if the signature claims a time after the expiry,
+    or none at all. (A scheme's self-signed certificate is its own trust anchor, whose validity period
+    certificate path validation does not check: it is checked here.)"""
+    from datetime import UTC, datetime
+
+    not_after = status.signing_cert.not_valid_after
+    if datetime.now(UTC) <= not_after:
+        return ""
+    claimed = status.signer_reported_dt
+    if claimed is None or claimed > not_after:
+        return "FAIL the signature is dated after its signing certificate expired"
+    return (
+        f"the signing certificate expired on {not_after.astimezone(UTC):%-d %B %Y %H:%M} UTC; the signature is "
+        f"dated {claimed.astimezone(UTC):%-d %B %Y %H:%M} UTC, before then, but only by the portal's own clock"
+    )
+
+
 def _timing(stamp, timestamps: list, tsa_context, *, tsa_given: bool) -> str:
     """Where the signing time comes from: an RFC 3161 timestamp (checked against the TSA's certificate when
     it is given), and every document timestamp after the signature intact and covering what follows it."""
@@ -335,15 +366,17 @@ def _timing(stamp, timestamps: list, tsa_context, *, tsa_given: bool) -> str:
         return "the signing time is the portal's own clock: the bundle carries no time-stamping authority's timestamp"
     if not (stamp.intact and stamp.valid):
         return "FAIL the time-stamping authority's timestamp on the signature has been changed"
-    for document_stamp in timestamps:
+    for number, document_stamp in enumerate(timestamps, start=1):
         checked = validate_pdf_timestamp(document_stamp, tsa_context)
         if not (checked.intact and checked.valid):
             return "FAIL a document timestamp in the file has been changed"
-        if checked.coverage != SignatureCoverageLevel.ENTIRE_FILE and checked.modification_level not in (
-            ModificationLevel.NONE,
-            ModificationLevel.LTA_UPDATES,
+        # An earlier document timestamp may be followed by validation material and a later timestamp that
+        # covers it; the last one must cover the file to its end, or bytes would follow that nothing protects.
+        last = number == len(timestamps)
+        if checked.coverage != SignatureCoverageLevel.ENTIRE_FILE and (
+            last or checked.modification_level not in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
         ):
-            return "FAIL something other than validation material was added after the last document timestamp"
+            return "FAIL something was added to the file after its last document timestamp"
         if tsa_given and not checked.trusted:
             return "FAIL a document timestamp was not made by the given time-stamping authority"
     at = f"{stamp.timestamp.astimezone(UTC):%-d %B %Y %H:%M:%S} UTC"

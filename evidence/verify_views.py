@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from evidence.bundles import newer_version
 from evidence.models import HandoverBundle
-from evidence.policy import may_download_bundle, may_verify_bundles
+from evidence.policy import may_download_bundle, may_download_sensitive_part, may_verify_bundles
 from evidence.signing import describe_signer, verify_for_scheme
 from evidence.uploads import HashedUpload, HashingFileUploadHandler, discard
 from evidence.verify import Report, sha256_of
@@ -180,6 +180,10 @@ def issued_comparison(*, user: User, report: Report, sha256: str) -> Issued | No
     if not isinstance(bundle_id, int) or isinstance(bundle_id, bool):
         return None
     bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
+    if report.manifest.get("part") == "sensitive":  # compared only for those who may hold the sensitive part
+        if bundle is None or not may_download_sensitive_part(user, bundle):
+            return None
+        return Issued(bundle=bundle, matches=sha256 == bundle.sensitive_pdf_sha256, newer=newer_version(bundle))
     if bundle is None or not bundle.pdf_sha256 or not may_download_bundle(user, bundle):
         return None
     return Issued(bundle=bundle, matches=sha256 == bundle.pdf_sha256, newer=newer_version(bundle))

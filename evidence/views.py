@@ -28,6 +28,7 @@ from evidence.policy import (
     SUBMIT,
     content_decision,
     may_download_bundle,
+    may_download_sensitive_part,
     may_follow_bundle,
     may_open_exhibit,
     submission_decision,
@@ -583,6 +584,8 @@ def bundle_inbox(request: HttpRequest) -> HttpResponse:
         .order_by("-shared_at")
     )
     rows = [share for share in shares if may_download_bundle(request.user, share.bundle)]
+    for share in rows:
+        share.sensitive = may_download_sensitive_part(request.user, share.bundle)
     audit_record(action="evidence.bundle_inbox", request=request, detail={"bundles": [s.bundle_id for s in rows]})
     return render(request, "evidence/bundle_inbox.html", {"shares": rows})
 
@@ -614,6 +617,34 @@ def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
     return response
 
 
+@login_required
+def bundle_sensitive_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    """The sensitive part, for the CPS only: the same answer (404) for a bundle that does not exist and for
+    one whose sensitive part the user may not have, so a court user learns nothing from the address."""
+    from evidence.models import BundleAccess, HandoverBundle
+
+    bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
+    if bundle is None or not may_download_sensitive_part(request.user, bundle):
+        raise Http404("No such bundle.")
+    BundleAccess.objects.create(
+        bundle=bundle, user=request.user, ip=(request.META.get("REMOTE_ADDR") or "")[:45], part="sensitive"
+    )
+    audit_record(
+        action="evidence.bundle_download",
+        request=request,
+        obj=bundle.tasking,
+        detail={"bundle": bundle.pk, "part": "sensitive"},
+    )
+    response = FileResponse(
+        default_storage.open(bundle.sensitive_pdf_name, "rb"),
+        as_attachment=True,
+        filename=f"{bundle.tasking.reference}-bundle-v{bundle.version}-sensitive-CPS-only.pdf",
+        content_type="application/pdf",
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _officer_bundle_or_404(request: HttpRequest, bundle_id: int):
     from evidence.models import HandoverBundle
 
@@ -638,6 +669,9 @@ def _bundle_status(bundle) -> dict:
         "error": (job.last_error if failed else ""),
         "download_url": reverse("bundle_download", args=[bundle.pk]) if ready else "",
         "package": bool(bundle.package_name),
+        "sensitive_url": reverse("bundle_sensitive_download", args=[bundle.pk])
+        if ready and bundle.sensitive_pdf_name
+        else "",
     }
 
 

@@ -153,7 +153,8 @@ PERSONA_HANDLE = "mia_x"
 SUBJECT = "dave_77"
 SUBJECT_URL = "https://chatterbox.example/u/dave_77"
 TRY_BUNDLE = (
-    f"Try: sign in as Owen, open Evidence > Taskings > {DEMO_TASKING} in the officer admin (/admin/) and press "
+    f"Try: sign in as Owen, open Evidence > Taskings > {DEMO_TASKING} in the officer admin (/admin/), sign the "
+    "MG6C and the MG6D under Disclosure schedules as disclosure officer (your password again), then press "
     "Request handover bundle; when it is ready, press Share with a court or CPS recipient and choose Carla; "
     "Carla finds it under Bundles shared with you and checks it under Verify a bundle."
 )

@@ -104,6 +104,17 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
+class IdentityForm(forms.Form):
+    protected = forms.BooleanField(
+        label="Identity-protected",
+        required=False,
+        help_text="Statements, exhibits and continuity in served bundles then name the volunteer by the pseudonym "
+        "only. Exhibits they produced before keep their references.",
+    )
+    pseudonym = forms.CharField(label="Pseudonym", required=False, max_length=100)
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class StatusForm(forms.Form):
     to = forms.ChoiceField(label="New status", choices=Volunteer.Status.choices)
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}))
@@ -127,6 +138,7 @@ class VolunteerAdmin(SchemeScopedAdmin):
         "addresses",
         "deployability_now",
         "change_status",
+        "identity",
     ]
     fields = readonly_fields
     inlines = [StatusChangeInline]
@@ -176,6 +188,12 @@ class VolunteerAdmin(SchemeScopedAdmin):
         url = reverse("admin:volunteers_volunteer_status", args=[obj.pk])
         return format_html('<a href="{}">Change status (with a reason)</a>', url)
 
+    @admin.display(description="Identity protection")
+    def identity(self, obj: Volunteer) -> str:
+        url = reverse("admin:volunteers_volunteer_identity", args=[obj.pk])
+        state = f"Protected: gives evidence as “{obj.pseudonym}”." if obj.identity_protected else "Not protected."
+        return format_html('{} <a href="{}">Change identity protection</a>', state, url)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # volunteers come from invitations
 
@@ -185,34 +203,75 @@ class VolunteerAdmin(SchemeScopedAdmin):
     def get_urls(self) -> list:
         return [
             path("<int:pk>/status/", self.admin_site.admin_view(self.status_view), name="volunteers_volunteer_status"),
+            path(
+                "<int:pk>/identity/",
+                self.admin_site.admin_view(self.identity_view),
+                name="volunteers_volunteer_identity",
+            ),
             *super().get_urls(),
         ]
 
-    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def _record_change(self, request: HttpRequest, pk: int, *, form_class, initial, act, field, done, title, template):
+        """A change to one volunteer made through a form of its own (status, identity protection): scoped,
+        permission-checked, done by the service `act(volunteer, cleaned_data)`, its refusal shown on `field`
+        (or the field a refusal names)."""
         volunteer = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_change_permission(request, volunteer):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
-        form = StatusForm(request.POST or None, initial={"to": volunteer.status})
+        form = form_class(request.POST or None, initial=initial(volunteer))
         if request.method == "POST" and form.is_valid():
             try:
-                services.volunteer_transition(
-                    volunteer=volunteer, to=form.cleaned_data["to"], by=request.user, reason=form.cleaned_data["reason"]
-                )
+                act(volunteer, form.cleaned_data)
             except ValidationError as exc:
-                form.add_error("to", exc)
+                named = next((name for name in form.fields if name in " ".join(exc.messages)), field)
+                form.add_error(named, exc)
             else:
-                self.message_user(request, "Status changed.", messages.SUCCESS)
+                self.message_user(request, done, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:volunteers_volunteer_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
             "volunteer": volunteer,
             "form": form,
-            "title": f"Change status of {volunteer}",
+            "title": f"{title} {volunteer}",
             "opts": self.model._meta,
         }
-        return render(request, "admin/volunteers/volunteer/status.html", context)
+        return render(request, template, context)
+
+    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._record_change(
+            request,
+            pk,
+            form_class=StatusForm,
+            initial=lambda volunteer: {"to": volunteer.status},
+            act=lambda volunteer, data: services.volunteer_transition(
+                volunteer=volunteer, to=data["to"], by=request.user, reason=data["reason"]
+            ),
+            field="to",
+            done="Status changed.",
+            title="Change status of",
+            template="admin/volunteers/volunteer/status.html",
+        )
+
+    def identity_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._record_change(
+            request,
+            pk,
+            form_class=IdentityForm,
+            initial=lambda volunteer: {"protected": volunteer.identity_protected, "pseudonym": volunteer.pseudonym},
+            act=lambda volunteer, data: services.identity_protection_set(
+                volunteer=volunteer,
+                protected=data["protected"],
+                pseudonym=data["pseudonym"],
+                by=request.user,
+                reason=data["reason"],
+            ),
+            field="reason",
+            done="Identity protection saved.",
+            title="Identity protection of",
+            template="admin/volunteers/volunteer/identity.html",
+        )
 
 
 class VolunteerRecordAdmin(SchemeScopedAdmin):

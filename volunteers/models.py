@@ -59,6 +59,12 @@ class Volunteer(models.Model):
     exhibit_initials = models.CharField(
         max_length=8, blank=True, help_text="Set at accreditation; unique within the scheme (e.g. AB, AB2)."
     )
+    identity_protected = models.BooleanField(
+        default=False,
+        help_text="Their statements, exhibits and continuity show the pseudonym, never their name or e-mail; their "
+        "true identity goes to the CPS only, in the bundle's sensitive part.",
+    )
+    pseudonym = models.CharField(max_length=100, blank=True, help_text="The name they give evidence under.")
     accredited_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -70,7 +76,12 @@ class Volunteer(models.Model):
                 fields=["scheme", "exhibit_initials"],
                 condition=~models.Q(exhibit_initials=""),
                 name="volunteers_initials_unique_in_scheme",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["scheme", "pseudonym"],
+                condition=~models.Q(pseudonym=""),
+                name="volunteers_pseudonym_unique_in_scheme",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -82,6 +82,49 @@ def volunteer_transition(*, volunteer: Volunteer, to: str, by: User, reason: str
     return given
 
 
+def identity_protection_set(
+    *, volunteer: Volunteer, protected: bool, pseudonym: str, by: User, reason: str
+) -> Volunteer:
+    """Mark a volunteer identity-protected under a pseudonym (unique within the scheme), or lift it. While
+    protected, what they produce from now on carries exhibit initials made from the pseudonym, and bundles
+    name them by the pseudonym only; their true identity reaches the CPS in the bundle's sensitive part."""
+    pseudonym = " ".join(pseudonym.split())
+    if not reason.strip():
+        raise ValidationError("Give a reason: every change to a volunteer's identity protection is recorded.")
+    if protected and not pseudonym:
+        raise ValidationError("Give the pseudonym the volunteer will give evidence under.")
+    with transaction.atomic():
+        volunteer = Volunteer.objects.select_for_update().select_related("user").get(pk=volunteer.pk)
+        if protected and pseudonym.casefold() == volunteer.user.get_full_name().casefold():
+            raise ValidationError("The pseudonym must not be the volunteer's own name.")
+        clash = Volunteer.objects.filter(scheme_id=volunteer.scheme_id, pseudonym__iexact=pseudonym)
+        if protected and clash.exclude(pk=volunteer.pk).exists():
+            raise ValidationError("Another volunteer of this scheme already uses that pseudonym: choose another.")
+        was = {"protected": volunteer.identity_protected, "pseudonym": volunteer.pseudonym}
+        volunteer.identity_protected, volunteer.pseudonym = protected, pseudonym if protected else volunteer.pseudonym
+        if protected and volunteer.exhibit_initials and not was["protected"]:
+            volunteer.exhibit_initials = ""  # freed first, so the pseudonym's initials may reuse nothing of it
+            volunteer.exhibit_initials = _free_initials(volunteer)
+        volunteer.save(update_fields=["identity_protected", "pseudonym", "exhibit_initials"])
+        audit_record(
+            action="volunteer.identity_protection",
+            actor=by,
+            obj=volunteer,
+            detail={"from": was, "protected": protected, "pseudonym": volunteer.pseudonym, "reason": reason},
+        )
+    return volunteer
+
+
+def witness_names(user_ids) -> dict[int, str]:
+    """The pseudonym of each identity-protected volunteer among `user_ids`: the only name a served bundle
+    may print for them."""
+    return dict(
+        Volunteer.objects.filter(user_id__in=list(user_ids), identity_protected=True)
+        .exclude(pseudonym="")
+        .values_list("user_id", "pseudonym")
+    )
+
+
 def initials_of(full_name: str, email: str) -> str:
     parts = [p for p in full_name.replace("-", " ").split() if p[:1].isalpha()]
     if len(parts) >= 2:
@@ -93,7 +136,10 @@ def initials_of(full_name: str, email: str) -> str:
 
 def _free_initials(volunteer: Volunteer) -> str:
     """The producer's exhibit initials: AB, then AB2, AB3… on a clash within the scheme."""
-    base = initials_of(volunteer.user.full_name, volunteer.user.email)
+    if volunteer.identity_protected and volunteer.pseudonym:
+        base = initials_of(volunteer.pseudonym, "")  # nothing of the true name in exhibit references
+    else:
+        base = initials_of(volunteer.user.full_name, volunteer.user.email)
     taken = set(
         Volunteer.objects.filter(scheme_id=volunteer.scheme_id, exhibit_initials__startswith=base).values_list(
             "exhibit_initials", flat=True

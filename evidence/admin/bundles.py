@@ -105,8 +105,14 @@ class HandoverBundleAdmin(ReferenceColumnsMixin, ReadOnlyAdmin, SchemeScopedAdmi
 class BundleShareForm(forms.ModelForm):
     class Meta:
         model = BundleShare
-        fields = ["bundle", "recipient", "until"]
-        labels = {"bundle": "Bundle", "recipient": "Court or CPS recipient", "until": "Shared until"}
+        fields = ["bundle", "recipient", "parts", "until"]
+        widgets = {"parts": forms.RadioSelect}
+        labels = {
+            "bundle": "Bundle",
+            "recipient": "Court or CPS recipient",
+            "parts": "What they receive",
+            "until": "Shared until",
+        }
         help_texts = {
             "bundle": "Only bundles that are ready can be shared.",
             "recipient": "Only court and CPS recipients' accounts are listed. They see the bundle under “Bundles "
@@ -122,7 +128,7 @@ class BundleShareForm(forms.ModelForm):
 @admin.register(BundleShare)
 class BundleShareAdmin(SchemeScopedAdmin):
     form = BundleShareForm
-    list_display = ["bundle", "recipient", "in_force", "until", "shared_by", "shared_at"]
+    list_display = ["bundle", "recipient", "parts", "in_force", "until", "shared_by", "shared_at"]
     list_select_related = ["bundle__tasking", "recipient", "shared_by"]
     actions = ["revoke_shares"]
     labels = {"until": "Shared until", "shared_at": "Shared", "revoked_at": "Revoked"}
@@ -171,14 +177,17 @@ class BundleShareAdmin(SchemeScopedAdmin):
             return redirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: BundleShare, form: Any, change: bool) -> None:
-        share = services.bundle_share(bundle=obj.bundle, recipient=obj.recipient, until=obj.until, by=request.user)
+        share = services.bundle_share(
+            bundle=obj.bundle, recipient=obj.recipient, until=obj.until, by=request.user, parts=obj.parts
+        )
         obj.pk = share.pk
 
     def response_add(self, request: HttpRequest, obj: BundleShare, post_url_continue: Any = None) -> HttpResponse:
         recipient = obj.recipient.get_full_name() or obj.recipient.email
         self.message_user(
             request,
-            f"Shared {obj.bundle} with {recipient} until {when(obj.until)}. They can download and verify it under "
+            f"Shared {obj.bundle}{' and its sensitive part' if obj.parts == BundleShare.Parts.BOTH else ''} with "
+            f"{recipient} until {when(obj.until)}. They can download and verify it under "
             "“Bundles shared with you”. Revoke the share here if that must stop sooner.",
             messages.SUCCESS,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.decorators import reauthentication_required
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -326,11 +327,18 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
             self._request_bundle(request, tasking)
 
     def get_urls(self) -> list:
+
         return [
             path(
                 "<path:object_id>/request-bundle/",
                 self.admin_site.admin_view(require_POST(self.request_bundle_view)),
                 name="evidence_tasking_request_bundle",
+            ),
+            path(
+                "<path:object_id>/schedules/<str:schedule>/",
+                # Reading a schedule needs nothing more; signing it needs the password again.
+                self.admin_site.admin_view(self.schedule_view),
+                name="evidence_tasking_schedule",
             ),
             *super().get_urls(),
         ]
@@ -351,6 +359,49 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
         # tasking's page shows the messages and lists its bundles.
         return redirect("admin:evidence_tasking_change", tasking.pk)
 
+    def schedule_view(self, request: HttpRequest, object_id: str, schedule: str) -> HttpResponse:
+        """One disclosure schedule (MG6C or MG6D): its items in the form's columns, whether it is signed as it
+        stands, and for the disclosure officer the certificate to sign."""
+        from django.template.response import TemplateResponse
+
+        from evidence import disclosure
+
+        tasking = self.get_object(request, unquote(object_id))
+        if tasking is None or schedule not in disclosure.SCHEDULES or not self.has_view_permission(request, tasking):
+            raise Http404("No such schedule.")
+        may_sign = disclosure.may_sign_schedules(request.user, tasking)
+        if request.method == "POST":
+            if not may_sign:
+                raise PermissionDenied
+            # Who may sign is settled first; then the act itself asks for the password again.
+            return reauthentication_required(lambda request: self._schedule_sign(request, tasking, schedule))(request)
+        items = disclosure.schedule_items(tasking, schedule)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": tasking,
+            "title": f"{disclosure.TITLES[schedule]}: {tasking.reference}",
+            "schedule": schedule,
+            "items": items,
+            "digest": disclosure.schedule_digest(items),
+            "signature": disclosure.schedule_signature(tasking, schedule),
+            "certificate": disclosure.CERTIFICATE[schedule],
+            "may_sign": may_sign,
+        }
+        return TemplateResponse(request, "admin/evidence/tasking/schedule.html", context)
+
+    def _schedule_sign(self, request: HttpRequest, tasking: Tasking, schedule: str) -> HttpResponse:
+        from evidence import disclosure
+
+        digest = request.POST.get("digest", "")
+        try:
+            disclosure.schedule_sign(tasking=tasking, schedule=schedule, by=request.user, digest=digest)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(request.path)
+        messages.success(request, f"You signed the {schedule} schedule of {tasking.reference} as disclosure officer.")
+        return redirect("admin:evidence_tasking_change", tasking.pk)
+
     def render_change_form(
         self,
         request: HttpRequest,
@@ -361,6 +412,19 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
         obj: Any = None,
     ) -> Any:
         context["may_request_bundle"] = obj is not None and self.has_request_bundle_permission(request, obj)
+        if obj is not None:
+            from evidence import disclosure
+
+            context["schedules"] = [
+                {
+                    "schedule": schedule,
+                    "title": disclosure.TITLES[schedule],
+                    "items": len(disclosure.schedule_items(obj, schedule)),
+                    "signature": disclosure.schedule_signature(obj, schedule),
+                    "url": reverse("admin:evidence_tasking_schedule", args=[obj.pk, schedule]),
+                }
+                for schedule in disclosure.SCHEDULES
+            ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.action(description="Activate the selected taskings")

@@ -17,6 +17,7 @@ from django.utils.text import Truncator
 
 from evidence.bundles.plan import WorkArea, bundle_file_stem, bundle_manifest, bundle_plan, signing_pair
 from evidence.bundles.render import bundle_render_chunk, cover_context, html, rendering
+from evidence.bundles.sensitive import sensitive_file_name, write_sensitive
 from evidence.custody import custody_append
 from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
 from evidence.pdf_join import Bookmark, StreamingPdfWriter
@@ -44,7 +45,7 @@ def _index_entries(bundle: HandoverBundle, plan: dict, records: list[dict], star
             where.setdefault(anchor, start + page + 1)
     references = {f.get("exhibit"): f for f in plan["files"] if f.get("exhibit")}
     entries = [
-        {"title": "Case summary and authorisation", "level": 1, "page": where.get("summary")},
+        {"title": "Case summary", "level": 1, "page": where.get("summary")},
         {"title": "Witness statements (MG11)", "level": 1, "page": where.get("statements")},
     ]
     for record, chunk in zip(records, plan["chunks"], strict=True):
@@ -71,7 +72,7 @@ def _index_entries(bundle: HandoverBundle, plan: dict, records: list[dict], star
                 )
     entries += [
         {"title": "Continuity", "level": 1, "page": where.get("continuity")},
-        {"title": "Unused material (MG6C and MG6D)", "level": 1, "page": where.get("unused")},
+        {"title": "Unused material (MG6C)", "level": 1, "page": where.get("unused")},
         {"title": "How to verify this bundle", "level": 1, "page": where.get("integrity")},
     ]
     return entries
@@ -163,6 +164,7 @@ def sign_pdf_file(source: Path, target: Path) -> None:
         # certificate has expired. The certificates here carry no revocation endpoints to consult.
         from pyhanko.keys import load_cert_from_pemder
         from pyhanko.sign.fields import SigSeedSubFilter
+        from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSContentSettings
         from pyhanko.sign.timestamps import HTTPTimeStamper
         from pyhanko_certvalidator import ValidationContext
 
@@ -177,6 +179,13 @@ def sign_pdf_file(source: Path, target: Path) -> None:
             embed_validation_info=True,
             use_pades_lta=True,
             validation_context=ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail"),
+            # The validation material goes in before the document timestamp, in its revision, so the timestamp
+            # covers the file to its last byte: nothing follows it that no signature protects. (That needs the
+            # DSS without VRI entries, which PAdES has made optional.)
+            dss_settings=DSSContentSettings(
+                include_vri=False,
+                next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
+            ),
         )
     pdf_signer = pdf17_signer(meta, signer=signer, timestamper=timestamper)
     # The output must be readable too, or pyHanko would build the whole signed file in memory first.
@@ -300,16 +309,22 @@ def bundle_assemble(bundle: HandoverBundle, *, progress: Progress = lambda perce
         pages = _write_unsigned(bundle, plan, records, front, unsigned, progress)
         progress(93, "Signing")
         sign_pdf_file(unsigned, signed)
+        progress(95, "Writing and signing the sensitive part")
+        sensitive = write_sensitive(bundle, plan, served_sha256=sha256_file(signed), folder=folder, token=token)
         beside = [f for f in plan["files"] if f["location"] == "beside"]
         if beside:
-            progress(96, "Packaging the files too large to embed")
+            progress(97, "Packaging the files too large to embed")
             _package(bundle, signed, package, beside)
-        return _commit(bundle, signed, package if beside else None, pages=pages)
+        return _commit(bundle, signed, package if beside else None, pages=pages, sensitive=sensitive)
 
 
 def _final_names(bundle: HandoverBundle) -> tuple[str, str]:
     base = f"bundles/{bundle.tasking.scheme_id}/{bundle.tasking_id}/{bundle_file_stem(bundle)}"
     return f"{base}.pdf", f"{base}.zip"
+
+
+def _sensitive_name(bundle: HandoverBundle) -> str:
+    return f"bundles/{bundle.tasking.scheme_id}/{bundle.tasking_id}/{sensitive_file_name(bundle)}"
 
 
 def _package(bundle: HandoverBundle, signed: Path, package: Path, beside: list[dict]) -> None:
@@ -324,17 +339,20 @@ def _package(bundle: HandoverBundle, signed: Path, package: Path, beside: list[d
                 archive.write(path, PACKAGE_NATIVES + entry["name"])
 
 
-def _commit(bundle: HandoverBundle, signed: Path, package: Path | None, *, pages: int) -> HandoverBundle:
+def _commit(
+    bundle: HandoverBundle, signed: Path, package: Path | None, *, pages: int, sensitive: tuple[Path, int]
+) -> HandoverBundle:
     """Move the finished files into place and record them, under the bundle's row lock: the first
     assembly to get here wins; any other finds the bundle ready and leaves its files to be deleted."""
     pdf_name, zip_name = _final_names(bundle)
     pdf_sha = sha256_file(signed)
     package_sha = sha256_file(package) if package else ""
+    sensitive_sha = sha256_file(sensitive[0])
     with transaction.atomic():
         row = HandoverBundle.objects.select_for_update().get(pk=bundle.pk)
         if row.state == HandoverBundle.State.READY:
             return row
-        for temp, name in ((signed, pdf_name), (package, zip_name)):
+        for temp, name in ((signed, pdf_name), (package, zip_name), (sensitive[0], _sensitive_name(bundle))):
             if temp is not None:
                 put_file(temp, name)
         HandoverBundle.objects.filter(pk=bundle.pk).update(
@@ -344,6 +362,9 @@ def _commit(bundle: HandoverBundle, signed: Path, package: Path | None, *, pages
             page_count=pages,
             package_name=zip_name if package else "",
             package_sha256=package_sha,
+            sensitive_pdf_name=_sensitive_name(bundle),
+            sensitive_pdf_sha256=sensitive_sha,
+            sensitive_page_count=sensitive[1],
             manifest=bundle_manifest(bundle),
             finished_at=timezone.now(),
             error="",
@@ -362,7 +383,12 @@ def _commit(bundle: HandoverBundle, signed: Path, package: Path | None, *, pages
             action="evidence.bundle_built",
             actor=None,
             obj=bundle.tasking,
-            detail={"bundle": bundle.pk, "sha256": pdf_sha, "package_sha256": package_sha},
+            detail={
+                "bundle": bundle.pk,
+                "sha256": pdf_sha,
+                "package_sha256": package_sha,
+                "sensitive_sha256": sensitive_sha,
+            },
         )
         notify(
             user=bundle.requested_by,

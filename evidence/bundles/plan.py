@@ -193,6 +193,10 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
         chunks += [{"kind": "mg12", "exhibits": [], "first": True}, {"kind": "exhibits", "exhibits": [], "first": True}]
     chunks.append({"kind": "tail"})
     plan = {
+        # The schedules as the disclosure officer signed them, and the pseudonym of every identity-protected
+        # volunteer the bundle would otherwise name: fixed with the plan, like everything it prints.
+        "schedules": _signed_schedules(tasking),
+        "witnesses": _witnesses(exhibits, statements),
         # The case as it stood when the bundle was planned: every page and the manifest say the same.
         "case": {"urn": tasking.urn, "officer_in_case": tasking.officer_in_case, "court": tasking.court},
         "generated_at": timezone.now().isoformat(),
@@ -203,6 +207,42 @@ def bundle_plan(bundle: HandoverBundle) -> dict:
     HandoverBundle.objects.filter(pk=bundle.pk, plan={}).update(plan=plan)
     bundle.refresh_from_db(fields=["plan"])  # whoever planned first wins; everyone uses that plan
     return bundle.plan
+
+
+def _signed_schedules(tasking) -> dict:
+    from django.core.exceptions import ValidationError
+
+    from evidence.disclosure import SCHEDULES, schedule_signature
+
+    signed = {}
+    for schedule in SCHEDULES:
+        signature = schedule_signature(tasking, schedule)
+        if signature is None:
+            raise ValidationError(
+                f"The {schedule} schedule changed after the bundle was requested. The disclosure officer must sign "
+                "it again; then request the bundle again."
+            )
+        signed[schedule] = {
+            "items": signature.items,
+            "digest": signature.digest,
+            "signed_by": signature.signed_by_name,
+            "signed_at": signature.signed_at.isoformat(),
+        }
+    return signed
+
+
+def _witnesses(exhibits: list[Exhibit], statements: list[Statement]) -> dict[str, str]:
+    """{user id: pseudonym} of the identity-protected volunteers among the producers, witnesses and
+    custody actors of this bundle."""
+    from volunteers.services import witness_names
+
+    people = {e.producer_id for e in exhibits} | {s.author_id for s in statements}
+    people |= set(
+        CustodyEvent.objects.filter(exhibit_id__in=[e.pk for e in exhibits], actor_id__isnull=False)
+        .values_list("actor_id", flat=True)
+        .distinct()
+    )
+    return {str(pk): name for pk, name in witness_names(people).items()}
 
 
 def chunk_cost(chunk: dict) -> int:
@@ -217,6 +257,7 @@ def bundle_manifest(bundle: HandoverBundle) -> dict:
     return {
         "bundle": bundle.pk,
         "version": bundle.version,
+        "part": "served",
         "urn": plan.get("case", {}).get("urn", ""),
         "tasking": bundle.tasking.reference,
         "scheme": bundle.tasking.scheme.name,

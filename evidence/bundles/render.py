@@ -22,7 +22,8 @@ from evidence.bundles.plan import (
     bundle_plan,
     signing_pair,
 )
-from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
+from evidence.disclosure import CERTIFICATE, schedule_items
+from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement, UnusedMaterial
 from evidence.transcripts import TEXT_TYPES, describe, read_messages
 from evidence.urn import display_urn
 from evidence.verify import certificate_fingerprint
@@ -116,17 +117,47 @@ def generated_at(plan: dict) -> datetime:
     return datetime.fromisoformat(plan["generated_at"])
 
 
+def scheduled(bundle: HandoverBundle, plan: dict, schedule: str) -> list:
+    """The schedule's items as its disclosure officer signed them (fixed in the plan)."""
+    signed = plan.get("schedules", {}).get(schedule)
+    if signed is None:  # planned before schedules were signed
+        return schedule_items(bundle.tasking, schedule)
+    found = UnusedMaterial.objects.select_related("exhibit", "by").in_bulk(signed["items"])
+    return [found[pk] for pk in signed["items"]]
+
+
+def signature_view(plan: dict, schedule: str) -> dict | None:
+    signed = plan.get("schedules", {}).get(schedule)
+    return signed and {**signed, "when": datetime.fromisoformat(signed["signed_at"])}
+
+
+def witness_label(plan: dict, user_id: int | None, name: str) -> str:
+    """How the served bundle names a person: an identity-protected volunteer by their pseudonym only."""
+    return plan.get("witnesses", {}).get(str(user_id)) or name
+
+
+def statement_title(plan: dict, statement: Statement) -> str:
+    who = witness_label(plan, statement.author_id, statement.signed_as or statement.author.get_full_name())
+    return f"Statement of {who}, signed {timezone.localtime(statement.signed_at):%d %b %Y}"
+
+
 def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
     kind = chunk["kind"]
     context = {"bundle": bundle, "tasking": bundle.tasking, "first": chunk.get("first", False)}
     if kind == "summary":
-        context["authorisation"] = bundle.tasking.authorisation
+        pass  # the served case summary: no authorisation detail, persona or conduct (the sensitive part has them)
     elif kind == "statements":
         ids = [c["statement"] for c in plan["chunks"] if c["kind"] == "mg11"]
         found = Statement.objects.select_related("author").in_bulk(ids)
         context["statements"] = [found[pk] for pk in ids]
+        for statement in context["statements"]:
+            statement.witness = witness_label(
+                plan, statement.author_id, statement.signed_as or statement.author.get_full_name()
+            )
     elif kind == "mg12":
         context["exhibits"] = _exhibits(chunk["exhibits"])
+        for exhibit in context["exhibits"]:
+            exhibit.producer_name = witness_label(plan, exhibit.producer_id, exhibit.producer.get_full_name())
     elif kind == "exhibits":
         entries = {f.get("exhibit"): f for f in plan["files"]}
         ranges = chunk.get("ranges") or [None] * len(chunk["exhibits"])
@@ -135,13 +166,15 @@ def _chunk_body(bundle: HandoverBundle, plan: dict, chunk: dict) -> str:
     elif kind == "continuity":
         logs: dict[int, list] = {pk: [] for pk in chunk["exhibits"]}
         for event in CustodyEvent.objects.filter(exhibit_id__in=chunk["exhibits"]).order_by("exhibit_id", "id"):
+            pseudonym = plan.get("witnesses", {}).get(str(event.actor_id))
+            event.who = f"{pseudonym} (volunteer)" if pseudonym else f"{event.actor_email} ({event.actor_role})"
             logs[event.exhibit_id].append(event)
         context["logs"] = [(exhibit, logs[exhibit.pk]) for exhibit in _exhibits(chunk["exhibits"])]
     elif kind == "tail":
-        unused = list(bundle.tasking.unused_material.select_related("exhibit", "by").order_by("at", "pk"))
         context.update(
-            mg6c=[u for u in unused if u.schedule == "MG6C"],
-            mg6d=[u for u in unused if u.schedule == "MG6D"],
+            mg6c=scheduled(bundle, plan, "MG6C"),
+            mg6c_signature=signature_view(plan, "MG6C"),
+            certificate=CERTIFICATE["MG6C"],
             generated_at=generated_at(plan),
             audit_chain_head=plan["audit_chain_head"],
             certificate_sha256=certificate_fingerprint(signing_pair()[1]),
@@ -224,8 +257,7 @@ def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
         statement = Statement.objects.select_related("author").get(pk=chunk["statement"])
         with local_copy(statement.pdf_name) as path, pikepdf.open(path) as pdf:
             pages = len(pdf.pages)
-        signed = timezone.localtime(statement.signed_at)
-        title = f"Statement of {statement.author.get_full_name()}, signed {signed:%d %b %Y}"
+        title = statement_title(plan, statement)
         record = {
             "index": index,
             "name": statement.pdf_name,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
+from evidence.disclosure import schedules_unsigned
 from evidence.models import Exhibit, HandoverBundle, Statement, Tasking
 from portal.audit import audit_record
 from portal.models import Job, User
@@ -35,7 +37,25 @@ def bundle_missing(tasking: Tasking) -> list[str]:
         missing.append(f"A statement by {statement.author.get_full_name()} is not signed.")
     if not tasking.statements.filter(state=Statement.State.SIGNED).exists():
         missing.append("No signed witness statement (MG11) produces the exhibits.")
+    missing += _named_protected_witnesses(tasking)
+    missing += schedules_unsigned(tasking)
     return missing
+
+
+def _named_protected_witnesses(tasking: Tasking) -> list[str]:
+    """A statement signed under a witness's own name before they were identity-protected would print that
+    name in the served bundle: it must not go."""
+    from volunteers.services import witness_names
+
+    signed = list(tasking.statements.filter(state=Statement.State.SIGNED).order_by("signed_at", "pk"))
+    pseudonyms = witness_names({s.author_id for s in signed})
+    return [
+        f"A statement by {pseudonyms[s.author_id]} signed {timezone.localtime(s.signed_at):%-d %B %Y} names the "
+        "witness, who is now identity-protected: it cannot be served. Ask the witness for a further statement "
+        "under the pseudonym, or lift the protection."
+        for s in signed
+        if s.author_id in pseudonyms and s.signed_as != pseudonyms[s.author_id]
+    ]
 
 
 def bundle_request(*, tasking: Tasking, by: User) -> HandoverBundle:

@@ -89,6 +89,9 @@ def admin_paths(world) -> list[str]:
         _url("evidence_exhibit_review", exhibit.pk),
         _url("evidence_bundleshare_add") + f"?bundle={world.bundle.pk}",
         _url("volunteers_volunteer_status", world.volunteer.pk),
+        _url("volunteers_volunteer_identity", world.volunteer.pk),
+        _url("evidence_tasking_schedule", world.tasking.pk, "MG6C"),
+        _url("evidence_tasking_schedule", world.tasking.pk, "MG6D"),
         _url("training_matrix"),
     ]
     return [path for path in dict.fromkeys(paths) if path]

@@ -61,7 +61,9 @@ def test_the_progress_page_updates_to_ready_and_passes_axe(page, live_server, la
     )
     # A tasking with only signed evidence would need a volunteer; here the bundle row is built directly.
     from evidence.models import HandoverBundle
+    from tests.integration.bundle_helpers import sign_schedules
 
+    sign_schedules(tasking, owen)
     bundle = HandoverBundle.objects.create(tasking=tasking, version=1, requested_by=owen)
     _sign_in(page, live_server, owen)
     page.goto(f"{live_server.url}/bundles/{bundle.pk}/")
@@ -70,6 +72,8 @@ def test_the_progress_page_updates_to_ready_and_passes_axe(page, live_server, la
     bundles.bundle_build(HandoverBundle.objects.get(pk=bundle.pk))  # signing steps outside Playwright's loop
     page.get_by_role("link", name="Download the signed PDF").wait_for(timeout=10_000)
     assert page.get_by_role("progressbar", name="Bundle progress").evaluate("el => el.value") == 100
+    sensitive = page.get_by_role("link", name="Download the sensitive part (CPS only)")
+    assert sensitive.is_visible() and sensitive.get_attribute("href") == f"/bundles/{bundle.pk}/sensitive/download/"
     assert axe_violations(page) == []
 
     services.bundle_share(
@@ -77,11 +81,17 @@ def test_the_progress_page_updates_to_ready_and_passes_axe(page, live_server, la
         recipient=carla,
         until=timezone.now() + timedelta(days=7),
         by=owen,
+        parts="both",  # as for a CPS prosecutor: the card offers both parts
     )
     court = page.context.browser.new_context(bypass_csp=True)
     court_page = court.new_page()
     _sign_in(court_page, live_server, carla)
     court_page.goto(f"{live_server.url}/bundles/")
     assert "OP-BROWSER" in court_page.locator("main").inner_text()
+    assert court_page.get_by_role(
+        "link", name="Download sensitive part for OP-BROWSER version 1, CPS only"
+    ).is_visible()
     assert axe_violations(court_page) == []
+    court_page.set_viewport_size({"width": 320, "height": 800})
+    assert court_page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     court.close()

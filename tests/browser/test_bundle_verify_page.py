@@ -9,6 +9,7 @@ import pytest
 
 from tests.browser.conftest import axe_violations
 from tests.conftest import PASSWORD, enrol_totp, totp_code
+from tests.integration.bundle_helpers import sign_schedules
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +57,7 @@ def shared_pdf(assigned_vera, tasking, owen, carla, settings, tmp_path) -> bytes
     statement = statement_save_draft(tasking=tasking, author=user, body="I produce VD/1.", exhibit_ids=[exhibit.pk])
     statement_sign(statement=statement, by=user)
     services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
     services.bundle_share(bundle=bundle, recipient=carla, until=timezone.now() + timedelta(days=7), by=owen)
     with default_storage.open(bundle.pdf_name, "rb") as handle:

@@ -476,6 +476,21 @@ def test_the_whole_scheme_from_invitation_to_a_verified_court_bundle(
         expect(owen.locator("#result_list")).to_contain_text("MG6C")
         journey.look(owen, "unused material schedule")
 
+    with journey.step("disclosure officer signs the schedules"):
+        for schedule in ("MG6C", "MG6D"):
+            open_admin_list(owen, base, "tasking")
+            owen.get_by_role("link", name=OPERATION).click()
+            owen.get_by_role("link", name=re.compile(f"^{schedule} — ")).click()
+            journey.look(owen, f"{schedule} schedule")
+            owen.get_by_role("button", name=f"Sign the {schedule} as disclosure officer").click()
+            if "reauthenticate" in owen.url:
+                journey.look(owen, "officer confirms it is them")
+                owen.get_by_label("Password", exact=True).fill(PASSWORD)
+                owen.get_by_role("button", name="Continue").click()
+            expect(owen.locator(".messagelist")).to_contain_text(f"You signed the {schedule} schedule")
+        expect(owen.locator("#disclosure-schedules")).not_to_contain_text("not signed")
+        journey.look(owen, "schedules signed")
+
     with journey.step("officer requests the bundle and watches it build"):
         open_admin_list(owen, base, "tasking")
         owen.get_by_role("link", name=OPERATION).click()

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations
 from tests.conftest import PASSWORD, enrol_totp, totp_code
-from tests.integration.bundle_helpers import CHAT, PNG, make_ready, signing_key, submit_exhibit  # noqa: F401 (a fixture)
+from tests.integration.bundle_helpers import CHAT, PNG, make_ready, sign_schedules, signing_key, submit_exhibit  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -215,6 +215,7 @@ def shared_with_carla(assigned_vera, tasking, owen, carla, signing_key, tmp_path
     from evidence import bundles, services
 
     make_ready(tasking, assigned_vera.user, owen, tmp_path)
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
     services.bundle_share(bundle=bundle, recipient=carla, until=timezone.now() + timedelta(days=30), by=owen)
     return bundle

@@ -56,6 +56,16 @@ def submit_exhibit(user, tasking, folder: Path, name: str, content: bytes, mime:
     )
 
 
+def sign_schedules(tasking, officer):
+    """The disclosure officer signs the MG6C and the MG6D as they stand (a bundle needs both signed)."""
+    from evidence.disclosure import SCHEDULES, schedule_digest, schedule_items, schedule_sign
+
+    for schedule in SCHEDULES:
+        schedule_sign(
+            tasking=tasking, schedule=schedule, by=officer, digest=schedule_digest(schedule_items(tasking, schedule))
+        )
+
+
 def make_ready(tasking, volunteer_user, officer, folder: Path):
     """Two exhibits (VD/1 the PNG, VD/2 the chat), produced by a signed MG11, both accepted."""
     from evidence import services
@@ -69,6 +79,7 @@ def make_ready(tasking, volunteer_user, officer, folder: Path):
     statement_sign(statement=statement, by=volunteer_user)
     for exhibit in (png, chat):
         services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=officer)
+    sign_schedules(tasking, officer)
     return tasking
 
 
@@ -87,6 +98,7 @@ def make_chats(tasking, volunteer_user, officer, folder: Path, *, count: int, re
     statement_sign(statement=statement, by=volunteer_user)
     for exhibit in exhibits:
         services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=officer)
+    sign_schedules(tasking, officer)
     return exhibits
 
 

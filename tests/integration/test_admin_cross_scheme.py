@@ -25,7 +25,7 @@ from lxml import html as lxml_html
 
 from portal import roles
 from tests.conftest import enrol_totp, invite_and_apply, make_person, mfa_login, module_data, pass_module
-from tests.integration.bundle_helpers import CHAT, PNG, Received
+from tests.integration.bundle_helpers import CHAT, PNG, Received, sign_schedules
 
 OTHER, OWN = "Zephyrine", "Harbourown"  # every readable value of scheme A carries OTHER; of scheme B, OWN
 SEARCH = OTHER[1:-1]  # matches scheme A's rows; unlike OTHER, the page may repeat it as typed
@@ -167,6 +167,7 @@ def build_scheme(marker: str, town: str, *, court, version, folder: Path) -> Sch
     )
     evidence.note_add(tasking=tasking, author=user, text=f"{marker}: the other party asked for a photograph.")
     evidence.safeguarding_raise(tasking=tasking, by=user, note=f"{marker}: a real child may be at risk.")
+    sign_schedules(tasking, officer)
     bundle = bundle_build(bundle_request(tasking=tasking, by=officer))
     evidence.bundle_share(bundle=bundle, recipient=court, until=now + timedelta(days=30), by=officer)
     job = job_create(kind="portal.ping", payload={"echo": marker}, by=officer)

@@ -12,7 +12,7 @@ from evidence.verify import verify
 from portal.jobs import jobs_sweep
 from portal.models import Job
 from tests.conftest import wait_for
-from tests.integration.bundle_helpers import make_ready, stored_bytes
+from tests.integration.bundle_helpers import make_ready, sign_schedules, stored_bytes
 
 
 @pytest.mark.redis
@@ -29,6 +29,7 @@ def test_a_bundle_requested_while_the_broker_is_down_is_built_once_it_is_back(
     settings.PORTAL_JOB_REQUEUE_SECONDS = 600  # only a never-sent job (enqueued_at empty) is sent by the sweep
 
     use_broker(throwaway_redis.url)  # the throwaway broker is not started yet: it is "down"
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_request(tasking=tasking, by=owen)  # commits; the send fails and is recorded
 
     bundle.refresh_from_db()

@@ -18,6 +18,7 @@ from evidence.models import HandoverBundle
 from evidence.statements import statement_save_draft, statement_sign
 from evidence.verify import verify, verify_package
 from portal.models import AuditEvent, Job
+from tests.integration.bundle_helpers import sign_schedules
 from tests.integration.test_bundles import CHAT, _exhibit, signing_key  # noqa: F401 (fixture)
 
 JSON_CHAT = json.dumps([{"sender": "dave_77", "text": "are you on your own"}, {"sender": "mia_x", "text": "yes"}])
@@ -66,6 +67,7 @@ def _pages(pdf: bytes) -> list[str]:
 
 @pytest.fixture
 def built_many(many, owen, signing_key):  # noqa: F811
+    sign_schedules(many, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     assert len(bundle.plan["chunks"]) >= 12  # statements, MG11, MG12, 5 exhibits, 3 continuity, tail
     return bundle
@@ -87,11 +89,11 @@ def test_the_index_gives_the_real_page_of_every_heading(built_many):
     index = next(text for text in pages if text.startswith("Index"))
     listed = dict(re.findall(r"^(.+?) (\d+)$", index, re.MULTILINE))
     expected_headings = {
-        "Case summary and authorisation": "Case summary and authorisation",
+        "Case summary": "Case summary",
         "Witness statements (MG11)": "Witness statements (MG11)",
         "Exhibit list (MG12)": "Exhibit list (MG12)",
         "Continuity": "Continuity",
-        "Unused material (MG6C and MG6D)": "Unused material (MG6C and MG6D)",
+        "Unused material (MG6C)": "Unused material (MG6C)",
         "How to verify this bundle": "How to verify this bundle",
     }
     for title, heading in expected_headings.items():
@@ -116,12 +118,12 @@ def test_bookmarks_lead_to_their_headings(built_many):
             assert [title for title, _ in top] == [
                 "Evidence handover bundle",
                 "Index",
-                "Case summary and authorisation",
+                "Case summary",
                 "Witness statements (MG11)",
                 "Exhibit list (MG12)",
                 "Exhibits",
                 "Continuity",
-                "Unused material (MG6C and MG6D)",
+                "Unused material (MG6C)",
                 "How to verify this bundle",
             ]
             exhibits = dict(top)["Exhibits"]
@@ -156,7 +158,8 @@ def test_every_exhibit_and_schedule_is_in_the_text_and_transcripts_read_as_messa
         assert exhibit.reference in text and exhibit.sha256 in text
     assert "dave_77: are you on your own" in text  # the JSON export rendered as messages
     assert "video/mp4, 3.9 KB: not rendered in the PDF. The original is embedded in this file" in text
-    assert "MG6C — non-sensitive unused material" in text and "MG6D — sensitive unused material" in text
+    assert "Schedule of non-sensitive unused material, in the columns of the MG6C" in text
+    assert "MG6D" not in text.replace("Sensitive unused material is scheduled on the MG6D", "")  # the CPS's alone
 
 
 def test_the_assembled_file_is_clean_pdf_a_with_its_natives_attached(built_many, many):
@@ -183,6 +186,7 @@ def _cert():
 
 
 def test_a_rerun_renders_only_what_is_missing_and_lands_once(many, owen, signing_key):  # noqa: F811
+    sign_schedules(many, owen)
     bundle = bundles.bundle_request(tasking=many, by=owen)
     bundles.bundle_start(bundle)
     first = bundles.bundle_render_chunk(bundle, 3)  # a worker rendered one part, then the build stopped
@@ -199,6 +203,7 @@ def test_a_rerun_renders_only_what_is_missing_and_lands_once(many, owen, signing
 
 
 def test_two_assemblies_racing_land_exactly_one_bundle(many, owen, signing_key):  # noqa: F811
+    sign_schedules(many, owen)
     bundle = bundles.bundle_request(tasking=many, by=owen)
     bundles.bundle_start(bundle)
     one, two = HandoverBundle.objects.get(pk=bundle.pk), HandoverBundle.objects.get(pk=bundle.pk)
@@ -229,6 +234,7 @@ def test_natives_too_large_to_embed_travel_beside_the_pdf_in_a_package(
     from tests.conftest import enrol_totp, mfa_login
 
     settings.PORTAL_BUNDLE_EMBED_MAX_BYTES = 2500  # all but the short JSON export are larger than this
+    sign_schedules(many, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     beside = sorted(f["name"] for f in bundle.manifest["files"] if f["location"] == "beside")
     assert beside == ["VD_1.png", "VD_2.txt", "VD_4.mp4", "VD_5.txt"]
@@ -260,6 +266,7 @@ def test_natives_too_large_to_embed_travel_beside_the_pdf_in_a_package(
 
 def test_the_embedded_total_is_capped_so_memory_stays_bounded(many, owen, signing_key, settings):  # noqa: F811
     settings.PORTAL_BUNDLE_EMBED_TOTAL_MAX_BYTES = 5000
+    sign_schedules(many, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     embedded = [f for f in bundle.manifest["files"] if f["location"] == "embedded" and f.get("exhibit")]
     assert sum(f["size"] for f in embedded) <= 5000
@@ -273,6 +280,7 @@ def test_a_build_that_fails_says_why_and_a_retry_finishes_it(many, owen, setting
 
     settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "missing-key.pem")
     settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "missing-cert.pem")
+    sign_schedules(many, owen)
     bundle = bundles.bundle_request(tasking=many, by=owen)
     job = bundles.bundle_job(bundle)
     Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)
@@ -321,6 +329,7 @@ def test_the_embedded_broker_builds_a_bundle_as_a_chord_too(
         PORTAL_SIGNING_CERT_PATH=settings.PORTAL_SIGNING_CERT_PATH,
         PORTAL_BUNDLE_CHUNK_EXHIBITS="1",
     )
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_request(tasking=tasking, by=owen)
     job = bundles.bundle_job(bundle)
     assert wait_for(lambda: Job.objects.get(pk=job.pk).state == "succeeded", timeout=150), worker.output()
@@ -358,6 +367,7 @@ def test_a_transient_failure_is_retried_and_the_chunk_still_lands(many, owen, mo
     failure of the bundle."""
     from evidence import tasks
 
+    sign_schedules(many, owen)
     bundle = bundles.bundle_request(tasking=many, by=owen)
     job = bundles.bundle_job(bundle)
     bundles.bundle_start(bundle)
@@ -385,6 +395,7 @@ def test_an_index_of_many_pages_numbers_every_line_right(many, owen, signing_key
 
     monkeypatch.setattr(assemble, "INDEX_LINES_PER_PAGE", 3)
     monkeypatch.setattr(assemble, "INDEX_PART_PAGES", 2)  # and rendered in parts of two pages
+    sign_schedules(many, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     pdf = _pdf(bundle)
     assert verify(pdf, _cert()).ok
@@ -426,6 +437,7 @@ def test_a_long_transcript_fills_a_chunk_alone_so_no_render_outgrows_its_worker(
     statement_sign(statement=statement, by=user)
     for exhibit in [*small, long, last]:
         services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_request(tasking=tasking, by=owen)
     plan = bundles.bundle_start(bundle)
     runs = {kind: [c["exhibits"] for c in plan["chunks"] if c["kind"] == kind] for kind in ("exhibits", "continuity")}

@@ -23,7 +23,7 @@ from evidence.models import CustodyEvent
 from evidence.urn import display_urn, normalise_urn, validate_urn
 from evidence.verify import certificate_fingerprint
 from tests.integration import bundle_helpers
-from tests.integration.bundle_helpers import stored_bytes
+from tests.integration.bundle_helpers import sign_schedules, stored_bytes
 from tests.integration.test_bundle_verify_page import _login, _verify
 
 signing_key, ready_tasking, built = bundle_helpers.signing_key, bundle_helpers.ready_tasking, bundle_helpers.built
@@ -95,7 +95,8 @@ def test_the_cli_names_the_case_first_and_refuses_a_bundle_of_another_case(built
     assert result.returncode == 0, result.stdout
     first = result.stdout.splitlines()[0]
     assert re.fullmatch(
-        rf"Bundle: URN {URN}; operation OP-LANTERN-1; version 1; built \d+ \w+ \d{{4}} \d\d:\d\d UTC", first
+        rf"Bundle: URN {URN}; operation OP-LANTERN-1; version 1; built \d+ \w+ \d{{4}} \d\d:\d\d UTC; part served",
+        first,
     )
     assert f"ok: the bundle is for URN {URN}, as expected" in result.stdout
 
@@ -110,6 +111,7 @@ def test_the_cli_names_the_case_first_and_refuses_a_bundle_of_another_case(built
 def test_a_superseded_version_is_named_as_such_by_verify_bundle_and_the_page(
     built, ready_tasking, owen, tmp_path, client, settings
 ):
+    sign_schedules(ready_tasking, owen)
     newer = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
     assert newer.version == 2
     path = tmp_path / "v1.pdf"

@@ -16,7 +16,7 @@ import pytest
 
 from evidence.verify import verify, verify_package, verify_path
 from tests.integration import bundle_helpers
-from tests.integration.bundle_helpers import PNG, file_entry, stored_bytes
+from tests.integration.bundle_helpers import PNG, file_entry, sign_schedules, stored_bytes
 
 # Fixtures from bundle_helpers, made visible to pytest in this module.
 signing_key, ready_tasking = bundle_helpers.signing_key, bundle_helpers.ready_tasking
@@ -30,6 +30,7 @@ def beside_bundle(ready_tasking, owen, signing_key, settings):
     from evidence import bundles
 
     settings.PORTAL_BUNDLE_EMBED_MAX_BYTES = EMBED_MAX_BYTES
+    sign_schedules(ready_tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
     assert bundle.state == "ready"
     vd1, vd2 = file_entry(bundle.manifest, "VD_1.png"), file_entry(bundle.manifest, "VD_2.txt")

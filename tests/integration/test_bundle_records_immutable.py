@@ -12,6 +12,7 @@ from evidence.models import BundleAccess, BundleShare, HandoverBundle
 from portal.jobs import job_fail
 from tests.conftest import make_tasking
 from tests.integration import bundle_helpers
+from tests.integration.bundle_helpers import sign_schedules
 
 # Fixtures from bundle_helpers, made visible to pytest in this module.
 signing_key, ready_tasking, built = bundle_helpers.signing_key, bundle_helpers.ready_tasking, bundle_helpers.built
@@ -223,6 +224,7 @@ def test_a_bundle_built_end_to_end_is_recorded_once_as_ready(built):
 
 
 def test_a_failed_build_can_be_sent_again_and_then_finished(ready_tasking, owen, signing_key):
+    sign_schedules(ready_tasking, owen)
     bundle = bundles.bundle_request(tasking=ready_tasking, by=owen)
     plan = bundles.bundle_start(bundle)
     bundles.bundle_fail(bundle, "the worker was stopped")

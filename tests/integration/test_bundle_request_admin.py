@@ -21,6 +21,7 @@ from evidence.statements import statement_save_draft, statement_sign
 from portal import roles
 from portal.models import Job
 from tests.conftest import enrol_totp, make_person, mfa_login
+from tests.integration.bundle_helpers import sign_schedules
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
 BUTTON = b'value="Request handover bundle"'
@@ -66,6 +67,7 @@ def ready_tasking(assigned_vera, tasking, owen, tmp_path):
     statement = statement_save_draft(tasking=tasking, author=user, body="I produce VD/1.", exhibit_ids=[exhibit.pk])
     statement_sign(statement=statement, by=user)
     services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    sign_schedules(tasking, owen)
     return tasking
 
 
@@ -146,6 +148,10 @@ def test_a_refused_request_lists_everything_missing_and_creates_nothing(client, 
         "Exhibit VD/1 is awaiting review.",
         "A statement by Vera Deploy is not signed.",
         "No signed witness statement (MG11) produces the exhibits.",
+        "The MG6C schedule has not been signed by the disclosure officer: sign it under Disclosure schedules on "
+        "the tasking's page.",
+        "The MG6D schedule has not been signed by the disclosure officer: sign it under Disclosure schedules on "
+        "the tasking's page.",
     ]
     body = response.content.decode()
     assert "Exhibit VD/1 is awaiting review." in body and "No signed witness statement (MG11)" in body
@@ -190,7 +196,9 @@ def test_the_list_action_is_offered_only_with_the_same_permission(client, ready_
 
 
 def test_the_taskings_page_lists_its_bundles_newest_first(client, ready_tasking, owen, signing_key):
+    sign_schedules(ready_tasking, owen)
     first = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
+    sign_schedules(ready_tasking, owen)
     second = bundles.bundle_request(tasking=ready_tasking, by=owen)
     _sign_in(client, owen)
     body = client.get(_change_page(ready_tasking)).content.decode()
@@ -208,12 +216,14 @@ def test_the_bundles_list_costs_the_same_queries_however_many_bundles(client, re
     from django.db import connection
 
     _sign_in(client, owen)
+    sign_schedules(ready_tasking, owen)
     bundles.bundle_request(tasking=ready_tasking, by=owen)
     with CaptureQueriesContext(connection) as one:
         assert client.get(_change_page(ready_tasking)).status_code == 200
     for _ in range(3):
         # Set aside the one in progress so the next request makes a new version (no PDF needed for a list).
         HandoverBundle.objects.filter(tasking=ready_tasking).update(state="failed")
+        sign_schedules(ready_tasking, owen)
         bundles.bundle_request(tasking=ready_tasking, by=owen)
     with CaptureQueriesContext(connection) as four:
         body = client.get(_change_page(ready_tasking)).content.decode()

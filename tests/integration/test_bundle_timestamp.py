@@ -12,6 +12,7 @@ import time
 
 import pikepdf
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from pypdf import PdfReader
 
@@ -100,4 +101,23 @@ def test_a_timestamped_signature_still_verifies_after_the_certificate_expires(ts
     late = verify(stamped, cert_path, tsa_cert=str(tsa.cert_path))
     assert late.failure == "the embedded manifest.json is missing"  # the signature and its time passed
     assert late.checks[0].startswith("signature intact") and "time-stamping authority shows" in late.checks[1]
-    assert verify(plain, cert_path).checks[1].startswith("the signing time is the portal's own clock")
+    untimed = verify(plain, cert_path)
+    assert untimed.checks[1].startswith("the signing time is the portal's own clock")
+    assert (
+        "the signing certificate expired on" in untimed.checks[2]
+        and "only by the portal's own clock" in (untimed.checks[2])
+    )
+    # The portal no longer signs with it; an insider who signs with the key anyway is refused by the verifier.
+    with pytest.raises(ValidationError, match=r"valid from .* not today"):
+        sign_pdf(unsigned)
+    after = verify(_signed_with(unsigned, settings.PORTAL_SIGNING_KEY_PATH, cert_path), cert_path)
+    assert after.failure == "the signature is dated after its signing certificate expired"
+
+
+def _signed_with(pdf: bytes, key: str, cert: str) -> bytes:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    signer = signers.SimpleSigner.load(key, cert, key_passphrase=None)
+    meta = signers.PdfSignatureMetadata(field_name="BundleSignature")
+    return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer).getvalue()

@@ -14,6 +14,7 @@ from evidence.bundles import render
 from evidence.statements import statement_save_draft, statement_sign
 from evidence.verify import verify
 from tests import transcript_samples as samples
+from tests.integration.bundle_helpers import sign_schedules
 from tests.integration.test_bundles import _exhibit, signing_key  # noqa: F401 (fixture)
 from tests.pdf_glyphs import body_text, notdef_glyphs
 
@@ -60,6 +61,7 @@ def transcripts(assigned_vera, tasking, owen, tmp_path, settings):
 
 @pytest.fixture
 def built(transcripts, tasking, owen, signing_key):  # noqa: F811
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
     with default_storage.open(bundle.pdf_name, "rb") as handle:
         return bundle, handle.read()
@@ -191,6 +193,7 @@ def test_past_the_ceiling_the_page_names_the_messages_not_printed_and_where_they
     services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
     statement = statement_save_draft(tasking=tasking, author=assigned_vera.user, body="I produce it.", exhibit_ids=[])
     statement_sign(statement=statement, by=assigned_vera.user)
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
     with default_storage.open(bundle.pdf_name, "rb") as handle:
         text = " ".join("".join(p.extract_text() for p in PdfReader(handle).pages).split())

@@ -22,6 +22,7 @@ from evidence import bundles, services
 from evidence.statements import statement_save_draft, statement_sign
 from portal.models import AuditEvent
 from tests.conftest import enrol_totp, mfa_login
+from tests.integration.bundle_helpers import sign_schedules
 
 URL = "/bundles/verify/"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
@@ -65,6 +66,7 @@ def built(assigned_vera, tasking, owen, signing_key, tmp_path):
     statement = statement_save_draft(tasking=tasking, author=user, body="I produce VD/1.", exhibit_ids=[exhibit.pk])
     statement_sign(statement=statement, by=user)
     services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    sign_schedules(tasking, owen)
     return bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
 
 

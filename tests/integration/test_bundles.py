@@ -14,6 +14,7 @@ from evidence.models import Exhibit, HandoverBundle
 from evidence.statements import statement_save_draft, statement_sign
 from evidence.verify import verify
 from portal.models import Job
+from tests.integration.bundle_helpers import sign_schedules
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
 CHAT = b"[14:01] dave_77: hi\n[14:02] mia_x: hello\n[14:03] dave_77: how old are you\n"
@@ -74,6 +75,7 @@ def ready_tasking(assigned_vera, tasking, owen, tmp_path):
     statement_sign(statement=statement, by=user)
     for exhibit in (png, chat):
         services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=owen)
+    sign_schedules(tasking, owen)
     return tasking
 
 
@@ -86,6 +88,10 @@ def test_a_request_is_refused_with_the_list_of_what_is_missing(assigned_vera, ta
         "Exhibit VD/1 is awaiting review.",
         "A statement by Vera Deploy is not signed.",
         "No signed witness statement (MG11) produces the exhibits.",
+        "The MG6C schedule has not been signed by the disclosure officer: sign it under Disclosure schedules on "
+        "the tasking's page.",
+        "The MG6D schedule has not been signed by the disclosure officer: sign it under Disclosure schedules on "
+        "the tasking's page.",
     ]
     assert not HandoverBundle.objects.exists()
 
@@ -180,6 +186,7 @@ def test_quarantined_material_is_never_rendered_or_embedded(assigned_vera, taski
     statement = statement_save_draft(tasking=tasking, author=user, body="s", exhibit_ids=[exhibit.pk])
     statement_sign(statement=statement, by=user)
     services.exhibit_review(exhibit=Exhibit.objects.get(pk=exhibit.pk), decision="accepted", reason="", by=owen)
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
     with default_storage.open(bundle.pdf_name, "rb") as handle:
         pdf = handle.read()

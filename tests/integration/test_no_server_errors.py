@@ -51,7 +51,7 @@ from tests.conftest import (
     require,
     screen,
 )
-from tests.integration.bundle_helpers import CHAT, PNG, make_ready, submit_exhibit
+from tests.integration.bundle_helpers import CHAT, PNG, make_ready, sign_schedules, submit_exhibit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -108,7 +108,7 @@ ADMIN_ROLES = ((OFFICER, roles.OFFICER), (WELFARE, roles.WELFARE), (ADMINISTRATO
 PERSONA_BY_NAME = (
     (r"welfare_", WELFARE),
     (r"bundle_(inbox|download|verify)$", COURT),
-    (r"bundle_(status|retry)$", OFFICER),
+    (r"bundle_(status|retry|sensitive_download)$", OFFICER),
     (r"mfa_", OFFICER),
     (r"(staff_)?invitation_accept$|account_(login|signup|reset_password|confirm|inactive|email_verification)", VISITOR),
     (r"(healthz|accessibility|privacy|certificate_verify)$", VISITOR),
@@ -740,6 +740,7 @@ def build_world(folder: Path) -> World:
     make_ready(tasking, vera.user, owen, folder)
     signed = Statement.objects.get(tasking=tasking, state=Statement.State.SIGNED)
     call_command("create_signing_key", "--force")
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
     services.bundle_share(bundle=bundle, recipient=carla, until=timezone.now() + timedelta(days=30), by=owen)
     exhibit = Exhibit.objects.filter(tasking=tasking).order_by("sequence").first()
@@ -819,6 +820,7 @@ def build_world(folder: Path) -> World:
             "object_id": str(tasking.pk),
             "user_id": str(vera.user.pk),
             "group_id": str(vera.user.groups.first().pk),
+            "schedule": "MG6D",
         },
         path_values_by_view={
             ("statement_pdf", "statement_id"): str(signed.pk),

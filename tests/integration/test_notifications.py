@@ -19,7 +19,7 @@ from portal.models import Notice
 from portal.notifications import notify
 from tests.conftest import PASSWORD, make_tasking
 from tests.integration import bundle_helpers
-from tests.integration.bundle_helpers import make_ready
+from tests.integration.bundle_helpers import make_ready, sign_schedules
 
 # Fixtures from bundle_helpers, made visible to pytest in this module.
 signing_key, ready_tasking = bundle_helpers.signing_key, bundle_helpers.ready_tasking
@@ -109,6 +109,7 @@ def test_a_ready_bundle_tells_the_officer_who_asked_and_a_share_tells_the_court_
     make_ready(tasking, assigned_vera.user, owen, tmp_path)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
+        sign_schedules(tasking, owen)
         bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
     assert [(m.to, m.subject) for m in mail.outbox] == [([owen.email], "Bundle ready: OP-LANTERN-1 version 1")]
     assert f"{BASE}/bundles/{bundle.pk}/" in mail.outbox[0].body  # built by a job: the portal's own address
@@ -141,6 +142,7 @@ def test_a_ready_bundle_tells_the_officer_who_asked_and_a_share_tells_the_court_
 def test_a_failed_bundle_tells_the_officer_once_per_build(ready_tasking, owen, django_capture_on_commit_callbacks):
     from evidence import bundles
 
+    sign_schedules(ready_tasking, owen)
     bundle = bundles.bundle_request(tasking=ready_tasking, by=owen)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -154,6 +156,7 @@ def test_a_failed_bundle_tells_the_officer_once_per_build(ready_tasking, owen, d
 def test_a_bundle_that_is_ready_is_never_reported_as_failed(ready_tasking, owen, signing_key):
     from evidence import bundles
 
+    sign_schedules(ready_tasking, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
     bundles.bundle_fail(bundle, "a late part failed after assembly")
     assert not Notice.objects.filter(subject__startswith="Bundle not built").exists()

@@ -19,6 +19,7 @@ from evidence.uploads import promote
 from evidence.verify import verify, verify_package
 from portal.models import AuditEvent, Job
 from portal.storage import is_folder
+from tests.integration.bundle_helpers import sign_schedules
 from tests.integration.test_bundle_build import many  # noqa: F401 (fixture)
 from tests.integration.test_bundles import signing_key  # noqa: F401 (fixture)
 
@@ -47,6 +48,7 @@ def test_a_bundle_is_built_from_and_into_the_bucket_and_leaves_nothing_behind(
     local_before = _files_under(tmp_path)
 
     with django_capture_on_commit_callbacks(execute=True):
+        sign_schedules(many, owen)
         bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
 
     assert bundle.state == "ready"
@@ -69,6 +71,7 @@ def test_a_rerun_against_the_bucket_renders_only_what_is_missing(
 ):
     client = object_storage.server.client()
     client.put_bucket_versioning(Bucket=object_storage.bucket, VersioningConfiguration={"Status": "Enabled"})
+    sign_schedules(many, owen)
     bundle = bundles.bundle_request(tasking=many, by=owen)
     bundles.bundle_start(bundle)
     first = bundles.bundle_render_chunk(bundle, 3)  # one worker rendered a part, then the build stopped
@@ -97,6 +100,7 @@ def test_a_package_of_natives_too_large_to_embed_is_built_in_the_bucket_and_down
     from tests.conftest import enrol_totp, mfa_login
 
     settings.PORTAL_BUNDLE_EMBED_MAX_BYTES = 2500
+    sign_schedules(many, owen)
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     package = object_storage.read(bundle.package_name)
     assert hashlib.sha256(package).hexdigest() == bundle.package_sha256
@@ -171,6 +175,7 @@ def test_workers_that_share_only_the_bucket_build_one_bundle_between_them(
             PORTAL_SIGNING_CERT_PATH=settings.PORTAL_SIGNING_CERT_PATH,
             PORTAL_BUNDLE_CHUNK_EXHIBITS="1",
         )
+    sign_schedules(tasking, owen)
     bundle = bundles.bundle_request(tasking=tasking, by=owen)
     job = Job.objects.get(kind="evidence.bundle_build", object_id=str(bundle.pk))
     logs = [tmp_path / "worker-0.log", tmp_path / "worker-1.log"]

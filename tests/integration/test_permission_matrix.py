@@ -67,7 +67,7 @@ from tests.conftest import (
     pass_module,
     screen,
 )
-from tests.integration.bundle_helpers import CHAT, PNG, Received
+from tests.integration.bundle_helpers import CHAT, PNG, Received, sign_schedules
 
 # --- the roles -------------------------------------------------------------------------------------------
 
@@ -263,6 +263,7 @@ def build_world(folder: Path) -> tuple[dict, dict]:
     late = _exhibit(vera.user, closed, folder, "late.txt", CHAT, "text/plain")
     evidence.tasking_set_status(tasking=closed, to="closed", by=owen, reason="Operation over.")
 
+    sign_schedules(active, owen)
     ready = bundle_build(bundle_request(tasking=active, by=owen))
     now = timezone.now()
     evidence.bundle_share(bundle=ready, recipient=carla, until=now + timedelta(days=30), by=owen)
@@ -270,6 +271,7 @@ def build_world(folder: Path) -> tuple[dict, dict]:
     evidence.bundle_share_revoke(share=revoked, by=owen)
     with time_machine.travel(now - timedelta(days=10)):
         evidence.bundle_share(bundle=ready, recipient=cole, until=now - timedelta(days=1), by=owen)
+    sign_schedules(active, owen)
     building = bundle_request(tasking=active, by=owen)
     bundle_start(building)
     share = ready.shares.get(recipient=carla)
@@ -605,6 +607,12 @@ PORTAL: dict[str, dict[str, Cell]] = {
         "ready": Cell(lambda ids: {"bundle_id": ids["ready"]}, signed_in(404, officer=200, court_shared=200)),
         "building": Cell(lambda ids: {"bundle_id": ids["building"]}, signed_in(404)),
     },
+    # The sensitive part goes to officers of the scheme and to a CPS share of both parts; Carla's share is of
+    # the served bundle only, so for her (and every other court user) it does not exist.
+    "bundle_sensitive_download": {
+        "ready": Cell(lambda ids: {"bundle_id": ids["ready"]}, signed_in(404, officer=200)),
+        "building": Cell(lambda ids: {"bundle_id": ids["building"]}, signed_in(404)),
+    },
     "bundle_status": {
         "ready": Cell(lambda ids: {"bundle_id": ids["ready"]}, signed_in(404, officer=200)),
         "building": Cell(lambda ids: {"bundle_id": ids["building"]}, signed_in(404, officer=200)),
@@ -785,6 +793,19 @@ ADMIN_ROUTES.update(
             "": Cell(
                 lambda ids: {"pk": ids["vera"]},
                 admin_expect(officer=200, officer_other_scheme=404, welfare=403, scheme_admin=200, superuser=200),
+            )
+        },
+        "admin:volunteers_volunteer_identity": {
+            "": Cell(
+                lambda ids: {"pk": ids["vera"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=403, scheme_admin=200, superuser=200),
+            )
+        },
+        # A disclosure schedule: read by those who may open the tasking, signed by its scheme's officers.
+        "admin:evidence_tasking_schedule": {
+            "": Cell(
+                lambda ids: {"object_id": ids["active"], "schedule": "MG6C"},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=200),
             )
         },
         "admin:evidence_safeguardingalert_acknowledge": {
@@ -1119,6 +1140,36 @@ ACTIONS: dict[str, Action] = {
         {},
         {**ADMIN_REFUSED, OFFICER: "→/bundles/{building}/", OFFICER_OTHER: 404, WELFARE: 403, ADMIN: 403, ROOT: 403},
         _count("evidence.HandoverBundle", tasking_id="active"),
+    ),
+    # The disclosure officer's signature: a supervising officer of the tasking's scheme (the superuser works
+    # across schemes but is no scheme's disclosure officer). Only the officer is asked for his password again
+    # (the act itself, tested with the password in test_bundle_parts.py); the others are refused outright.
+    "admin:evidence_tasking_schedule": Action(
+        lambda ids: reverse("admin:evidence_tasking_schedule", args=[ids["active"], "MG6C"]),
+        {"digest": "not-what-the-page-showed"},
+        {
+            **ADMIN_REFUSED,
+            OFFICER: "→/accounts/reauthenticate/",
+            OFFICER_OTHER: 404,
+            WELFARE: 404,
+            ADMIN: 404,
+            ROOT: 403,
+        },
+        _count("evidence.ScheduleSignature", tasking_id="active"),
+    ),
+    "admin:volunteers_volunteer_identity": Action(
+        lambda ids: reverse("admin:volunteers_volunteer_identity", args=[ids["vera"]]),
+        {"protected": "on", "pseudonym": "Witness Kestrel", "reason": "Risk of reprisal."},
+        {
+            **ADMIN_REFUSED,
+            OFFICER: "→/admin/volunteers/volunteer/{vera}/change/",
+            OFFICER_OTHER: 404,
+            WELFARE: 403,
+            ADMIN: "→/admin/volunteers/volunteer/{vera}/change/",
+            ROOT: "→/admin/volunteers/volunteer/{vera}/change/",
+        },
+        _field("volunteers.Volunteer", "vera", "pseudonym"),
+        acts=(OFFICER, ADMIN, ROOT),
     ),
     "admin:volunteers_volunteer_status": Action(
         lambda ids: reverse("admin:volunteers_volunteer_status", args=[ids["vera"]]),

@@ -19,7 +19,7 @@ from evidence import bundles
 from evidence.bundles.plan import signing_pair
 from evidence.verify import certificate_fingerprint
 from tests.integration import bundle_helpers
-from tests.integration.bundle_helpers import stored_bytes
+from tests.integration.bundle_helpers import sign_schedules, stored_bytes
 from tests.integration.test_bundle_verify_page import _login, _verify
 
 signing_key, ready_tasking, built = bundle_helpers.signing_key, bundle_helpers.ready_tasking, bundle_helpers.built
@@ -71,6 +71,7 @@ def test_a_bundle_signed_before_a_rotation_still_verifies_and_names_its_certific
     assert both.returncode == 0, both.stdout
     assert f"Signed with the certificate whose SHA-256 fingerprint is {old}" in both.stdout
 
+    sign_schedules(ready_tasking, owen)
     newer = bundles.bundle_build(bundles.bundle_request(tasking=ready_tasking, by=owen))
     page = _page(signed_in, stored_bytes(newer.pdf_name))
     assert (

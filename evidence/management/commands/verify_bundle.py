@@ -42,13 +42,29 @@ class Command(BaseCommand):
         if not report.ok:
             raise CommandError(f"Verification failed: {report.failure}")
         digest = sha256_file(bundle)
-        issued = HandoverBundle.objects.filter(Q(pdf_sha256=digest) | Q(package_sha256=digest)).first()
+        issued = HandoverBundle.objects.filter(
+            Q(pdf_sha256=digest) | Q(package_sha256=digest) | Q(sensitive_pdf_sha256=digest)
+        ).first()
         if issued is None:
             raise CommandError("The file verifies on its own, but the portal issued no bundle with this SHA-256.")
-        self.stdout.write(f"ok: the portal issued this file as bundle {issued.pk} (version {issued.version})")
+        sensitive = digest == issued.sensitive_pdf_sha256
+        part = "the sensitive part of " if sensitive else ""
+        self.stdout.write(f"ok: the portal issued this file as {part}bundle {issued.pk} (version {issued.version})")
         manifest = report.manifest
         if manifest.get("bundle") != issued.pk or manifest.get("version") != issued.version:
             raise CommandError("The manifest names another bundle than the one the portal issued with this hash.")
+        if sensitive:
+            if (manifest.get("served") or {}).get("sha256") != issued.pdf_sha256:
+                raise CommandError("The sensitive part names another served bundle than the one the portal issued.")
+            self.stdout.write("ok: it names the served bundle the portal issued with it")
+            self._superseded(issued)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Sensitive part of bundle v{issued.version} of {issued.tasking.reference}: verified, and it "
+                    "matches the portal's records."
+                )
+            )
+            return
         for entry in manifest["files"]:
             if entry.get("exhibit") or entry.get("reference"):
                 stored = Exhibit.objects.filter(tasking=issued.tasking, reference=entry.get("reference")).first()
@@ -78,6 +94,10 @@ class Command(BaseCommand):
             raise CommandError("The manifest lists the files in another order than the portal recorded.")
         self.stdout.write("ok: every file in the manifest matches the portal's records")
         summary = f"Bundle v{issued.version} of {issued.tasking.reference}: verified"
+        self._superseded(issued)
+        self.stdout.write(self.style.SUCCESS(f"{summary}, and it matches the portal's records."))
+
+    def _superseded(self, issued: HandoverBundle) -> None:
         newer = newer_version(issued)
         if newer is not None:
             self.stdout.write(
@@ -87,4 +107,3 @@ class Command(BaseCommand):
                     f"{issued.version}. Use the newer version unless you were asked to check this one."
                 )
             )
-        self.stdout.write(self.style.SUCCESS(f"{summary}, and it matches the portal's records."))

@@ -28,6 +28,11 @@ if (root && !["ready", "failed"].includes(root.dataset.state)) {
         download.querySelector("a").textContent =
           "Download the bundle package (ZIP: the signed PDF and the files too large to embed)";
       }
+      const sensitive = document.getElementById("bundle-sensitive");
+      if (sensitive && status.sensitive_url) {
+        sensitive.querySelector("a").href = status.sensitive_url;
+        sensitive.hidden = false;
+      }
       download.hidden = false;
     } else if (status.state === "failed") {
       clearInterval(timer);
