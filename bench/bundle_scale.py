@@ -283,6 +283,15 @@ def submit(user, tasking, upload: Received, mime: str, description: str):
     )
 
 
+def sign_schedules(tasking, officer) -> None:
+    """The disclosure officer signs both schedules as they stand: a bundle cannot be requested before."""
+    from evidence.disclosure import SCHEDULES, schedule_digest, schedule_items, schedule_sign
+
+    for schedule in SCHEDULES:
+        digest = schedule_digest(schedule_items(tasking, schedule))
+        schedule_sign(tasking=tasking, schedule=schedule, by=officer, digest=digest)
+
+
 def seed_tasking(scheme, officer, user, count: int):
     """A fresh active tasking with `count` accepted exhibits produced by one signed MG11."""
 
@@ -311,6 +320,7 @@ def seed_tasking(scheme, officer, user, count: int):
     statement_sign(statement=statement, by=user)
     for exhibit in exhibits:
         services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=officer)
+    sign_schedules(tasking, officer)
     return tasking
 
 
@@ -332,6 +342,7 @@ def seed_transcript_tasking(scheme, officer, user, shape: str):
     statement = statement_save_draft(tasking=tasking, author=user, body="I produce it.", exhibit_ids=[exhibit.pk])
     statement_sign(statement=statement, by=user)
     services.exhibit_review(exhibit=exhibit, decision="accepted", reason="", by=officer)
+    sign_schedules(tasking, officer)
     return tasking, expected
 
 

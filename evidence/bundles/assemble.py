@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from evidence.bundles.plan import WorkArea, bundle_file_stem, bundle_manifest, bundle_plan, signing_pair
-from evidence.bundles.render import bundle_render_chunk, cover_context, html, rendering
+from evidence.bundles.render import bundle_render_chunk, cover_context, html, rendering, write_tagged
 from evidence.bundles.sensitive import sensitive_file_name, write_sensitive
 from evidence.custody import custody_append
 from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement
@@ -105,7 +105,7 @@ def _render_front(bundle: HandoverBundle, plan: dict, records: list[dict], work:
             document = html(bundle, body).render()
             rendered += len(document.pages)
             path = work / f".index-{number:03d}.{token}.pdf"
-            document.write_pdf(path, pdf_variant="pdf/a-3b", pdf_tags=True)
+            write_tagged(document, path)
             paths.append(path)
             del document
         if rendered == index_pages:

@@ -24,6 +24,7 @@ from evidence.bundles.plan import (
 )
 from evidence.disclosure import CERTIFICATE, schedule_items
 from evidence.models import CustodyEvent, Exhibit, HandoverBundle, Statement, UnusedMaterial
+from evidence.pdf_tags import flatten_spans
 from evidence.transcripts import TEXT_TYPES, describe, read_messages
 from evidence.urn import display_urn
 from evidence.verify import certificate_fingerprint
@@ -268,9 +269,7 @@ def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
     else:
         with rendering():
             document = html(bundle, _chunk_body(bundle, plan, chunk)).render()
-            name = work.write(
-                f"chunk-{index:04d}.pdf", lambda temp: document.write_pdf(temp, pdf_variant="pdf/a-3b", pdf_tags=True)
-            )
+            name = work.write(f"chunk-{index:04d}.pdf", lambda temp: write_tagged(document, temp))
         record = {
             "index": index,
             "name": name,
@@ -285,6 +284,12 @@ def bundle_render_chunk(bundle: HandoverBundle, index: int) -> dict:
         del document
     work.write(record_file, lambda temp: temp.write_text(json.dumps(record)))
     return record
+
+
+def write_tagged(document, path) -> None:
+    """A rendered part as a tagged PDF/A-3b, its line-by-line Spans folded into their paragraphs and cells."""
+    document.write_pdf(path, pdf_variant="pdf/a-3b", pdf_tags=True)
+    flatten_spans(path)
 
 
 def bundle_chunks_done(bundle: HandoverBundle) -> int:
