@@ -177,6 +177,8 @@ def may_download_sensitive_part(user: User, bundle, *, at: datetime | None = Non
 
     if roles.has_role(user, roles.OFFICER) and user.scheme_id == bundle.tasking.scheme_id:
         return True
+    if user.recipient_kind != User.RecipientKind.CPS:  # checked at every request: a court user never has it
+        return False
     now = at or timezone.now()
     return BundleShare.objects.filter(
         bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now, parts=BundleShare.Parts.BOTH

@@ -470,6 +470,15 @@ def bundle_share(*, bundle, recipient: User, until: datetime, by: User, parts: s
         raise ValidationError("Choose a date in the future for the share to end.")
     if parts not in BundleShare.Parts.values:
         raise ValidationError("Choose what the recipient gets: the served bundle only, or both parts (CPS only).")
+    if parts == BundleShare.Parts.BOTH and recipient.recipient_kind != User.RecipientKind.CPS:
+        kind = recipient.get_recipient_kind_display().lower() or "not recorded as a CPS prosecutor"
+        raise ValidationError(
+            f"The sensitive part goes to a CPS prosecutor only: {recipient.get_full_name() or recipient.email} "
+            f"receives bundles as {kind}. Share the served bundle only."
+            if recipient.recipient_kind
+            else f"The sensitive part goes to a CPS prosecutor only: {recipient.get_full_name() or recipient.email} "
+            "is not recorded as one. Share the served bundle only, or ask a platform administrator to record them."
+        )
     with transaction.atomic():
         share = BundleShare.objects.create(bundle=bundle, recipient=recipient, until=until, shared_by=by, parts=parts)
         grant("evidence.download_bundle", recipient, bundle)

@@ -96,6 +96,14 @@ class UserAdminForm(forms.ModelForm):
             _check_scheme(chosen, cleaned.get("scheme"))
         except forms.ValidationError as exc:
             self.add_error("roles", exc)
+        if "recipient_kind" in self.fields:
+            court, kind = roles.COURT in chosen, cleaned.get("recipient_kind")
+            if court and not kind:
+                self.add_error(
+                    "recipient_kind", "Choose whether they receive bundles for a court, the defence or the CPS"
+                )
+            elif kind and not court:
+                self.add_error("recipient_kind", "Only a court / CPS recipient receives bundles: leave this empty")
         if not self.instance.pk and self.request_user is not None and "roles" not in self.errors:
             # A new person is invited by e-mail: the same rule the invitation service applies.
             scheme = cleaned.get("scheme") if self.request_user.is_superuser else self.request_user.scheme
@@ -132,12 +140,16 @@ class UserAdmin(SchemeScopedAdmin):
         return super().get_queryset(request).prefetch_related("groups", "staff_invitations")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Only the platform's superusers manage court / CPS recipients, so only they see what kind each is.
+        kind = ["recipient_kind"] if request.user.is_superuser else []
         if obj is None:  # a new person is active from the start and chooses their own password
-            return ["email", "full_name", "scheme", "roles"]
-        return ["email", "full_name", "scheme", "is_active", "roles", "invitation", "last_login", "date_joined"]
+            return ["email", "full_name", "scheme", "roles", *kind]
+        return ["email", "full_name", "scheme", "is_active", "roles", *kind, "invitation", "last_login", "date_joined"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["fields"] = ["email", "full_name", "scheme", "is_active"] if obj else ["email", "full_name", "scheme"]
+        if request.user.is_superuser:
+            kwargs["fields"].append("recipient_kind")
         form_class = super().get_form(request, obj, change=change, **kwargs)
         request_user = request.user
 

@@ -74,6 +74,9 @@ def demo_seed() -> list[DemoLogin]:
                 scheme=scheme if role.has_scheme else None,
                 password=demo_password(role),
             )
+        if role is roles.COURT and not user.recipient_kind:
+            user.recipient_kind = User.RecipientKind.CPS  # Carla may be given a bundle's sensitive part too
+            user.save(update_fields=["recipient_kind"])
         secret = ""
         if role.requires_mfa:
             existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()

@@ -61,6 +61,20 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="Volunteers, officers, welfare officers and scheme administrators belong to one scheme; "
         "court recipients and platform superusers to none.",
     )
+
+    class RecipientKind(models.TextChoices):
+        COURT = "court", "Court"
+        DEFENCE = "defence", "Defence"
+        CPS = "cps", "CPS prosecutor"
+
+    recipient_kind = models.CharField(
+        "receives bundles as",
+        max_length=8,
+        blank=True,
+        choices=RecipientKind.choices,
+        help_text="For court / CPS recipients only. Only a CPS prosecutor may be given a bundle's sensitive part "
+        "(authorisation, persona and conduct, protected identities, MG6D).",
+    )
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the officer admin.")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)

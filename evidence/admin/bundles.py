@@ -115,6 +115,8 @@ class BundleShareForm(forms.ModelForm):
         }
         help_texts = {
             "bundle": "Only bundles that are ready can be shared.",
+            "parts": "The sensitive part (authorisation, persona and permitted conduct, protected identities, MG6D) "
+            "goes only to someone recorded as a CPS prosecutor, never to a court or the defence.",
             "recipient": "Only court and CPS recipients' accounts are listed. They see the bundle under “Bundles "
             "shared with you” and can download and verify it until the share ends.",
         }

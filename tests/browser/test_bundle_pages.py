@@ -76,6 +76,8 @@ def test_the_progress_page_updates_to_ready_and_passes_axe(page, live_server, la
     assert sensitive.is_visible() and sensitive.get_attribute("href") == f"/bundles/{bundle.pk}/sensitive/download/"
     assert axe_violations(page) == []
 
+    carla.recipient_kind = carla.RecipientKind.CPS
+    carla.save(update_fields=["recipient_kind"])
     services.bundle_share(
         bundle=HandoverBundle.objects.get(pk=bundle.pk),
         recipient=carla,

@@ -168,10 +168,11 @@ def test_identity_protection_is_refused_without_what_it_needs(assigned_vera, owe
 
 
 def test_two_volunteers_cannot_share_a_pseudonym(assigned_vera, lantern, owen):
+    from portal import roles
     from volunteers.models import Volunteer
     from volunteers.services import identity_protection_set
 
-    other = Volunteer.objects.create(user=make_person("pat@lantern.example", None, lantern), scheme=lantern)
+    other = Volunteer.objects.create(user=make_person("pat@lantern.example", roles.VOLUNTEER, lantern), scheme=lantern)
     identity_protection_set(volunteer=assigned_vera, protected=True, pseudonym=PSEUDONYM, by=owen, reason="Risk.")
     with pytest.raises(ValidationError, match="already uses that pseudonym"):
         identity_protection_set(volunteer=other, protected=True, pseudonym=PSEUDONYM.upper(), by=owen, reason="R.")
@@ -181,10 +182,19 @@ def test_two_volunteers_cannot_share_a_pseudonym(assigned_vera, lantern, owen):
 # --- sharing: a court gets the served part only ---------------------------------------------------------------
 
 
-def test_a_court_share_gives_the_served_part_only_and_a_cps_share_both(two_parts, carla, owen, otto, vera, client):
+def _cps():
+    """A court / CPS recipient recorded as a CPS prosecutor."""
     from portal import roles
 
-    cps = make_person("pat@cps.example", roles.COURT, None)
+    person = make_person("pat@cps.example", roles.COURT, None)
+    person.recipient_kind = person.RecipientKind.CPS
+    person.save(update_fields=["recipient_kind"])
+    return person
+
+
+def test_a_court_share_gives_the_served_part_only_and_a_cps_share_both(two_parts, carla, owen, otto, vera, client):
+
+    cps = _cps()
     until = timezone.now() + timedelta(days=7)
     services.bundle_share(bundle=two_parts, recipient=carla, until=until, by=owen)  # served, by default
     services.bundle_share(bundle=two_parts, recipient=cps, until=until, by=owen, parts="both")
@@ -218,13 +228,42 @@ def test_a_court_share_gives_the_served_part_only_and_a_cps_share_both(two_parts
 
 def test_an_expired_cps_share_no_longer_gives_the_sensitive_part(two_parts, owen):
     from evidence.policy import may_download_sensitive_part
-    from portal import roles
 
-    cps = make_person("pat@cps.example", roles.COURT, None)
+    cps = _cps()
     until = timezone.now() + timedelta(days=1)
     services.bundle_share(bundle=two_parts, recipient=cps, until=until, by=owen, parts="both")
     assert may_download_sensitive_part(cps, two_parts)
     assert not may_download_sensitive_part(cps, two_parts, at=until + timedelta(seconds=1))
+
+
+def test_only_a_cps_prosecutor_can_be_given_the_sensitive_part(two_parts, carla, owen):
+    until = timezone.now() + timedelta(days=1)
+    for kind, says in (
+        ("", "is not recorded as one"),
+        ("court", "receives bundles as court"),
+        ("defence", "as defence"),
+    ):
+        carla.recipient_kind = kind
+        carla.save(update_fields=["recipient_kind"])
+        with pytest.raises(ValidationError, match=says):
+            services.bundle_share(bundle=two_parts, recipient=carla, until=until, by=owen, parts="both")
+    assert not two_parts.shares.exists()
+
+
+def test_a_recipient_no_longer_recorded_as_cps_loses_the_sensitive_part_at_once(two_parts, owen, client):
+    from evidence.policy import may_download_sensitive_part
+
+    cps = _cps()
+    services.bundle_share(
+        bundle=two_parts, recipient=cps, until=timezone.now() + timedelta(days=1), by=owen, parts="both"
+    )
+    assert may_download_sensitive_part(cps, two_parts)
+    cps.recipient_kind = cps.RecipientKind.DEFENCE  # recorded wrongly, corrected by the platform administrator
+    cps.save(update_fields=["recipient_kind"])
+    assert not may_download_sensitive_part(cps, two_parts)
+    _login(client, cps)
+    assert client.get(f"/bundles/{two_parts.pk}/sensitive/download/").status_code == 404
+    assert client.get(f"/bundles/{two_parts.pk}/download/").status_code == 200  # the served part is still theirs
 
 
 def test_a_share_must_say_which_parts(two_parts, carla, owen):

@@ -335,14 +335,15 @@ def test_another_schemes_administrator_cannot_find_the_person(hana, invited):
 def test_a_platform_superuser_invites_a_court_recipient_who_lands_in_their_inbox(
     client, root, django_capture_on_commit_callbacks
 ):
-    response = _add_person(
-        _signed_in(client, root),
-        django_capture_on_commit_callbacks,
-        email="cara@cps.example",
-        full_name="Cara Crown",
-        roles=["court_recipient"],
-    )
+    signed_in = _signed_in(client, root)
+    fields = {"email": "cara@cps.example", "full_name": "Cara Crown", "roles": ["court_recipient"]}
+    response = _add_person(signed_in, django_capture_on_commit_callbacks, **fields)
+    # A court / CPS recipient is recorded as receiving bundles for a court, the defence or the CPS.
+    assert "Choose whether they receive bundles for a court, the defence or the CPS" in response.content.decode()
+    assert not User.objects.filter(email="cara@cps.example").exists()
+    response = _add_person(signed_in, django_capture_on_commit_callbacks, **fields, recipient_kind="cps")
     assert response.status_code == 302
+    assert User.objects.get(email="cara@cps.example").recipient_kind == "cps"
     link = _path(_link_from_outbox("cara@cps.example"))
     client = Client()
     assert client.post(link, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})["Location"] == reverse("mfa_index")
