@@ -126,6 +126,14 @@ class BundleShareForm(forms.ModelForm):
             "until": {"required": "Enter the date and time the share ends"},
         }
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        recipient, parts = cleaned.get("recipient"), cleaned.get("parts")
+        refusal = services.parts_refusal(recipient, parts) if recipient and parts else None
+        if refusal:
+            self.add_error("parts", refusal)
+        return cleaned
+
 
 @admin.register(BundleShare)
 class BundleShareAdmin(SchemeScopedAdmin):

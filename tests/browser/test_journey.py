@@ -180,6 +180,7 @@ def test_the_whole_scheme_from_invitation_to_a_verified_court_bundle(
         root.get_by_label("E-mail address").fill("carla@court.example")
         root.get_by_label("Full name").fill("Carla Clerk")
         root.get_by_label("Court / CPS recipient", exact=True).check()
+        root.get_by_label("Receives bundles as").select_option(label="Court")  # the served bundle only, ever
         root.locator("input[name=_save]").click()
         expect(root.locator("body")).to_contain_text("Added Carla Clerk")
         journey.look(root, "court user invited")
@@ -519,6 +520,12 @@ def test_the_whole_scheme_from_invitation_to_a_verified_court_bundle(
         owen.get_by_role("link", name="Share with a court or CPS recipient").click()
         journey.look(owen, "share form")
         owen.get_by_label("Court or CPS recipient").select_option(label="Carla Clerk")
+        # Carla receives bundles for a court: the sensitive part is refused on the form, the choice kept.
+        owen.get_by_label("CPS prosecutor: the served bundle and the sensitive part").check()
+        owen.locator("input[name=_save]").click()
+        expect(owen.locator("#content-main")).to_contain_text("The sensitive part goes to a CPS prosecutor only")
+        journey.look(owen, "sensitive part refused")
+        owen.get_by_label("Court or defence: the served bundle only").check()
         mail.outbox.clear()
         owen.locator("input[name=_save]").click()
         expect(owen.locator(".messagelist")).to_contain_text("Shared ")

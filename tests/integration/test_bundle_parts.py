@@ -240,8 +240,8 @@ def test_only_a_cps_prosecutor_can_be_given_the_sensitive_part(two_parts, carla,
     until = timezone.now() + timedelta(days=1)
     for kind, says in (
         ("", "is not recorded as one"),
-        ("court", "receives bundles as court"),
-        ("defence", "as defence"),
+        ("court", "receives bundles for a court"),
+        ("defence", "for the defence"),
     ):
         carla.recipient_kind = kind
         carla.save(update_fields=["recipient_kind"])
