@@ -148,7 +148,8 @@ def job_run(*, job_id: int, fn: Callable[[Job], dict | None]) -> None:
 def _finish(job: Job, state: str, *, error: str = "", result: dict | None = None) -> None:
     fields: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "heartbeat_at": timezone.now()}
     if state == Job.State.SUCCEEDED:
-        fields.update(progress=100, stage="Finished", result=result or {})
+        # An earlier attempt's error no longer describes the job: a finished job shows none.
+        fields.update(progress=100, stage="Finished", result=result or {}, last_error="")
     if error:
         fields["last_error"] = error[:2000]
     Job.objects.filter(pk=job.pk).update(**fields)

@@ -94,6 +94,31 @@ def test_a_failing_job_goes_back_to_the_queue_until_its_attempts_run_out(db):
     assert job.state == Job.State.FAILED and job.last_error == "Failed after 2 attempts: disk full"
 
 
+def test_a_job_that_succeeds_after_a_failed_attempt_no_longer_shows_the_old_error(db):
+    from portal.jobs import job_complete, job_run
+
+    attempts = []
+
+    def flaky(job):
+        attempts.append(job.attempts)
+        if len(attempts) == 1:
+            raise OSError("disk full")
+        return {"ok": True}
+
+    job = Job.objects.create(kind="portal.ping", max_attempts=3)
+    job_run(job_id=job.pk, fn=flaky)
+    job.refresh_from_db()
+    assert job.last_error == "Attempt 1: disk full"
+    job_run(job_id=job.pk, fn=flaky)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED and job.last_error == "" and job.result == {"ok": True}
+    # A handed-off job finished by its last part clears it too.
+    handed = Job.objects.create(kind="portal.ping", state=Job.State.RUNNING, last_error="Attempt 1: broker")
+    job_complete(job_id=handed.pk)
+    handed.refresh_from_db()
+    assert handed.state == Job.State.SUCCEEDED and handed.last_error == ""
+
+
 @pytest.mark.redis
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
