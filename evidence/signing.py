@@ -29,9 +29,29 @@ def _folder() -> Path:
     return Path(settings.PORTAL_SIGNING_EARLIER_DIR)
 
 
+class RecordUnreadable(ValidationError):
+    """The record of the scheme's earlier certificates cannot be read: a fault for the portal's operator,
+    not a verdict on any bundle."""
+
+
 def _index() -> dict:
     path = _folder() / INDEX
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        index = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RecordUnreadable(
+            f"The portal cannot read its record of the scheme's signing certificates, {path} ({exc}). Restore it "
+            "from the backup of that folder; until then no bundle can be signed or checked against earlier "
+            "certificates."
+        ) from exc
+    if not isinstance(index, dict):
+        raise RecordUnreadable(
+            f"The portal's record of the scheme's signing certificates, {path}, is not the list it keeps. Restore "
+            "it from the backup of that folder."
+        )
+    return index
 
 
 def _write_index(index: dict) -> None:

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from evidence.bundles import newer_version
 from evidence.models import HandoverBundle
 from evidence.policy import may_download_bundle, may_download_sensitive_part, may_verify_bundles
-from evidence.signing import describe_signer, verify_for_scheme
+from evidence.signing import RecordUnreadable, describe_signer, verify_for_scheme
 from evidence.uploads import HashedUpload, HashingFileUploadHandler, discard
 from evidence.verify import Report, sha256_of
 from portal import ratelimit
@@ -34,7 +34,12 @@ FIELD = "bundle"  # the file input's name; its id is "bundle-file"
 # verifier's wording; a failure not listed here still shows, under the general headline.
 GENERAL_HEADLINE = "This file did not pass verification"
 NOT_A_BUNDLE = "This is not a bundle file"
+PORTAL_FAULT = (
+    "the portal could not check this file: its record of the scheme's signing certificates cannot be read. Nothing "
+    "is known to be wrong with the file; try again later, and tell the scheme that sent it"
+)
 HEADLINES = (
+    ("the portal could not check this file", "The portal could not check this file"),
     ("neither a PDF nor", NOT_A_BUNDLE),
     ("not a readable ZIP", NOT_A_BUNDLE),
     ("expected one bundle PDF", "This package does not hold one bundle PDF"),
@@ -207,6 +212,10 @@ def _signed_pdf_sha256(upload: HashedUpload) -> str:
 def _verify(upload: HashedUpload) -> Report:
     try:
         return verify_for_scheme(Path(upload.temp_path))
+    except RecordUnreadable:
+        # The portal's own fault, not the file's: the operator reads the detail in the log.
+        logger.error("bundle verification could not read the signing certificates' record", exc_info=True)
+        return Report().fail(PORTAL_FAULT)
     except Exception as exc:  # a damaged upload (a ZIP member failing its CRC, say) is a failure, not a crash
         logger.warning("bundle verification could not read an upload: %r", exc, exc_info=True)
         return Report().fail(f"the file could not be read to the end ({exc})")

@@ -101,3 +101,21 @@ def test_a_revoked_certificate_is_reported_by_every_verifier_and_never_signs_aga
     )
     with pytest.raises(ValidationError, match="signing certificate has been revoked"):
         signing_pair()
+
+
+@pytest.mark.parametrize("damage", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+def test_an_unreadable_certificate_record_is_the_portals_fault_said_plainly(
+    rotated, built, signing_key, tmp_path, signed_in, settings, damage
+):
+    """Not "the file is damaged": the court's file may be fine; the operator is told which file to restore."""
+    record = Path(settings.PORTAL_SIGNING_EARLIER_DIR) / "certificates.json"
+    record.write_bytes(damage)
+    path = tmp_path / "v1.pdf"
+    path.write_bytes(stored_bytes(built.pdf_name))
+    with pytest.raises(CommandError, match=r"cannot read its record|is not the list it keeps") as refused:
+        call_command("verify_bundle", str(path), stdout=io.StringIO())
+    assert str(record) in str(refused.value) and "Restore it from the backup" in str(refused.value)
+    page = _page(signed_in, path.read_bytes())
+    assert "The portal could not check this file" in page and "damaged" not in page
+    with pytest.raises(ValidationError, match="Restore it"):
+        signing_pair()  # no bundle is signed while the record of revocations cannot be read

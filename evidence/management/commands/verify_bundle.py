@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from evidence.bundles import newer_version
 from evidence.models import Exhibit, HandoverBundle, Statement
-from evidence.signing import describe_signer, verify_for_scheme
+from evidence.signing import RecordUnreadable, describe_signer, verify_for_scheme
 from evidence.verify import expect_urn as expect
 from evidence.verify import quiet_libraries, sha256_file
 
@@ -30,7 +30,10 @@ class Command(BaseCommand):
         if not bundle.is_file():
             raise CommandError(f"No file at {bundle}.")
         quiet_libraries()
-        report = verify_for_scheme(bundle, cert)
+        try:
+            report = verify_for_scheme(bundle, cert)
+        except RecordUnreadable as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
         if report.ok and expect_urn is not None:
             report = expect(report, expect_urn)
         if report.case:
