@@ -64,16 +64,11 @@ def schedules_unsigned(tasking: Tasking) -> list[str]:
     return missing
 
 
-def may_sign_schedules(user: User, tasking: Tasking) -> bool:
-    """The disclosure officer's act: a supervising officer of the tasking's scheme who may request its bundle."""
-    from evidence.policy import may_request_bundle
-
-    return may_request_bundle(user, tasking)
-
-
 def schedule_sign(*, tasking: Tasking, schedule: str, by: User, digest: str) -> ScheduleSignature:
     """Sign the schedule as the disclosure officer saw it: `digest` is of the items shown when they chose to
     sign, so an item added meanwhile is not signed for unseen."""
+    from evidence.policy import may_sign_schedules
+
     if not may_sign_schedules(by, tasking):
         raise PermissionDenied("Only a supervising officer of the tasking's scheme signs its disclosure schedules.")
     if schedule not in SCHEDULES:

@@ -165,6 +165,39 @@ def may_download_bundle(user: User, bundle, *, at: datetime | None = None) -> bo
     return BundleShare.objects.filter(bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now).exists()
 
 
+def receives_sensitive_parts(person: User) -> bool:
+    """A bundle's sensitive part goes to someone recorded as a CPS prosecutor, never to a court or the
+    defence: the one test, for sharing and for every download."""
+    return person.recipient_kind == User.RecipientKind.CPS
+
+
+def sensitive_part_refusal(recipient: User, parts: str) -> str | None:
+    """Why `recipient` may not be given these parts of a bundle, or None: the sensitive part goes to a
+    recipient recorded as a CPS prosecutor, never to a court or the defence."""
+    from evidence.models import BundleShare
+
+    if parts != BundleShare.Parts.BOTH or receives_sensitive_parts(recipient):
+        return None
+    name = recipient.get_full_name() or recipient.email
+    if recipient.recipient_kind:
+        kind = {User.RecipientKind.COURT: "a court", User.RecipientKind.DEFENCE: "the defence"}[
+            recipient.recipient_kind
+        ]
+        return (
+            f"The sensitive part goes to a CPS prosecutor only: {name} receives bundles for {kind}. Share the "
+            "served bundle only."
+        )
+    return (
+        f"The sensitive part goes to a CPS prosecutor only: {name} is not recorded as one. Share the served bundle "
+        "only, or ask a platform administrator to record them."
+    )
+
+
+def may_sign_schedules(user: User, tasking) -> bool:
+    """The disclosure officer's act: a supervising officer of the tasking's scheme who may request its bundle."""
+    return may_request_bundle(user, tasking)
+
+
 def may_download_sensitive_part(user: User, bundle, *, at: datetime | None = None) -> bool:
     """The sensitive part (authorisation, persona and conduct, protected identities, MG6D): officers of the
     bundle's scheme, and a CPS recipient whose share in force gives both parts — never a court or defence
@@ -177,7 +210,7 @@ def may_download_sensitive_part(user: User, bundle, *, at: datetime | None = Non
 
     if roles.has_role(user, roles.OFFICER) and user.scheme_id == bundle.tasking.scheme_id:
         return True
-    if user.recipient_kind != User.RecipientKind.CPS:  # checked at every request: a court user never has it
+    if not receives_sensitive_parts(user):  # checked at every request: a court user never has it
         return False
     now = at or timezone.now()
     return BundleShare.objects.filter(

@@ -17,6 +17,7 @@ from evidence.policy import (
     authorisation_problem,
     may_acknowledge_alert,
     may_share_bundle,
+    sensitive_part_refusal,
     submission_decision,
 )
 from portal.audit import audit_record
@@ -454,28 +455,6 @@ def note_add(*, tasking: Tasking, author: User, text: str):
     return note
 
 
-def parts_refusal(recipient: User, parts: str) -> str | None:
-    """Why `recipient` may not be given these parts of a bundle, or None: the sensitive part goes to a
-    recipient recorded as a CPS prosecutor, never to a court or the defence."""
-    from evidence.models import BundleShare
-
-    if parts != BundleShare.Parts.BOTH or recipient.recipient_kind == User.RecipientKind.CPS:
-        return None
-    name = recipient.get_full_name() or recipient.email
-    if recipient.recipient_kind:
-        kind = {User.RecipientKind.COURT: "a court", User.RecipientKind.DEFENCE: "the defence"}[
-            recipient.recipient_kind
-        ]
-        return (
-            f"The sensitive part goes to a CPS prosecutor only: {name} receives bundles for {kind}. Share the "
-            "served bundle only."
-        )
-    return (
-        f"The sensitive part goes to a CPS prosecutor only: {name} is not recorded as one. Share the served bundle "
-        "only, or ask a platform administrator to record them."
-    )
-
-
 def bundle_share(*, bundle, recipient: User, until: datetime, by: User, parts: str = "served"):
     """Share a ready bundle with a court / CPS recipient until a date (audited as a disclosure): the served
     bundle only (court, defence), or with its sensitive part too (CPS)."""
@@ -492,7 +471,7 @@ def bundle_share(*, bundle, recipient: User, until: datetime, by: User, parts: s
         raise ValidationError("Choose a date in the future for the share to end.")
     if parts not in BundleShare.Parts.values:
         raise ValidationError("Choose what the recipient gets: the served bundle only, or both parts (CPS only).")
-    refusal = parts_refusal(recipient, parts)
+    refusal = sensitive_part_refusal(recipient, parts)
     if refusal:
         raise ValidationError(refusal)
     with transaction.atomic():

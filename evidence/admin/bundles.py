@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from evidence import services
 from evidence.admin.common import ReferenceColumnsMixin, hash_html
 from evidence.models import BundleAccess, BundleShare, HandoverBundle
-from evidence.policy import may_download_bundle, may_follow_bundle, may_share_bundle
+from evidence.policy import may_download_bundle, may_follow_bundle, may_share_bundle, sensitive_part_refusal
 from portal import roles
 from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
 from portal.display import when
@@ -129,7 +129,7 @@ class BundleShareForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         recipient, parts = cleaned.get("recipient"), cleaned.get("parts")
-        refusal = services.parts_refusal(recipient, parts) if recipient and parts else None
+        refusal = sensitive_part_refusal(recipient, parts) if recipient and parts else None
         if refusal:
             self.add_error("parts", refusal)
         return cleaned

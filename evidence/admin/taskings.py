@@ -21,7 +21,13 @@ from django.views.decorators.http import require_POST
 from evidence import services
 from evidence.admin.common import TYPE_LABELS, EvidenceContentInline, ReadOnlyInline, ReferenceColumnsMixin, short
 from evidence.models import Assignment, ContemporaneousNote, Exhibit, HandoverBundle, Statement, Tasking
-from evidence.policy import may_download_bundle, may_follow_bundle, may_share_bundle, tasking_problems
+from evidence.policy import (
+    may_download_bundle,
+    may_follow_bundle,
+    may_share_bundle,
+    may_sign_schedules,
+    tasking_problems,
+)
 from portal import roles
 from portal.admin import SchemeScopedAdmin
 from portal.display import EMPTY
@@ -369,7 +375,7 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
         tasking = self.get_object(request, unquote(object_id))
         if tasking is None or schedule not in disclosure.SCHEDULES or not self.has_view_permission(request, tasking):
             raise Http404("No such schedule.")
-        may_sign = disclosure.may_sign_schedules(request.user, tasking)
+        may_sign = may_sign_schedules(request.user, tasking)
         if request.method == "POST":
             if not may_sign:
                 raise PermissionDenied
