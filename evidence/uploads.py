@@ -20,6 +20,9 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload, Uploa
 from django.http import HttpRequest
 from django.utils._os import safe_makedirs
 
+from portal import partial_uploads
+from portal.partial_uploads import upload_temp_dir
+
 __all__ = [
     "CHUNK_SIZE",
     "HEAD_SIZE",
@@ -47,12 +50,6 @@ _CANNOT_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOP
 def max_upload_bytes() -> int:
     """The per-request cap on uploaded file bytes, read at call time so tests and deployments can change it."""
     return int(getattr(settings, "PORTAL_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
-
-
-def upload_temp_dir() -> str | None:
-    """Where partial uploads are spooled (None: the system default). Put it on the storage's filesystem so
-    promote() is a rename, not a copy."""
-    return getattr(settings, "PORTAL_UPLOAD_TEMP_DIR", None) or None
 
 
 class UploadTooLarge(StopUpload):
@@ -164,7 +161,7 @@ class _Spool:
         # Our own name, never the client's: nothing they send reaches a path. delete=False because the
         # finished file must outlive this handle until promote() moves it; the finalizer covers crashes.
         self._fh = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives across many receive calls
-            mode="wb", dir=temp_dir, prefix="upload-", suffix=".part", delete=False
+            mode="wb", dir=temp_dir, prefix=partial_uploads.PREFIX, suffix=partial_uploads.SUFFIX, delete=False
         )
         self.path = self._fh.name
         self._cleanup = weakref.finalize(self, _unlink_quietly, self.path)

@@ -341,6 +341,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A job whose broker message is lost, or whose worker died, is found by this sweep and sent again.
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "portal.jobs_sweep", "schedule": float(env_int("PORTAL_SWEEP_SECONDS", 60, minimum=5))},
+    # Partial uploads a killed web worker left behind (where the worker shares the web machine's disk).
+    "partial-uploads-sweep": {"task": "portal.partial_uploads_sweep", "schedule": 600.0},
     # Records lapsed or cancelled authorisations (the policy already refuses at once) and tells the handler.
     "evidence-freeze-lapsed-taskings": {"task": "evidence.freeze_lapsed_taskings", "schedule": 300.0},
     # Daily, early morning UK time: vetting, integrity-review and screening expiry reminders.
@@ -385,6 +387,10 @@ PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 PORTAL_MAX_UPLOAD_BYTES = env_int("PORTAL_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024)
 PORTAL_UPLOAD_TEMP_DIR = env_str("PORTAL_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))
 Path(PORTAL_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# A partial upload nobody has written to for this long was left by a web worker that stopped mid-upload
+# (portal.partial_uploads): removed at start-up and by the periodic sweep. Bytes are written as they arrive,
+# so this is the longest a client may stall mid-upload, not the longest upload.
+PORTAL_UPLOAD_STALE_SECONDS = env_int("PORTAL_UPLOAD_STALE_SECONDS", 3600, minimum=60)
 
 # How long authorisations last when the officer does not say otherwise (RIPA 2000 periods).
 PORTAL_AUTHORISATION_HOURS_URGENT = env_int("PORTAL_AUTHORISATION_HOURS_URGENT", 72, minimum=1)

@@ -1,4 +1,5 @@
-"""Thin Celery tasks of the ground floor: the job sweep and a job that proves a worker answers."""
+"""Thin Celery tasks of the ground floor: the job and partial-upload sweeps, and a job that proves a worker
+answers."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from celery import shared_task
 
 from portal.jobs import job_progress, job_task, jobs_sweep
 from portal.models import Job
+from portal.partial_uploads import partial_uploads_sweep
 
 
 @shared_task(name="portal.jobs_sweep", ignore_result=True)
 def jobs_sweep_task() -> dict[str, int]:
     return jobs_sweep()
+
+
+@shared_task(name="portal.partial_uploads_sweep", ignore_result=True)
+def partial_uploads_sweep_task() -> dict[str, int]:
+    result = partial_uploads_sweep()
+    return {"removed": result.removed, "removed_bytes": result.removed_bytes, "kept": result.kept}
 
 
 @job_task("portal.ping")
