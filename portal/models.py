@@ -228,3 +228,18 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class FallbackCacheEntry(models.Model):
+    """The table portal.cache.FailoverCache uses while Redis is down: the schema of Django's DatabaseCache
+    (what `createcachetable` would make), created by a migration so every deployment has it."""
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "portal_cache_fallback"
+
+    def __str__(self) -> str:
+        return self.cache_key

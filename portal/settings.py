@@ -126,7 +126,18 @@ if not CACHE_URL:
         }
     }
 elif CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    # Redis, with the database standing in while Redis does not answer (portal/cache.py): an outage of the
+    # cache must neither stop sign-in nor lift its rate limits. Short timeouts: a dead Redis costs little.
+    CACHES = {
+        "default": {
+            "BACKEND": "portal.cache.FailoverCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "retry_seconds": env_int("PORTAL_CACHE_RETRY_SECONDS", 10, minimum=1),
+                "redis": {"socket_connect_timeout": 1, "socket_timeout": 2},
+            },
+        }
+    }
 elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:

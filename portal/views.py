@@ -55,15 +55,28 @@ def _broker_ok() -> tuple[bool, str]:
         return False, "unavailable"
 
 
+def _cache_state() -> str:
+    """The shared cache: "ok", or, while Redis does not answer, that the database stands in for it."""
+    from django.core.cache import cache
+
+    ping = getattr(cache, "ping", None)  # portal.cache.FailoverCache; the embedded file cache cannot be down
+    if ping is None or ping():
+        return "ok"
+    return "unavailable: rate limits are kept in the database meanwhile"
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers and monitoring: 200 when the database and the broker both answer."""
+    """For load balancers and monitoring: 200 when the database and the broker both answer ("degraded"
+    while the cache does not: people can still sign in, rate limits still count); 503 otherwise."""
     db_ok, db_state = _database_ok()
     broker_ok, broker_state = _broker_ok()
+    cache_state = _cache_state()
     healthy = db_ok and broker_ok
+    status = "unavailable" if not healthy else ("ok" if cache_state == "ok" else "degraded")
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "database": db_state, "broker": broker_state},
+        {"status": status, "database": db_state, "broker": broker_state, "cache": cache_state},
         status=200 if healthy else 503,
     )
 

@@ -11,14 +11,14 @@ def test_it_answers_200_when_database_and_broker_answer(client, db, use_broker):
     use_broker(settings.CELERY_BROKER_URL)  # the configured broker: Redis in CI, SQLite embedded
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "cache": "ok"}
 
 
 def test_it_answers_503_naming_the_broker_when_the_broker_is_down(client, db, use_broker):
     use_broker(f"redis://127.0.0.1:{free_port()}/0")
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "broker": "unavailable"}
+    assert response.json() == {"status": "unavailable", "database": "ok", "broker": "unavailable", "cache": "ok"}
 
 
 def test_it_answers_503_naming_the_database_when_the_database_is_down(client, db, monkeypatch):
