@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -28,9 +29,11 @@ __all__ = [
     "HEAD_SIZE",
     "HashedUpload",
     "HashingFileUploadHandler",
+    "NoSpaceForUpload",
     "UploadLengthMismatch",
     "UploadTooLarge",
     "discard",
+    "is_no_space",
     "max_upload_bytes",
     "promote",
     "receive_stream",
@@ -45,6 +48,10 @@ DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 _MULTIPART_SLACK = 1024 * 1024
 # link() failures that mean "this filesystem pair cannot hard-link", so copying is the way across.
 _CANNOT_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+# Errors that mean "the disk (or the account's quota on it) is full": the upload cannot be kept now.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+logger = logging.getLogger(__name__)
 
 
 def max_upload_bytes() -> int:
@@ -74,6 +81,31 @@ class UploadLengthMismatch(UploadFileException):
         super().__init__(f"Upload declared {declared} bytes but {received} arrived.")
         self.declared = declared
         self.received = received
+
+
+class NoSpaceForUpload(UploadFileException):
+    """The disk holding partial uploads (or the storage) is full. Nothing of the upload is kept; the rest of
+    the request body has been read, so the client receives the answer instead of a broken connection."""
+
+    def __init__(self, cause: OSError, *, folder: str | None = None) -> None:
+        super().__init__(f"No room to store the upload: {cause.strerror or cause}")
+        self.cause = cause
+        self.folder = folder
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """True for an error that means the disk or its quota is full (also when storage raised it)."""
+    return isinstance(exc, NoSpaceForUpload) or (isinstance(exc, OSError) and exc.errno in _NO_SPACE)
+
+
+def _no_space(exc: OSError, folder: str | None) -> NoSpaceForUpload:
+    logger.error(
+        "An upload was refused because the disk is full (%s) in %s. Free space there, or move "
+        "PORTAL_UPLOAD_TEMP_DIR and the storage to a larger disk.",
+        exc.strerror or exc,
+        folder or tempfile.gettempdir(),
+    )
+    return NoSpaceForUpload(exc, folder=folder)
 
 
 def _unlink_quietly(path: str) -> None:
@@ -158,11 +190,17 @@ class _Spool:
     """One temporary file being written, hashed and measured in the same pass."""
 
     def __init__(self, temp_dir: str | None) -> None:
+        self._dir = temp_dir
         # Our own name, never the client's: nothing they send reaches a path. delete=False because the
         # finished file must outlive this handle until promote() moves it; the finalizer covers crashes.
-        self._fh = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives across many receive calls
-            mode="wb", dir=temp_dir, prefix=partial_uploads.PREFIX, suffix=partial_uploads.SUFFIX, delete=False
-        )
+        try:
+            self._fh = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives across many receive calls
+                mode="wb", dir=temp_dir, prefix=partial_uploads.PREFIX, suffix=partial_uploads.SUFFIX, delete=False
+            )
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise _no_space(exc, temp_dir) from exc
+            raise
         self.path = self._fh.name
         self._cleanup = weakref.finalize(self, _unlink_quietly, self.path)
         self._sha = hashlib.sha256()
@@ -173,15 +211,25 @@ class _Spool:
         self._sha.update(data)
         if len(self._head) < HEAD_SIZE:
             self._head += data[: HEAD_SIZE - len(self._head)]
-        self._fh.write(data)
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise _no_space(exc, self._dir) from exc
+            raise
         self.size += len(data)
 
     def finish(self, **details: Any) -> HashedUpload:
-        self._fh.flush()
-        # The hash is about to be recorded as the exhibit's identity: make sure the bytes it describes
-        # survive a crash, not just sit in the page cache.
-        os.fsync(self._fh.fileno())
-        self._fh.close()
+        try:
+            self._fh.flush()
+            # The hash is about to be recorded as the exhibit's identity: make sure the bytes it describes
+            # survive a crash, not just sit in the page cache.
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise _no_space(exc, self._dir) from exc
+            raise
         upload = HashedUpload(
             temp_path=self.path, size=self.size, sha256=self._sha.hexdigest(), head=bytes(self._head), **details
         )
@@ -190,7 +238,8 @@ class _Spool:
 
     def abort(self) -> None:
         try:
-            self._fh.close()
+            with contextlib.suppress(OSError):  # a full disk refuses even the last buffered bytes: unlinked anyway
+                self._fh.close()
         finally:
             self._cleanup()  # unlinks once; later calls do nothing
 
@@ -207,6 +256,8 @@ class HashingFileUploadHandler(FileUploadHandler):
 
     PORTAL_MAX_UPLOAD_BYTES caps the file bytes of the whole request, so N files cannot fill N times the
     disk. Past the cap Django stops reading; every file of the request is deleted and `refused` says why.
+    When the disk is full, every file of the request is deleted too, the rest of the body is read and
+    dropped (so the client gets the answer, not a broken connection) and `no_space` says so.
     """
 
     chunk_size = CHUNK_SIZE
@@ -216,6 +267,7 @@ class HashingFileUploadHandler(FileUploadHandler):
         self.max_bytes = max_upload_bytes()
         self.temp_dir = upload_temp_dir()
         self.refused: UploadTooLarge | None = None
+        self.no_space: NoSpaceForUpload | None = None
         self._declared_body: int | None = None
         self._received = 0
         self._spool: _Spool | None = None
@@ -235,27 +287,41 @@ class HashingFileUploadHandler(FileUploadHandler):
         fields_cap, declared = settings.DATA_UPLOAD_MAX_MEMORY_SIZE, self._declared_body
         if None not in (fields_cap, declared) and declared > self.max_bytes + fields_cap + _MULTIPART_SLACK:
             self._refuse(UploadTooLarge(limit=self.max_bytes, size=declared, declared=True))
-        self._spool = _Spool(self.temp_dir)
+        if self.no_space is not None:
+            return  # the disk is full: the rest of the body is read and dropped
+        try:
+            self._spool = _Spool(self.temp_dir)
+        except NoSpaceForUpload as exc:
+            self._ran_out_of_space(exc)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self._received += len(raw_data)
         if self._received > self.max_bytes:
             self._refuse(UploadTooLarge(limit=self.max_bytes, size=self._received, declared=False))
-        assert self._spool is not None  # Django calls new_file() before any chunk
-        self._spool.write(raw_data)
+        if self._spool is None:
+            return None  # after a full disk: dropped
+        try:
+            self._spool.write(raw_data)
+        except NoSpaceForUpload as exc:
+            self._ran_out_of_space(exc)
         return None  # we consumed the chunk: no later handler gets it
 
     def file_complete(self, file_size: int) -> HashedUpload | None:
         spool, self._spool = self._spool, None
         if spool is None:
             return None
-        upload = spool.finish(
-            name=self.file_name,
-            content_type=self.content_type or "",
-            charset=self.charset,
-            content_type_extra=self.content_type_extra,
-            field_name=self.field_name,
-        )
+        try:
+            upload = spool.finish(
+                name=self.file_name,
+                content_type=self.content_type or "",
+                charset=self.charset,
+                content_type_extra=self.content_type_extra,
+                field_name=self.field_name,
+            )
+        except NoSpaceForUpload as exc:
+            spool.abort()
+            self._ran_out_of_space(exc)
+            return None
         self._completed.append(upload)
         return upload
 
@@ -278,6 +344,11 @@ class HashingFileUploadHandler(FileUploadHandler):
         spool, self._spool = self._spool, None
         if spool is not None:
             spool.abort()
+
+    def _ran_out_of_space(self, exc: NoSpaceForUpload) -> None:
+        # All or nothing, as for a request over the cap; but Django keeps reading, so the client is answered.
+        self.no_space = exc
+        self.abort()
 
     def _refuse(self, exc: UploadTooLarge) -> None:
         # All or nothing: a request over the cap keeps none of its files, including ones already complete.
@@ -314,7 +385,11 @@ def receive_stream(
             raise UploadTooLarge(limit=max_bytes, size=declared_length, declared=True)
     # Past the declared length the body is wrong whatever follows: stop there instead of at max_bytes.
     stop_after = max_bytes if declared_length is None else declared_length
-    spool = _Spool(temp_dir)
+    try:
+        spool = _Spool(temp_dir)
+    except NoSpaceForUpload:
+        _drain(stream, stop_after, chunk_size)
+        raise
     try:
         readinto = getattr(stream, "readinto", None)
         if readinto is not None:
@@ -331,9 +406,21 @@ def receive_stream(
         if declared_length is not None and spool.size != declared_length:
             raise UploadLengthMismatch(declared=declared_length, received=spool.size)
         return spool.finish(name=name, content_type=content_type)
+    except NoSpaceForUpload:
+        spool.abort()
+        # Read the rest and drop it: answering while the body still arrives breaks the client's connection,
+        # and the volunteer would see a network error instead of why. Never past what was declared (the
+        # request's own stream stops at its Content-Length).
+        _drain(stream, stop_after - spool.size, chunk_size)
+        raise
     except BaseException:
         spool.abort()
         raise
+
+
+def _drain(stream: _Readable, remaining: int, chunk_size: int) -> None:
+    while remaining > 0 and (data := stream.read(min(chunk_size, remaining))):
+        remaining -= len(data)
 
 
 def _check_length(size: int, stop_after: int, declared_length: int | None, max_bytes: int) -> None:

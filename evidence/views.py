@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from urllib.parse import unquote
 
@@ -40,15 +41,19 @@ from evidence.statements import statement_discard as statement_discard_draft
 from evidence.statements import statement_sign as sign_statement
 from evidence.uploads import (
     HashingFileUploadHandler,
+    NoSpaceForUpload,
     UploadLengthMismatch,
     UploadTooLarge,
     discard,
+    is_no_space,
     promote,
     receive_stream,
 )
 from portal.audit import audit_record
 from portal.models import AuditEvent
 from portal.permissions import holds_object_perm
+
+logger = logging.getLogger(__name__)
 
 
 def _tasking_or_404(user, tasking_id: int) -> Tasking:
@@ -141,8 +146,19 @@ def tasking_detail(request: HttpRequest, tasking_id: int) -> HttpResponse:
     )
 
 
+# Said on both upload paths when the disk holding uploads (or the storage) is full.
+NO_SPACE = (
+    "The portal has no room to store this file now. Nothing was kept. Try again later or tell your supervising officer."
+)
+
+
 def _exhibits_page(
-    request: HttpRequest, tasking_id: int, *, form: ExhibitForm | None = None, file_errors: list[str] | None = None
+    request: HttpRequest,
+    tasking_id: int,
+    *,
+    form: ExhibitForm | None = None,
+    file_errors: list[str] | None = None,
+    status: int | None = None,
 ) -> HttpResponse:
     file_errors = file_errors or []
     failed = form is not None and (bool(form.errors) or bool(file_errors))
@@ -165,7 +181,7 @@ def _exhibits_page(
         template="evidence/tasking_exhibits.html",
         context=context,
         problems=problems,
-        status=400 if failed else 200,
+        status=status or (400 if failed else 200),
     )
 
 
@@ -215,6 +231,9 @@ def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileU
                 "Nothing was stored. If it is a long video, ask your supervising officer how to hand it over."
             ],
         )
+    if handler.no_space is not None:
+        form.is_valid()  # what she filled in is shown again, with the reason at the file input
+        return _exhibits_page(request, tasking.pk, form=form, file_errors=[NO_SPACE], status=507)
     file_errors: list[str] = []
     try:
         valid = form.is_valid()
@@ -231,6 +250,11 @@ def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileU
     except ValidationError as exc:
         # About the file itself (its type, or a SHA-256 that changed on the way): said at the file input.
         file_errors += exc.messages
+    except OSError as exc:
+        if not is_no_space(exc):  # moving it into storage found the disk full: the record was rolled back
+            raise
+        logger.error("An exhibit could not be moved into storage: the disk is full (%s).", exc)
+        return _exhibits_page(request, tasking.pk, form=form, file_errors=[NO_SPACE], status=507)
     finally:
         if upload is not None:
             discard(upload)  # nothing is kept unless it was stored as an exhibit (promote moved it)
@@ -307,12 +331,19 @@ def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
         )
     except (UploadLengthMismatch, ValueError):
         return _json_errors(400, ["The upload was interrupted. Nothing was stored. Try again."])
+    except NoSpaceForUpload:
+        return _json_errors(507, [NO_SPACE])
     try:
         exhibit = _accept(request, tasking, upload, form.cleaned_data)
     except services.SubmissionRefused as exc:
         return _json_errors(403, [f"Nothing was stored: {exc}"])
     except ValidationError as exc:
         return _json_errors(400, exc.messages)
+    except OSError as exc:
+        if not is_no_space(exc):  # moving it into storage found the disk full: the record was rolled back
+            raise
+        logger.error("An exhibit could not be moved into storage: the disk is full (%s).", exc)
+        return _json_errors(507, [NO_SPACE])
     finally:
         discard(upload)
     return JsonResponse({"reference": exhibit.reference, "sha256": exhibit.sha256, "size": exhibit.size}, status=201)

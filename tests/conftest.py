@@ -11,8 +11,10 @@ The people (scheme "Lantern" unless said otherwise):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -438,6 +440,69 @@ def start_worker(tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+
+
+class WebServer:
+    """The portal under gunicorn, as production serves it (one sync worker), on the tests' database: for
+    what only a real server shows (a body left unread breaks the client's connection; Django's own test
+    server reads it for you). Sign in with a Client in the test (transactional_db) and send its cookie."""
+
+    def __init__(self, log: Path, extra_env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.log = log
+        self.extra_env = extra_env
+        self.process: subprocess.Popen | None = None
+
+    def _env(self) -> dict[str, str]:
+        """The test's settings as they are when the server starts (storage, upload folder, database)."""
+        env = {k: v for k, v in os.environ.items() if not v.startswith("memory://")}
+        return {
+            **env,
+            "DATABASE_URL": shared_database_url(),
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "PORTAL_PRIVATE_STORAGE": settings.STORAGES["default"].get("OPTIONS", {}).get("location", ""),
+            "PORTAL_UPLOAD_TEMP_DIR": settings.PORTAL_UPLOAD_TEMP_DIR,
+            **self.extra_env,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{self.port}"),
+                *("--workers", "1", "--timeout", "120", "--graceful-timeout", "5"),
+            ],
+            cwd=settings.BASE_DIR,
+            env=self._env(),
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if not port_answers(self.port, self.process, timeout=60):
+            raise RuntimeError(f"gunicorn did not start:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture
+def web_server(tmp_path) -> Iterator[WebServer]:
+    server = WebServer(tmp_path / "gunicorn.log", {})
+    yield server
+    server.stop()
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.25) -> bool:

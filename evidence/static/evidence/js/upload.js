@@ -201,7 +201,10 @@ function enhance(form) {
         for (const text of general) {
           problems.push({ text: `${file.name}: ${text}`, href: `#${fileFieldId}` });
         }
-        if (fields.length || answer.status === 403) {
+        if (answer.status === 507) {
+          // The portal's disk is full: the next files would meet the same answer after a whole upload each.
+          stopReason = "Not uploaded: the portal has no room to store files now. Choose this file again later.";
+        } else if (fields.length || answer.status === 403) {
           stopReason = "Not uploaded, because of the problem listed at the top of the page. Choose this file again once it is fixed.";
         }
       } else {
