@@ -363,6 +363,20 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Control tasks (recovery and housekeeping) have a queue of their own, so that after a crash the sweep does
+# not wait behind the chunk renders it is there to rescue. Every worker machine runs a second, one-slot
+# worker consuming only this queue (README: `celery -A portal worker -Q control -c 1`).
+PORTAL_CONTROL_QUEUE = "control"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    name: {"queue": PORTAL_CONTROL_QUEUE}
+    for name in (
+        "portal.jobs_sweep",
+        "portal.partial_uploads_sweep",
+        "evidence.freeze_lapsed_taskings",
+        "volunteers.expiry_reminders",
+    )
+}
 
 # --- Background jobs: the database row, not the broker, is the source of truth -------------------
 PORTAL_JOB_MAX_ATTEMPTS = env_int("PORTAL_JOB_MAX_ATTEMPTS", 5, minimum=1)

@@ -380,7 +380,17 @@ def use_broker():
 
 
 class Worker:
-    def __init__(self, broker_url: str, log: Path, extra_env: dict | None = None) -> None:
+    """A real Celery worker process (solo pool). By default it consumes both queues, the work and the
+    control tasks (the sweep); production runs a one-slot worker for the control queue beside each."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        log: Path,
+        extra_env: dict | None = None,
+        queues: str = "celery,control",
+        include: str = "",
+    ) -> None:
         env = {
             **os.environ,
             **(extra_env or {}),
@@ -405,6 +415,9 @@ class Worker:
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",
+                "-Q",
+                queues,
+                *(("--include", include) if include else ()),
                 "-n",
                 f"test-{os.getpid()}-{log.stem}@%h",
             ],
@@ -432,8 +445,8 @@ class Worker:
 def start_worker(tmp_path):
     workers: list[Worker] = []
 
-    def start(broker_url: str, **extra_env: str) -> Worker:
-        worker = Worker(broker_url, tmp_path / f"worker-{len(workers)}.log", extra_env)
+    def start(broker_url: str, queues: str = "celery,control", include: str = "", **extra_env: str) -> Worker:
+        worker = Worker(broker_url, tmp_path / f"worker-{len(workers)}.log", extra_env, queues, include)
         workers.append(worker)
         return worker
 

@@ -1,4 +1,5 @@
-"""Run the web server, a Celery worker and beat together; stop them all on Ctrl-C.
+"""Run the web server, the Celery workers (work, and control on a slot of its own) and beat together; stop
+them all on Ctrl-C.
 
 With --check it runs unattended instead: boots everything, waits for /healthz, sends one job through
 the real worker, then stops every process it started and exits 0 (or 1 with the reason).
@@ -86,8 +87,21 @@ class Command(BaseCommand):
                 "worker",
                 "--loglevel=INFO",
                 "--concurrency=2",
+                "--queues=celery",
                 "--hostname",
                 f"demo-{os.getpid()}@%h",
+            ],
+            # The sweep, reminders and freezes, on a slot of their own: never behind a long render.
+            "control": [
+                str(bin_dir / "celery"),
+                "-A",
+                "portal",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "--queues=control",
+                "--hostname",
+                f"demo-control-{os.getpid()}@%h",
             ],
             "beat": [str(bin_dir / "celery"), "-A", "portal", "beat", "--loglevel=INFO"],
         }
@@ -179,8 +193,8 @@ class Command(BaseCommand):
             self.stdout.write(line.rstrip())
         self.stdout.write("Current TOTP code for an account: make totp EMAIL=<address>")
         self.stdout.write(demo_seed_evidence().message)
-        self.stdout.write(f"Logs: {log_dir}/{prefix}web.log, {prefix}worker.log, {prefix}beat.log")
-        self.stdout.write("Press Ctrl-C to stop the web server, the worker and beat.")
+        self.stdout.write(f"Logs: {log_dir}/{prefix}web.log, {prefix}worker.log, {prefix}control.log, {prefix}beat.log")
+        self.stdout.write("Press Ctrl-C to stop the web server, the workers and beat.")
 
     def _wait_forever(self, processes: dict[str, subprocess.Popen]) -> None:
         while True:
