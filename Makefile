@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CSS := portal/static/portal/css/portal.css
 
-.PHONY: demo demo-check test lint bench prereqs install assets migrate totp clean
+.PHONY: demo demo-check test lint bench prereqs install install-dev assets migrate totp clean
 
 demo: prereqs install assets migrate  ## run the portal, a Celery worker and beat; Ctrl-C stops all
 	$(PY) manage.py run_demo
@@ -16,18 +16,18 @@ demo-check: prereqs install assets migrate  ## the same, unattended: boot, check
 TEST_WORKERS ?= 2
 JOURNEY_SCREENSHOTS ?= $(CURDIR)/var/journey-screenshots
 
-test: prereqs install assets  ## the whole suite (PostgreSQL/Redis/browser tests run when configured)
+test: prereqs install-dev assets  ## the whole suite (PostgreSQL/Redis/browser tests run when configured)
 	@rm -rf $(JOURNEY_SCREENSHOTS)
 	PORTAL_JOURNEY_SCREENSHOTS=$(JOURNEY_SCREENSHOTS) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile; \
 	status=$$?; \
 	if [ -d $(JOURNEY_SCREENSHOTS) ]; then echo "The browser journey's screenshots: $(JOURNEY_SCREENSHOTS)"; fi; \
 	exit $$status
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: install  ## benchmarks (minutes): not part of `make test` or CI
+bench: install-dev  ## benchmarks (minutes): not part of `make test` or CI
 	$(PY) bench/audit_chain.py
 	$(PY) bench/welfare_console.py
 	$(PY) bench/exhibit_upload.py
@@ -37,12 +37,18 @@ bench: install  ## benchmarks (minutes): not part of `make test` or CI
 prereqs:
 	@bash portal/scripts/prereqs.sh
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed  ## what production runs (requirements.txt)
+
+install-dev: $(VENV)/.installed-dev  ## and the test and lint tools (requirements-dev.txt)
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
