@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -502,3 +504,25 @@ class BundleAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} downloaded {self.bundle}, {when(self.at)}"
+
+
+class ResumableUpload(models.Model):
+    """An exhibit upload in progress over the resumable protocol (evidence.resumable): not evidence yet.
+    The bytes are in a partial file; `offset` is how many of them are durable. Removed when the upload
+    completes, is refused, is cancelled or expires."""
+
+    scheme_path = "tasking__scheme"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    tasking = models.ForeignKey(Tasking, on_delete=models.CASCADE, related_name="+")
+    length = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    details = models.JSONField(default=dict)  # the exhibit form's fields as she sent them
+    name = models.CharField(max_length=255, blank=True)  # her file's name, for display only
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Upload of {self.name or 'a file'}: {self.offset} of {self.length} bytes"

@@ -35,6 +35,14 @@ RETRY = {
 }
 
 
+@shared_task(name="evidence.expire_resumable_uploads", ignore_result=True)
+def expire_resumable_uploads_task() -> int:
+    """Resumable uploads nobody continued for PORTAL_RESUMABLE_EXPIRY_HOURS: partial file and row removed."""
+    from evidence.resumable import resumable_expire
+
+    return resumable_expire()
+
+
 @shared_task(name="evidence.freeze_lapsed_taskings", ignore_result=True)
 def freeze_lapsed_taskings_task() -> int:
     return len(taskings_freeze_lapsed())

@@ -2,13 +2,20 @@
 
 from django.urls import path
 
-from evidence import verify_views, views
+from evidence import resumable_views, verify_views, views
 
 urlpatterns = [
     path("taskings/", views.tasking_list, name="tasking_list"),
     path("taskings/<int:tasking_id>/", views.tasking_detail, name="tasking_detail"),
     path("taskings/<int:tasking_id>/exhibits/", views.exhibit_upload, name="exhibit_upload"),
     path("taskings/<int:tasking_id>/exhibits/stream/", views.exhibit_stream, name="exhibit_stream"),
+    # Resumable uploads (tus 1.0): the exhibits page's script uses these.
+    path("taskings/<int:tasking_id>/uploads/", resumable_views.uploads, name="resumable_uploads"),
+    path(
+        "taskings/<int:tasking_id>/uploads/<uuid:upload_id>",
+        resumable_views.upload,
+        name="resumable_upload",
+    ),
     path("exhibits/<int:exhibit_id>/download/", views.exhibit_download, name="exhibit_download"),
     path("bundles/", views.bundle_inbox, name="bundle_inbox"),
     path("bundles/verify/", verify_views.bundle_verify, name="bundle_verify"),

@@ -354,6 +354,8 @@ CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "portal.jobs_sweep", "schedule": float(env_int("PORTAL_SWEEP_SECONDS", 60, minimum=5))},
     # Partial uploads a killed web worker left behind (where the worker shares the web machine's disk).
     "partial-uploads-sweep": {"task": "portal.partial_uploads_sweep", "schedule": 600.0},
+    # Resumable uploads nobody continued for PORTAL_RESUMABLE_EXPIRY_HOURS.
+    "evidence-expire-resumable-uploads": {"task": "evidence.expire_resumable_uploads", "schedule": 3600.0},
     # Records lapsed or cancelled authorisations (the policy already refuses at once) and tells the handler.
     "evidence-freeze-lapsed-taskings": {"task": "evidence.freeze_lapsed_taskings", "schedule": 300.0},
     # Daily, early morning UK time: vetting, integrity-review and screening expiry reminders.
@@ -373,6 +375,7 @@ CELERY_TASK_ROUTES = {
     for name in (
         "portal.jobs_sweep",
         "portal.partial_uploads_sweep",
+        "evidence.expire_resumable_uploads",
         "evidence.freeze_lapsed_taskings",
         "volunteers.expiry_reminders",
     )
@@ -416,6 +419,9 @@ Path(PORTAL_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 # (portal.partial_uploads): removed at start-up and by the periodic sweep. Bytes are written as they arrive,
 # so this is the longest a client may stall mid-upload, not the longest upload.
 PORTAL_UPLOAD_STALE_SECONDS = env_int("PORTAL_UPLOAD_STALE_SECONDS", 3600, minimum=60)
+# A resumable upload (evidence.resumable) nobody has continued for this long is removed: long enough for a
+# volunteer to reopen her laptop the next working day. Its partial file counts against the upload folder.
+PORTAL_RESUMABLE_EXPIRY_HOURS = env_int("PORTAL_RESUMABLE_EXPIRY_HOURS", 72, minimum=1)
 
 # How long authorisations last when the officer does not say otherwise (RIPA 2000 periods).
 PORTAL_AUTHORISATION_HOURS_URGENT = env_int("PORTAL_AUTHORISATION_HOURS_URGENT", 72, minimum=1)

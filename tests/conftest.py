@@ -486,7 +486,7 @@ class WebServer:
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{self.port}"),
-                *("--workers", "1", "--timeout", "120", "--graceful-timeout", "5"),
+                *("--workers", "1", "--timeout", "120", "--graceful-timeout", "5", "--no-control-socket"),
             ],
             cwd=settings.BASE_DIR,
             env=self._env(),

@@ -313,7 +313,13 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         ROOT: root,
     }
     attempt = Attempt.objects.filter(user=vera.user).order_by("pk").first()
+    from evidence.models import ResumableUpload
+
+    resumable = ResumableUpload.objects.create(
+        user=vera.user, tasking=active, length=10, name="chat.txt", expires_at=timezone.now() + timedelta(days=1)
+    )
     ids = {
+        "resumable": str(resumable.pk),
         "active": active.pk,
         "closed": closed.pk,
         "harbour_tasking": theirs.pk,
@@ -569,6 +575,15 @@ PORTAL: dict[str, dict[str, Cell]] = {
         "closed": Cell(tasking("closed"), CLOSED_TASKING_PAGE),
     },
     "exhibit_stream": {"active": Cell(tasking("active"), POST_ONLY)},
+    # The resumable upload protocol answers the signed-out 401 (a script reads it, not a person); an upload
+    # in progress exists for the volunteer who started it only.
+    "resumable_uploads": {"active": Cell(tasking("active"), expect(405, anonymous=401))},
+    "resumable_upload": {
+        "vera's": Cell(
+            lambda ids: {"tasking_id": ids["active"], "upload_id": ids["resumable"]},
+            expect(404, anonymous=401, volunteer_assigned=405),
+        )
+    },
     "note_add": {
         "active": Cell(tasking("active"), TASKING_PAGE),
         "closed": Cell(tasking("closed"), CLOSED_TASKING_PAGE),
