@@ -171,6 +171,7 @@ def _exhibits_page(
             "problems": _exhibit_problems(form, file_errors) if failed else [],
             "exhibits": exhibits,
             "max_bytes": settings.PORTAL_MAX_UPLOAD_BYTES,
+            "chunk_bytes": settings.PORTAL_RESUMABLE_CHUNK_BYTES,
         }
 
     problems = [*(form.non_field_errors() if form is not None else []), *file_errors] if failed else []

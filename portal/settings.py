@@ -422,6 +422,8 @@ PORTAL_UPLOAD_STALE_SECONDS = env_int("PORTAL_UPLOAD_STALE_SECONDS", 3600, minim
 # A resumable upload (evidence.resumable) nobody has continued for this long is removed: long enough for a
 # volunteer to reopen her laptop the next working day. Its partial file counts against the upload folder.
 PORTAL_RESUMABLE_EXPIRY_HOURS = env_int("PORTAL_RESUMABLE_EXPIRY_HOURS", 72, minimum=1)
+# The most one request of a resumable upload carries: keep it under the reverse proxy's body-size limit.
+PORTAL_RESUMABLE_CHUNK_BYTES = env_int("PORTAL_RESUMABLE_CHUNK_BYTES", 32 * 1024**2, minimum=256 * 1024)
 
 # How long authorisations last when the officer does not say otherwise (RIPA 2000 periods).
 PORTAL_AUTHORISATION_HOURS_URGENT = env_int("PORTAL_AUTHORISATION_HOURS_URGENT", 72, minimum=1)

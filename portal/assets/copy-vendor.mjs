@@ -28,6 +28,10 @@ const PACKAGES = [
   },
 ];
 
+// Classic scripts: a package's self-contained browser build (UMD, sets a global), copied as it is apart
+// from its source-map comment. tus-js-client: window.tus, the resumable upload client upload.js uses.
+const SCRIPTS = [{ name: "tus-js-client", out: "tus-js-client", file: "dist/tus.min.js", licence: "LICENSE" }];
+
 function fail(message) {
   console.error(`copy-vendor: ${message}`);
   process.exit(1);
@@ -75,4 +79,21 @@ for (const pkg of PACKAGES) {
   }
   await copyFile(path.join(source, pkg.licence), path.join(out, "LICENSE.txt"));
   console.log(`copy-vendor: ${pkg.name} ${version} -> ${path.relative(root, out)}/ (${[...done].sort().join(", ")})`);
+}
+
+for (const pkg of SCRIPTS) {
+  const source = path.join(root, "node_modules", ...pkg.name.split("/"));
+  if (!existsSync(path.join(source, pkg.file))) {
+    fail(`${pkg.name}/${pkg.file} is missing: run \`npm ci\` first.`);
+  }
+  const { version } = JSON.parse(await readFile(path.join(source, "package.json"), "utf8"));
+  const code = (await readFile(path.join(source, pkg.file), "utf8")).replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, "\n");
+  if (/sourceMappingURL/.test(code)) {
+    fail(`${pkg.name}/${pkg.file} still names a source map.`);
+  }
+  const out = path.join(vendorRoot, pkg.out);
+  await mkdir(out, { recursive: true });
+  await writeFile(path.join(out, path.basename(pkg.file)), `// ${pkg.name} ${version} (copied by portal/assets/copy-vendor.mjs)\n${code}`);
+  await copyFile(path.join(source, pkg.licence), path.join(out, "LICENSE.txt"));
+  console.log(`copy-vendor: ${pkg.name} ${version} -> ${path.relative(root, out)}/${path.basename(pkg.file)}`);
 }

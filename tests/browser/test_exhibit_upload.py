@@ -238,3 +238,92 @@ def test_without_javascript_the_form_still_posts_one_file(browser, live_server, 
         assert Exhibit.objects.count() == 1  # (axe needs JavaScript: test_volunteer_pages checks this page)
     finally:
         context.close()
+
+
+# --- resumable: a dropped connection, and a page closed mid-upload -------------------------------------
+
+MiB = 1024 * 1024
+
+
+def _patches(page) -> list[tuple[str, str]]:
+    """Every resumable-upload request the page sends, as (method, Upload-Offset)."""
+    seen: list[tuple[str, str]] = []
+    page.on(
+        "request",
+        lambda request: (
+            "/uploads/" in request.url
+            and request.method in {"HEAD", "PATCH", "POST"}
+            and seen.append((request.method, request.headers.get("upload-offset", "")))
+        ),
+    )
+    return seen
+
+
+def test_a_dropped_connection_mid_upload_resumes_from_what_the_portal_holds(
+    page, live_server, assigned_vera, tasking, settings
+):
+    settings.PORTAL_RESUMABLE_CHUNK_BYTES = MiB
+    data = png_bytes(3 * MiB + 777, seed=7)
+    sign_in_and_open_tasking(page, live_server, assigned_vera, tasking)
+    seen = _patches(page)
+    dropped: list[str] = []
+
+    def drop_the_second_piece(route):
+        if route.request.method == "PATCH" and route.request.headers.get("upload-offset") == str(MiB) and not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")  # the Wi-Fi drops as the second megabyte leaves
+        else:
+            route.continue_()
+
+    page.route("**/uploads/**", drop_the_second_piece)
+    fill_details(page)
+    choose_files(page, ("capture.png", data))
+    page.get_by_role("button", name="Upload").click()
+    wait_until_received(page, 0, "VD/1")
+    exhibit = assert_received_with_browser_hash("VD/1", data)
+    assert dropped
+    patches = [offset for method, offset in seen if method == "PATCH"]
+    # The piece lost with the connection is sent again from the byte the portal holds, and no other is.
+    assert patches == ["0", str(MiB), str(MiB), str(2 * MiB), str(3 * MiB)], seen
+    assert exhibit.custody.filter(action="uploaded").count() == 1
+
+
+def test_a_page_closed_mid_upload_continues_where_it_stopped_when_the_file_is_chosen_again(
+    page, live_server, assigned_vera, tasking, settings, tmp_path
+):
+    settings.PORTAL_RESUMABLE_CHUNK_BYTES = MiB
+    data = png_bytes(3 * MiB, seed=8)
+    on_disk = tmp_path / "long-chat.png"  # chosen from disk both times, as she would: same name, size and date
+    on_disk.write_bytes(data)
+    file_input = page.locator('form[data-exhibit-upload] input[type="file"]')
+    sign_in_and_open_tasking(page, live_server, assigned_vera, tasking)
+    held = []
+
+    def stop_after_the_first_piece(route):
+        if route.request.method == "PATCH" and route.request.headers.get("upload-offset") != "0":
+            held.append(route.request.url)
+            route.abort("internetdisconnected")  # the lid closes: nothing more leaves this laptop
+        else:
+            route.continue_()
+
+    page.route("**/uploads/**", stop_after_the_first_piece)
+    fill_details(page)
+    file_input.set_input_files(on_disk)
+    # (Route handlers run only while this thread is inside a Playwright call: wait in one, not in the database.)
+    with page.expect_event("requestfailed", lambda request: request.method == "PATCH", timeout=TIMEOUT_MS):
+        page.get_by_role("button", name="Upload").click()
+    from evidence.models import ResumableUpload
+
+    assert list(ResumableUpload.objects.values_list("offset", flat=True)) == [MiB]  # the first piece is in
+    page.goto(page.url)  # she closes the page; later she opens it again, in the same browser
+    page.unroute("**/uploads/**")
+
+    seen = _patches(page)
+    fill_details(page)
+    file_input.set_input_files(on_disk)
+    page.get_by_role("button", name="Upload").click()
+    wait_until_received(page, 0, "VD/1")
+    assert_received_with_browser_hash("VD/1", data)
+    assert ("POST", "") not in seen  # not a new upload: the stored one, continued
+    assert next(offset for method, offset in seen if method == "PATCH") == str(MiB), seen
+    assert not ResumableUpload.objects.exists()

@@ -7,9 +7,9 @@
 // - the file input takes several files (GOV.UK Frontend's file upload component, started by
 //   portal/js/init.js, gives it its drop zone: a button that opens the file picker and takes drops);
 // - for each file in turn, hash-worker.js calculates its SHA-256 a slice at a time, then the file is
-//   sent as the raw body of a POST to exhibit_stream (XMLHttpRequest, for upload progress), with
-//   the form's other fields and the browser's SHA-256 as URL-encoded JSON in X-Exhibit-Metadata.
-//   The server hashes what arrives and refuses the file if the two SHA-256 values differ;
+//   sent as a resumable upload (the tus protocol, evidence/resumable_views.py, with tus-js-client) with
+//   the form's other fields and the browser's SHA-256 as JSON in its metadata. The server hashes the
+//   whole file once it is all there and refuses it if the two SHA-256 values differ;
 // - each file gets a progress bar and a line of text; the role="status" region announces the
 //   milestones; problems go in a GOV.UK error summary with the server's own messages;
 // - when the batch is finished the "Your exhibits" section is fetched again from the server.
@@ -21,6 +21,10 @@ import { ErrorSummary } from "../../govuk/govuk-frontend.min.js";
 
 // Proxies and gunicorn refuse a header line longer than about 8 KB (gunicorn: 8,190 bytes).
 const MAX_METADATA_HEADER = 8000;
+// Each request of a resumable upload carries at most this much unless the page says otherwise
+// (PORTAL_RESUMABLE_CHUNK_BYTES): small enough for a proxy's body limit and to lose little to a dropped
+// connection, large enough that the per-request cost does not show.
+const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
 
 const form = document.querySelector("form[data-exhibit-upload]");
 if (form && browserCanHash()) {
@@ -32,6 +36,8 @@ function browserCanHash() {
     window.isSecureContext === true &&
     typeof window.Worker === "function" &&
     typeof window.XMLHttpRequest === "function" &&
+    typeof window.tus === "object" &&
+    window.tus.isSupported === true &&
     typeof window.DOMParser === "function" &&
     typeof Blob.prototype.arrayBuffer === "function" &&
     supportsModuleWorkers()
@@ -66,10 +72,11 @@ function enhance(form) {
     return;
   }
   const list = progress.querySelector("ul");
-  const streamUrl = form.dataset.streamUrl;
+  const uploadsUrl = form.dataset.uploadsUrl;
   const workerUrl = form.dataset.hashWorker;
   const pageUrl = form.dataset.pageUrl || window.location.pathname;
   const maxBytes = Number(form.dataset.maxBytes) || Infinity;
+  const chunkSize = Number(form.dataset.chunkBytes) || DEFAULT_CHUNK_SIZE;
   const maxSize = form.dataset.maxSize || "";
   const fileFieldId = input.id;
   let busy = false;
@@ -129,8 +136,11 @@ function enhance(form) {
     progress.hidden = false;
     announce(files.length === 1 ? `Checking and uploading ${files[0].name}.` : `Checking and uploading ${files.length} files, one at a time.`);
 
-    const header = encodeURIComponent(JSON.stringify({ ...metadata, browser_sha256: "0".repeat(64) }));
-    if (header.length > MAX_METADATA_HEADER) {
+    // Upload-Metadata carries the details (JSON) and the file's name, each base64-encoded.
+    const base64Length = (text) => Math.ceil(new TextEncoder().encode(text).length / 3) * 4;
+    const longestName = Math.max(0, ...files.map((file) => base64Length(file.name)));
+    const header = base64Length(JSON.stringify({ ...metadata, browser_sha256: "0".repeat(64) })) + longestName + 100;
+    if (header > MAX_METADATA_HEADER) {
       fieldErrors.description = ["The details are too long to send with the files. Shorten the description and try again."];
       stopReason = "Not uploaded: shorten the details first.";
     }
@@ -182,7 +192,7 @@ function enhance(form) {
         (percent) => row.progress("Uploading…", percent),
         () => row.waiting(),
       );
-      if (answer.status === 201 && answer.body && answer.body.reference) {
+      if ((answer.status === 200 || answer.status === 201) && answer.body && answer.body.reference) {
         row.received(answer.body);
         received.push(answer.body.reference);
         announce(`${file.name} received as ${answer.body.reference}.`);
@@ -201,7 +211,9 @@ function enhance(form) {
         for (const text of general) {
           problems.push({ text: `${file.name}: ${text}`, href: `#${fileFieldId}` });
         }
-        if (answer.status === 507) {
+        if (answer.status === 401) {
+          stopReason = "Not uploaded: you have been signed out. Reload the page, sign in, and choose this file again.";
+        } else if (answer.status === 507) {
           // The portal's disk is full: the next files would meet the same answer after a whole upload each.
           stopReason = "Not uploaded: the portal has no room to store files now. Choose this file again later.";
         } else if (fields.length || answer.status === 403) {
@@ -367,35 +379,59 @@ function enhance(form) {
     });
   }
 
+  // Resumable upload (the tus protocol, tus-js-client loaded before this module): the file goes in pieces of
+  // chunkSize, each request starting where the portal's copy ends. A dropped connection, a restarted
+  // server or a laptop closed mid-way costs a retry, not the upload: the client asks the portal how much it
+  // holds and sends the rest. The upload's address is kept in this browser (localStorage) until it
+  // completes, so choosing the same file again after a reload continues it instead of starting over.
   function send(file, metadata, token, onProgress, onSent) {
     return new Promise((resolve) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", streamUrl);
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.setRequestHeader("X-CSRFToken", token);
-      xhr.setRequestHeader("X-Exhibit-Metadata", encodeURIComponent(JSON.stringify(metadata)));
-      xhr.setRequestHeader("X-File-Name", encodeURIComponent(file.name));
-      onProgress(0);
-      xhr.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable && event.total) {
-          onProgress(Math.floor((100 * event.loaded) / event.total));
-        }
-      });
-      xhr.upload.addEventListener("load", () => onSent());
-      xhr.addEventListener("load", () => {
+      const answer = (response) => {
         let body = null;
         try {
-          body = JSON.parse(xhr.responseText);
+          body = JSON.parse(response.getBody());
         } catch {
-          // Not JSON: a proxy's error page, or the sign-in page after a redirect.
+          // Not JSON: a proxy's error page, or nothing.
         }
-        resolve({ status: xhr.status, body, url: xhr.responseURL });
+        resolve({ status: response.getStatus(), body, url: "" });
+      };
+      const upload = new window.tus.Upload(file, {
+        endpoint: uploadsUrl,
+        chunkSize,
+        retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000, 60000, 60000],
+        metadata: { filename: file.name, filetype: file.type || "", exhibit: JSON.stringify(metadata) },
+        headers: { "X-CSRFToken": token },
+        storeFingerprintForResuming: true,
+        removeFingerprintOnSuccess: true,
+        onShouldRetry(error) {
+          // Retry what time can mend (no answer, 409/423, 5xx); not a refusal, nor a full disk.
+          const status = error.originalResponse ? error.originalResponse.getStatus() : 0;
+          if (status === 507) return false;
+          return !(status >= 400 && status < 500 && status !== 409 && status !== 423);
+        },
+        onProgress(sent, total) {
+          onProgress(total ? Math.floor((100 * sent) / total) : 100);
+          if (sent === total) onSent();
+        },
+        onSuccess({ lastResponse }) {
+          answer(lastResponse);
+        },
+        onError(error) {
+          if (error.originalResponse && error.originalResponse.getStatus()) {
+            answer(error.originalResponse);
+          } else {
+            resolve({ status: 0, body: null, url: "" });
+          }
+        },
       });
-      for (const type of ["error", "abort", "timeout"]) {
-        xhr.addEventListener(type, () => resolve({ status: 0, body: null, url: "" }));
-      }
-      xhr.send(file);
+      onProgress(0);
+      upload
+        .findPreviousUploads()
+        .then((previous) => {
+          if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
+        })
+        .catch(() => {})
+        .finally(() => upload.start());
     });
   }
 
@@ -403,7 +439,7 @@ function enhance(form) {
     if (status === 0) {
       return {
         message:
-          "The connection was lost before the portal confirmed this file. Check the list of your exhibits below, then try again if it is not there.",
+          "The connection was lost before the portal confirmed this file. Check the list of your exhibits below. If it is not there, choose the same file again: the upload continues from where it stopped.",
         stop: false,
       };
     }
