@@ -50,6 +50,7 @@ from evidence.uploads import (
     receive_stream,
 )
 from portal.audit import audit_record
+from portal.client_ip import client_ip
 from portal.models import AuditEvent
 from portal.permissions import holds_object_perm
 
@@ -630,7 +631,7 @@ def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
     bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
     if bundle is None or not may_download_bundle(request.user, bundle):
         raise Http404("No such bundle.")
-    BundleAccess.objects.create(bundle=bundle, user=request.user, ip=(request.META.get("REMOTE_ADDR") or "")[:45])
+    BundleAccess.objects.create(bundle=bundle, user=request.user, ip=client_ip(request))
     services.bundle_disclosed(bundle=bundle, to=request.user)
     audit_record(action="evidence.bundle_download", request=request, obj=bundle.tasking, detail={"bundle": bundle.pk})
     # With natives too large to embed, the bundle is the package: the signed PDF and natives/ in one ZIP.
@@ -658,9 +659,7 @@ def bundle_sensitive_download(request: HttpRequest, bundle_id: int) -> HttpRespo
     bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
     if bundle is None or not may_download_sensitive_part(request.user, bundle):
         raise Http404("No such bundle.")
-    BundleAccess.objects.create(
-        bundle=bundle, user=request.user, ip=(request.META.get("REMOTE_ADDR") or "")[:45], part="sensitive"
-    )
+    BundleAccess.objects.create(bundle=bundle, user=request.user, ip=client_ip(request), part="sensitive")
     audit_record(
         action="evidence.bundle_download",
         request=request,

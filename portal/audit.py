@@ -45,9 +45,10 @@ def chained_row(event: AuditEvent) -> dict[str, Any]:
 
 
 def _client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is set by whoever sends the request, so it cannot be trusted
-    # unless a known proxy rewrites it (configure the proxy to set REMOTE_ADDR instead).
-    return (request.META.get("REMOTE_ADDR") or "")[:45]
+    # The peer's address, or behind PORTAL_TRUSTED_PROXY_COUNT proxies the one the nearest proxy saw.
+    from portal.client_ip import client_ip
+
+    return client_ip(request)
 
 
 def _lock_chain() -> None:

@@ -7,6 +7,8 @@ import time
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from portal.client_ip import client_ip
+
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -23,7 +25,7 @@ def allow(request: HttpRequest, *, action: str, rate: str) -> bool:
     """Count this request against the client's address; False once the window's allowance is used."""
     amount, seconds = parse_rate(rate)
     window = int(time.time()) // seconds
-    key = f"ratelimit:{action}:{request.META.get('REMOTE_ADDR', '')}:{window}"
+    key = f"ratelimit:{action}:{client_ip(request)}:{window}"
     cache.add(key, 0, timeout=seconds + 1)
     try:
         count = cache.incr(key)

@@ -170,6 +170,10 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("PORTAL_REAUTHENTICATION_SECONDS", 300, minimum=30)
+# Behind a reverse proxy every request comes from the proxy: say how many proxies (each appending to
+# X-Forwarded-For) stand in front of gunicorn, so rate limits and audit rows see the client (portal/client_ip.py).
+PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 0, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = PORTAL_TRUSTED_PROXY_COUNT
 ACCOUNT_RATE_LIMITS = {
     # Per address generous (a force's staff share one NAT address), per account strict.
     "login_failed": "30/m/ip,5/5m/key",
