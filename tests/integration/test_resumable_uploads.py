@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import itertools
 import json
 import os
+import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,9 +19,9 @@ from django.test import Client
 from django.utils import timezone
 
 from evidence.models import Authorisation, CustodyEvent, Exhibit, ResumableUpload
-from evidence.resumable import part_path, resumable_expire
+from evidence.resumable import CHECKPOINT_BYTES, part_path, resumable_expire
 from evidence.tasks import expire_resumable_uploads_task
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, wait_for
 
 MiB = 1024 * 1024
 DETAILS = {
@@ -197,88 +200,133 @@ def test_the_protocol_is_announced(client, tasking, db):
     assert set(response["Tus-Extension"].split(",")) == {"creation", "termination", "expiration"}
 
 
-# --- over a real server that is killed mid-upload and started again -------------------------------------
+# --- over a real server: killed mid-upload and started again; its database connection cut mid-upload ----
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_killed_and_restarted_server_costs_only_the_bytes_after_its_last_checkpoint(
-    web_server, assigned_vera, tasking, spool
-):
-    import http.client
-    import signal
-    import time
+class LiveTus:
+    """Vera's resumable uploads against gunicorn (web_server), as tus-js-client sends them."""
 
-    from evidence.resumable import CHECKPOINT_BYTES
-    from tests.conftest import wait_for
+    def __init__(self, web_server, volunteer, tasking) -> None:
+        client = Client()
+        client.post("/accounts/login/", {"login": volunteer.user.email, "password": PASSWORD})
+        client.get(f"/taskings/{tasking.pk}/")
+        csrf = client.cookies["csrftoken"].value
+        self.headers = {
+            "Cookie": f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}",
+            "X-CSRFToken": csrf,
+            "Tus-Resumable": "1.0.0",
+        }
+        self.server = web_server
+        self.tasking = tasking
 
-    content = chat(3 * CHECKPOINT_BYTES + 4321)
-    client = Client()
-    client.post("/accounts/login/", {"login": assigned_vera.user.email, "password": PASSWORD})
-    client.get(f"/taskings/{tasking.pk}/")
-    csrf = client.cookies["csrftoken"].value
-    headers = {
-        "Cookie": f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}",
-        "X-CSRFToken": csrf,
-        "Tus-Resumable": "1.0.0",
-    }
+    def request(self, method: str, path: str, extra: dict | None = None, body: bytes = b""):
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        try:
+            connection.request(method, path, body=body, headers={**self.headers, **(extra or {})})
+            response = connection.getresponse()
+            response.read()
+            return response
+        finally:
+            connection.close()
+
+    def create(self, length: int) -> str:
+        created = self.request(
+            "POST",
+            f"/taskings/{self.tasking.pk}/uploads/",
+            {"Upload-Length": str(length), "Upload-Metadata": metadata()},
+        )
+        assert created.status == 201, self.server.output()
+        return "/" + created.getheader("Location").split("/", 3)[3]
+
+    def send_until(self, path: str, content: bytes, held: int):
+        """Send the whole file in one request, slowly, until the portal has recorded `held` bytes; return the
+        connection, still open, with the rest unsent."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        connection.putrequest("PATCH", path)
+        for name, value in {
+            **self.headers,
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": "0",
+            "Content-Length": str(len(content)),
+        }.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        sent = 0
+        while ResumableUpload.objects.get().offset < held:
+            assert sent < len(content), self.server.output()
+            connection.send(content[sent : sent + 256 * 1024])
+            sent += 256 * 1024
+            time.sleep(0.01)
+        return connection, sent
+
+    def offset(self, path: str) -> int | None:
+        try:
+            response = self.request("HEAD", path)
+        except OSError:  # still starting
+            return None
+        return int(response.getheader("Upload-Offset")) if response.status == 200 else None
+
+    def finish(self, path: str, content: bytes, offset: int) -> None:
+        done = self.request(
+            "PATCH",
+            path,
+            {"Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)},
+            content[offset:],
+        )
+        assert done.status == 200, (done.status, self.server.output())
+        exhibit = Exhibit.objects.get()
+        assert exhibit.sha256 == hashlib.sha256(content).hexdigest() and exhibit.size == len(content)
+        with default_storage.open(exhibit.stored_name, "rb") as fh:
+            assert hashlib.sha256(fh.read()).hexdigest() == exhibit.sha256  # each byte once, none lost
+
+
+@pytest.fixture
+def live_tus(transactional_db, web_server, assigned_vera, tasking, spool):
     web_server.start()
+    return LiveTus(web_server, assigned_vera, tasking)
 
-    def request(method: str, path: str, extra: dict, body: bytes = b"") -> http.client.HTTPResponse:
-        connection = http.client.HTTPConnection("127.0.0.1", web_server.port, timeout=60)
-        connection.request(method, path, body=body, headers={**headers, **extra})
-        response = connection.getresponse()
-        response.read()
-        connection.close()
-        return response
 
-    created = request(
-        "POST", f"/taskings/{tasking.pk}/uploads/", {"Upload-Length": str(len(content)), "Upload-Metadata": metadata()}
-    )
-    assert created.status == 201, web_server.output()
-    path = "/" + created.getheader("Location").split("/", 3)[3]
-
-    # The whole file in one request, sent slowly; the server is killed once it has checkpointed 8 MiB.
-    connection = http.client.HTTPConnection("127.0.0.1", web_server.port, timeout=60)
-    connection.putrequest("PATCH", path)
-    for name, value in {
-        **headers,
-        "Content-Type": "application/offset+octet-stream",
-        "Upload-Offset": "0",
-        "Content-Length": str(len(content)),
-    }.items():
-        connection.putheader(name, value)
-    connection.endheaders()
-    sent = 0
-    while ResumableUpload.objects.get().offset < CHECKPOINT_BYTES:
-        assert sent < len(content), web_server.output()
-        connection.send(content[sent : sent + 256 * 1024])
-        sent += 256 * 1024
-        time.sleep(0.01)
-    web_server.stop(signal.SIGKILL)
+def test_a_killed_and_restarted_server_costs_only_the_bytes_after_its_last_checkpoint(live_tus, spool):
+    content = chat(3 * CHECKPOINT_BYTES + 4321)
+    path = live_tus.create(len(content))
+    connection, _ = live_tus.send_until(path, content, CHECKPOINT_BYTES)
+    live_tus.server.stop(signal.SIGKILL)  # killed mid-request, as by the out-of-memory killer
     connection.close()
     held = ResumableUpload.objects.get().offset
     assert CHECKPOINT_BYTES <= held < len(content)
 
-    web_server.start()  # the operator (or systemd) starts it again
-
-    def answers() -> bool:
-        try:
-            return request("HEAD", path, {}).status == 200
-        except OSError:  # still starting
-            return False
-
-    assert wait_for(answers, timeout=30), web_server.output()
-    offset = int(request("HEAD", path, {}).getheader("Upload-Offset"))
-    assert offset == held  # resumed from the last durable byte, not from zero
-    done = request(
-        "PATCH",
-        path,
-        {"Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)},
-        content[offset:],
-    )
-    assert done.status == 200, (done.status, done.getheaders(), web_server.output())
-    exhibit = Exhibit.objects.get()
-    assert exhibit.sha256 == hashlib.sha256(content).hexdigest() and exhibit.size == len(content)
-    with default_storage.open(exhibit.stored_name, "rb") as fh:
-        assert hashlib.sha256(fh.read()).hexdigest() == exhibit.sha256
+    live_tus.server.start()  # the operator (or systemd) starts it again
+    assert wait_for(lambda: live_tus.offset(path) is not None, timeout=30), live_tus.server.output()
+    assert live_tus.offset(path) == held  # resumed from the last durable byte, not from zero
+    live_tus.finish(path, content, held)
     assert os.listdir(spool) == []
+
+
+@pytest.mark.postgres
+def test_a_database_restart_mid_upload_costs_only_the_bytes_after_the_last_checkpoint(live_tus, spool):
+    """The database drops the web worker's connection mid-upload, as a restart does: that request fails at
+    its next checkpoint, the next one reconnects, and the upload continues from the last recorded byte."""
+    from django.db import connection as ours
+
+    content = chat(4 * CHECKPOINT_BYTES + 99)
+    path = live_tus.create(len(content))
+    connection, sent = live_tus.send_until(path, content, CHECKPOINT_BYTES)
+    with ours.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1  # the web worker's connection
+    try:
+        connection.send(content[sent:])
+        failed = connection.getresponse()
+        failed.read()
+        assert failed.status >= 500  # this request could not record its bytes
+    except OSError:
+        pass  # or the server gave up on the request before it was all sent
+    finally:
+        connection.close()
+    held = ResumableUpload.objects.get().offset
+    assert CHECKPOINT_BYTES <= held < len(content)
+    assert live_tus.offset(path) == held  # the next request has a new connection: nothing more is lost
+    live_tus.finish(path, content, held)
