@@ -508,8 +508,10 @@ class BundleAccess(models.Model):
 
 class ResumableUpload(models.Model):
     """An exhibit upload in progress over the resumable protocol (evidence.resumable): not evidence yet.
-    The bytes are in a partial file; `offset` is how many of them are durable. Removed when the upload
-    completes, is refused, is cancelled or expires."""
+    The bytes are in a partial file; `offset` is how many of them are durable. Removed when the upload is
+    refused, cancelled or expires. Once complete, the row stays (without its file) until it expires, naming
+    the exhibit it became: a client that lost the answer to its last request asks again and is told the
+    same exhibit, instead of uploading the file a second time."""
 
     scheme_path = "tasking__scheme"
 
@@ -523,6 +525,7 @@ class ResumableUpload(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
+    exhibit = models.ForeignKey(Exhibit, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
 
     def __str__(self) -> str:
         return f"Upload of {self.name or 'a file'}: {self.offset} of {self.length} bytes"

@@ -194,8 +194,10 @@ def resumable_complete(
     *, upload: ResumableUpload, accept: Callable[[HashedUpload, dict[str, Any]], Exhibit]
 ) -> Completed:
     """The last byte is in: hash the whole file once, then hand it to `accept` (which sniffs it and asks
-    the one rule). Whatever happens, the partial file and its row are gone afterwards."""
+    the one rule). Afterwards the partial file is gone; the row stays, naming the exhibit, if it was
+    accepted (so asking again is answered with the same exhibit), and goes if it was refused."""
     path = part_path(upload)
+    accepted = False
     try:
         sha = hashlib.sha256()
         head = b""
@@ -211,9 +213,16 @@ def resumable_complete(
         if reasons:
             raise ResumableRefused(reasons)
         exhibit = accept(received, upload.details)
-        return Completed(exhibit=exhibit, sha256=received.sha256)
+        accepted = True
     finally:
-        resumable_discard(upload)
+        if accepted:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # promote() moved it into storage already; this covers a copy
+        else:
+            resumable_discard(upload)
+    ResumableUpload.objects.filter(pk=upload.pk).update(exhibit=exhibit, offset=upload.length)
+    upload.exhibit, upload.offset = exhibit, upload.length
+    return Completed(exhibit=exhibit, sha256=received.sha256)
 
 
 def resumable_discard(upload: ResumableUpload) -> None:
@@ -225,10 +234,14 @@ def resumable_discard(upload: ResumableUpload) -> None:
 
 
 def resumable_expire(*, now=None) -> int:
-    """Remove uploads nobody has continued for PORTAL_RESUMABLE_EXPIRY_HOURS (logged)."""
+    """Remove uploads nobody has continued for PORTAL_RESUMABLE_EXPIRY_HOURS (logged), and the records of
+    completed ones as old."""
     now = now or timezone.now()
     removed = 0
     for upload in ResumableUpload.objects.filter(expires_at__lt=now):
+        if upload.exhibit_id is not None:  # completed long ago: only the record of it goes
+            upload.delete()
+            continue
         logger.warning(
             "Removed a resumable upload nobody continued: %s (%s of %s bytes, %s, last continued %s).",
             upload.pk,

@@ -6,7 +6,9 @@ script. The rules and the bytes are handled in evidence.resumable; this module s
     PATCH  /taskings/<id>/uploads/<uuid>    Upload-Offset, application/offset+octet-stream body
     DELETE /taskings/<id>/uploads/<uuid>    cancel
 
-The PATCH that brings the last byte answers 200 with the exhibit's reference, SHA-256 and size as JSON.
+The PATCH that brings the last byte answers 200 with the exhibit's reference, SHA-256 and size as JSON;
+asked again afterwards (HEAD or PATCH: the client lost that answer), the upload answers the same, with
+the exhibit in the X-Exhibit header too, so a retry never stores the file twice.
 Refusals carry {"errors": {"__all__": [...], field: [...]}} like the other upload path.
 """
 
@@ -144,6 +146,13 @@ def upload(request: HttpRequest, tasking_id: int, upload_id: uuid.UUID) -> HttpR
     if found is None:
         _drain(request)
         raise Http404("No such upload.")
+    if found.exhibit_id is not None:
+        # Already an exhibit: whoever lost the answer to the last piece is told again, and nothing is stored twice.
+        _drain(request)
+        if request.method == "DELETE":
+            found.delete()  # only the record of the upload: the exhibit is evidence and stays
+            return _tus(HttpResponse(status=204))
+        return _completed(found.exhibit, found)
     if request.method == "HEAD":
         resumable_offset(found)
         return _tus(HttpResponse(status=200), found)
@@ -153,6 +162,15 @@ def upload(request: HttpRequest, tasking_id: int, upload_id: uuid.UUID) -> HttpR
     if request.method != "PATCH":
         return _tus(HttpResponse(status=405, headers={"Allow": "HEAD, PATCH, DELETE, OPTIONS"}))
     return _patch(request, found)
+
+
+def _completed(exhibit, found: ResumableUpload) -> HttpResponse:
+    """The answer to the last piece, and to any request after it: the exhibit, as JSON and (for HEAD, which
+    has no body) in the X-Exhibit header."""
+    summary = {"reference": exhibit.reference, "sha256": exhibit.sha256, "size": exhibit.size}
+    response = _tus(JsonResponse(summary), found)
+    response["X-Exhibit"] = json.dumps(summary)
+    return response
 
 
 def _patch(request: HttpRequest, found: ResumableUpload) -> HttpResponse:
@@ -204,7 +222,4 @@ def _complete(request: HttpRequest, found: ResumableUpload) -> HttpResponse:
             raise
         logger.error("An exhibit could not be moved into storage: the disk is full (%s).", exc)
         return _errors(507, [NO_SPACE])
-    exhibit = done.exhibit
-    response = _tus(JsonResponse({"reference": exhibit.reference, "sha256": exhibit.sha256, "size": exhibit.size}))
-    response["Upload-Offset"] = str(found.length)
-    return response
+    return _completed(done.exhibit, found)

@@ -106,7 +106,17 @@ def test_an_upload_in_pieces_becomes_one_exhibit_hashed_once_over_the_whole_file
     with default_storage.open(exhibit.stored_name, "rb") as fh:
         assert fh.read() == content  # every byte exactly once
     assert CustodyEvent.objects.filter(exhibit=exhibit, action=CustodyEvent.Action.UPLOADED).count() == 1
-    assert not ResumableUpload.objects.exists() and os.listdir(spool) == []
+    assert os.listdir(spool) == []
+
+    # The answer to the last piece was lost: asking again names the same exhibit, and nothing is stored twice.
+    head = vera_client.head(url, **TUS)
+    assert head.status_code == 200 and head["Upload-Offset"] == str(len(content))
+    assert json.loads(head["X-Exhibit"]) == body
+    again = patch(vera_client, url, len(content) - MiB, content[-MiB:])
+    assert again.status_code == 200 and again.json() == body
+    assert Exhibit.objects.count() == 1
+    assert vera_client.delete(url, **TUS).status_code == 204  # forgetting the upload keeps the exhibit
+    assert Exhibit.objects.count() == 1 and not ResumableUpload.objects.exists()
 
 
 def test_a_server_killed_mid_request_resumes_from_its_last_durable_byte(vera_client, tasking, spool):
@@ -186,10 +196,13 @@ def test_nobody_else_can_see_continue_or_cancel_her_upload(vera_client, tasking,
 def test_an_upload_nobody_continues_expires_and_is_removed(vera_client, tasking, spool, settings):
     url = create(vera_client, tasking, 2 * MiB)["Location"]
     patch(vera_client, url, 0, chat(MiB))
+    done = create(vera_client, tasking, MiB)["Location"]
+    assert patch(vera_client, done, 0, chat(MiB)).status_code == 200
     assert resumable_expire() == 0
     ResumableUpload.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    assert expire_resumable_uploads_task.apply().get() == 1
+    assert expire_resumable_uploads_task.apply().get() == 1  # the unfinished one; the finished one's record goes too
     assert not ResumableUpload.objects.exists() and os.listdir(spool) == []
+    assert Exhibit.objects.count() == 1
     assert "evidence.expire_resumable_uploads" in {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
 
 

@@ -388,10 +388,14 @@ function enhance(form) {
     return new Promise((resolve) => {
       const answer = (response) => {
         let body = null;
-        try {
-          body = JSON.parse(response.getBody());
-        } catch {
-          // Not JSON: a proxy's error page, or nothing.
+        for (const text of [response.getBody(), response.getHeader("X-Exhibit")]) {
+          try {
+            body = JSON.parse(text);
+            break;
+          } catch {
+            // Not JSON: a proxy's error page, or nothing. A HEAD answer (the upload had already become an
+            // exhibit when this browser asked again) carries the exhibit in its X-Exhibit header.
+          }
         }
         resolve({ status: response.getStatus(), body, url: "" });
       };
