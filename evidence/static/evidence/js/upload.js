@@ -91,7 +91,8 @@ function enhance(form) {
     const hint = element("div", { class: "govuk-hint", id: `${fileFieldId}-hint` }, [
       "You can choose more than one file, or drag them into the box. Each file becomes an exhibit of its own, with the " +
         "details below. Your browser calculates each file's SHA-256 before sending it, and the portal " +
-        "checks it matches what arrives.",
+        "checks it matches what arrives. If the connection drops, the upload carries on where it stopped; " +
+        "if you close this page, choose the same file again to continue it.",
     ]);
     label.after(hint);
     addToken(input, "aria-describedby", hint.id);
