@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from evidence.models import Authorisation, Tasking
 from portal.models import User
-from portal.permissions import holds_object_perm
+from portal.permissions import objects_holding_perm
 from volunteers.deployability import Audience, deployability_for, uk_date
 from volunteers.models import Volunteer
 
@@ -96,23 +96,44 @@ def tasking_problems(tasking: Tasking, now: datetime) -> list[Reason]:
 
 
 def submission_decision(*, user: User, tasking: Tasking, at: datetime | None = None) -> Decision:
+    return submission_decisions(user=user, taskings=[tasking], at=at)[tasking.pk]
+
+
+def submission_decisions(*, user: User, taskings: list[Tasking], at: datetime | None = None) -> dict[int, Decision]:
+    """The one rule for several of her taskings at once (a page listing them): the same decision each
+    would get alone, with what belongs to her (the grants, her deployability) read once. Pass taskings
+    with their authorisation loaded (select_related) to keep it at a fixed number of queries."""
     now = at or timezone.now()
-    if not holds_object_perm(user, SUBMIT, tasking):
-        return Decision(False, [Reason("not_assigned", "You are not assigned to this tasking.", "Not assigned.")])
-    reasons = tasking_problems(tasking, now)
-    volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()
-    if volunteer is None or volunteer.scheme_id != tasking.scheme_id:
-        reasons.append(Reason("not_a_volunteer", "Only the scheme's volunteers submit evidence.", "Not a volunteer."))
-    else:
-        deployability = deployability_for(volunteer, at=now)
-        reasons += [
-            Reason(str(blocker.code), blocker.volunteer, text)
-            for blocker, text in zip(deployability.blockers, _officer_texts(deployability), strict=False)
-        ]
-    if reasons:
-        return Decision(False, reasons)
-    until = min(tasking.window_end, tasking.authorisation.expires_at)
-    return Decision(True, [], until)
+    held = objects_holding_perm(user, SUBMIT, taskings)
+    volunteer = deployability = None
+    officer_texts: list[str] = []
+    if held:
+        volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()
+        if volunteer is not None:
+            deployability = deployability_for(volunteer, at=now)
+            officer_texts = _officer_texts(deployability)
+    decisions = {}
+    for tasking in taskings:
+        if tasking.pk not in held:
+            decisions[tasking.pk] = Decision(
+                False, [Reason("not_assigned", "You are not assigned to this tasking.", "Not assigned.")]
+            )
+            continue
+        reasons = tasking_problems(tasking, now)
+        if volunteer is None or volunteer.scheme_id != tasking.scheme_id:
+            reasons.append(
+                Reason("not_a_volunteer", "Only the scheme's volunteers submit evidence.", "Not a volunteer.")
+            )
+        else:
+            reasons += [
+                Reason(str(blocker.code), blocker.volunteer, text)
+                for blocker, text in zip(deployability.blockers, officer_texts, strict=False)
+            ]
+        if reasons:
+            decisions[tasking.pk] = Decision(False, reasons)
+        else:
+            decisions[tasking.pk] = Decision(True, [], min(tasking.window_end, tasking.authorisation.expires_at))
+    return decisions
 
 
 def _officer_texts(deployability) -> list[str]:
@@ -152,17 +173,40 @@ def may_open_exhibit(user: User, exhibit) -> bool:
 
 def may_download_bundle(user: User, bundle, *, at: datetime | None = None) -> bool:
     """Officers of the bundle's scheme; court recipients holding the share's grant while it is in force."""
+    return bundle_access(user, [bundle], at=at)[bundle.pk][0]
+
+
+def bundle_access(user: User, bundles: list, *, at: datetime | None = None) -> dict[int, tuple[bool, bool]]:
+    """For each bundle: (may download it, may download its sensitive part). The one rule for both, read for
+    many bundles at once (the inbox) in a fixed number of queries; pass bundles with their tasking loaded.
+
+    Officers of the bundle's scheme may download both parts of a ready bundle. A court or CPS recipient
+    needs the bundle's grant and a share in force; the sensitive part also needs a share giving both parts
+    and that the recipient is recorded as a CPS prosecutor (checked at every request)."""
     from evidence.models import BundleShare
     from portal import roles
 
-    if not user.is_authenticated or not user.is_active or bundle.state != "ready":
-        return False
-    if roles.has_role(user, roles.OFFICER) and user.scheme_id == bundle.tasking.scheme_id:
-        return True
-    if not (roles.has_role(user, roles.COURT) and holds_object_perm(user, "download_bundle", bundle)):
-        return False
     now = at or timezone.now()
-    return BundleShare.objects.filter(bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now).exists()
+    access = {bundle.pk: (False, False) for bundle in bundles}
+    if not user.is_authenticated or not user.is_active:
+        return access
+    ready = [bundle for bundle in bundles if bundle.state == "ready"]
+    officer = roles.has_role(user, roles.OFFICER)
+    court = roles.has_role(user, roles.COURT)
+    held = objects_holding_perm(user, "download_bundle", ready) if court and ready else set()
+    shared: dict[int, set[str]] = {}
+    for bundle_id, parts in BundleShare.objects.filter(
+        bundle_id__in=held, recipient=user, revoked_at__isnull=True, until__gt=now
+    ).values_list("bundle_id", "parts"):
+        shared.setdefault(bundle_id, set()).add(parts)
+    for bundle in ready:
+        has_sensitive = bool(bundle.sensitive_pdf_name)
+        if officer and user.scheme_id == bundle.tasking.scheme_id:
+            access[bundle.pk] = (True, has_sensitive)
+        elif bundle.pk in shared:
+            sensitive = has_sensitive and receives_sensitive_parts(user) and BundleShare.Parts.BOTH in shared[bundle.pk]
+            access[bundle.pk] = (True, sensitive)
+    return access
 
 
 def receives_sensitive_parts(person: User) -> bool:
@@ -202,20 +246,7 @@ def may_download_sensitive_part(user: User, bundle, *, at: datetime | None = Non
     """The sensitive part (authorisation, persona and conduct, protected identities, MG6D): officers of the
     bundle's scheme, and a CPS recipient whose share in force gives both parts — never a court or defence
     recipient, whose share gives the served bundle only."""
-    from evidence.models import BundleShare
-
-    if not may_download_bundle(user, bundle, at=at) or not bundle.sensitive_pdf_name:
-        return False
-    from portal import roles
-
-    if roles.has_role(user, roles.OFFICER) and user.scheme_id == bundle.tasking.scheme_id:
-        return True
-    if not receives_sensitive_parts(user):  # checked at every request: a court user never has it
-        return False
-    now = at or timezone.now()
-    return BundleShare.objects.filter(
-        bundle=bundle, recipient=user, revoked_at__isnull=True, until__gt=now, parts=BundleShare.Parts.BOTH
-    ).exists()
+    return bundle_access(user, [bundle], at=at)[bundle.pk][1]
 
 
 def may_request_bundles(user: User) -> bool:

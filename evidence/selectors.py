@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from evidence.models import Assignment, ContemporaneousNote, Exhibit, Statement, Tasking
-from evidence.policy import SUBMIT, Decision, submission_decision
+from evidence.policy import SUBMIT, Decision, submission_decisions
 from portal.models import User
 from portal.permissions import objects_with_perm
 
@@ -123,9 +123,10 @@ def current_taskings(user: User) -> list[TaskingNext]:
         .values_list("tasking")
         .annotate(n=Count("id"))
     )
+    decisions = submission_decisions(user=user, taskings=taskings, at=now)
     rows = []
     for tasking in taskings:
-        decision = submission_decision(user=user, tasking=tasking, at=now)
+        decision = decisions[tasking.pk]
         if decision.allowed:
             until = timezone.localtime(decision.until)
             steps = [f"Open for evidence until {until:%-d %B %Y}, {until:%H:%M}."]

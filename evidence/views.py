@@ -27,6 +27,7 @@ from evidence.forms import ExhibitForm, NoteForm, StatementForm
 from evidence.models import Exhibit, Statement, Tasking
 from evidence.policy import (
     SUBMIT,
+    bundle_access,
     content_decision,
     may_download_bundle,
     may_download_sensitive_part,
@@ -616,9 +617,11 @@ def bundle_inbox(request: HttpRequest) -> HttpResponse:
         .select_related("bundle__tasking__scheme")
         .order_by("-shared_at")
     )
-    rows = [share for share in shares if may_download_bundle(request.user, share.bundle)]
+    shares = list(shares)
+    access = bundle_access(request.user, [share.bundle for share in shares])
+    rows = [share for share in shares if access[share.bundle_id][0]]
     for share in rows:
-        share.sensitive = may_download_sensitive_part(request.user, share.bundle)
+        share.sensitive = access[share.bundle_id][1]
     audit_record(action="evidence.bundle_inbox", request=request, detail={"bundles": [s.bundle_id for s in rows]})
     return render(request, "evidence/bundle_inbox.html", {"shares": rows})
 
