@@ -777,6 +777,11 @@ def build_world(folder: Path) -> World:
         EmailAddress.objects.get_or_create(user=person, email=person.email, defaults={"primary": True})
 
     BundleAccess.objects.create(bundle=bundle, user=carla, ip="127.0.0.1")
+    from evidence.models import ResumableUpload  # Vera's upload in progress (resumable protocol)
+
+    resumable = ResumableUpload.objects.create(
+        user=vera.user, tasking=tasking, length=4096, name="chat.txt", expires_at=timezone.now() + timedelta(days=1)
+    )
 
     users = {VOLUNTEER: vera.user, OFFICER: owen, WELFARE: wendy, ADMINISTRATOR: ada, COURT: carla, SUPERUSER: root}
     clients = {persona: Client() for persona in [*users, VISITOR]}
@@ -821,6 +826,7 @@ def build_world(folder: Path) -> World:
             "user_id": str(vera.user.pk),
             "group_id": str(vera.user.groups.first().pk),
             "schedule": "MG6D",
+            "upload_id": str(resumable.pk),
         },
         path_values_by_view={
             ("statement_pdf", "statement_id"): str(signed.pk),
