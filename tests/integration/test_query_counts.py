@@ -3,9 +3,8 @@ with little: more volunteers, taskings, exhibits and custody events must not add
 
 Vera is assigned to Owen's tasking in Lantern; Wendy is Lantern's welfare officer; Carla is a court
 recipient. Each page is rendered once to warm the session, counted with a little data, then counted again
-after the data has grown; the counts must be equal. Two pages grow with the viewer's own rows (her
-taskings, the bundles shared with her) and are marked as known failures naming the cause; strict, so the day
-the cause is fixed they fail as unexpectedly passing, and the mark comes off.
+after the data has grown; the counts must be equal. Two tests grow the viewer's own rows (her taskings, the
+bundles shared with Carla): both pages once asked the one rule per row (14 queries a tasking, 4 a bundle).
 """
 
 from __future__ import annotations
