@@ -430,3 +430,37 @@ def test_opening_distressing_material_counts_as_the_openers_exposure(vera_client
     assert exhibit.distressing and not exhibit.quarantined
     assert vera_client.get(f"/exhibits/{exhibit.pk}/download/").status_code == 200
     assert ExposureEvent.objects.filter(person=assigned_vera.user, source__contains="distressing").exists()
+
+
+def test_verify_custody_reads_the_chains_in_batches_and_names_the_first_broken_one(
+    assigned_vera, tasking, tmp_path, monkeypatch
+):
+    """Checking the whole platform costs a query per batch of exhibits, not one per exhibit; a tampered
+    event in a later batch is still named."""
+    from django.test.utils import CaptureQueriesContext
+
+    from evidence import custody
+    from tests.integration.bundle_helpers import CHAT, submit_exhibit
+
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert all(problem is None for _, problem in custody.custody_verify_all())
+        return len(queries)
+
+    for n in range(3):
+        submit_exhibit(assigned_vera.user, tasking, tmp_path, f"a{n}.txt", CHAT + bytes([n]), "text/plain")
+    few = count_queries()
+    for n in range(12):
+        submit_exhibit(assigned_vera.user, tasking, tmp_path, f"b{n}.txt", CHAT + bytes([n, 1]), "text/plain")
+    assert count_queries() == few
+
+    monkeypatch.setattr(custody, "BATCH", 4)
+    late = CustodyEvent.objects.filter(exhibit__reference="VD/14").first()
+    with connection.cursor() as cursor:
+        if on_postgres():
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute("UPDATE evidence_custodyevent SET detail = '{}' WHERE id = %s", [late.pk])
+        if on_postgres():
+            cursor.execute("SET session_replication_role = origin")
+    with pytest.raises(CommandError, match=rf"Exhibit VD/14 .*custody event {late.pk}: .*altered"):
+        call_command("verify_custody")

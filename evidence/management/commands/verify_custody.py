@@ -2,8 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.custody import custody_verify_exhibit
-from evidence.models import Exhibit
+from evidence.custody import custody_verify_all
 
 
 class Command(BaseCommand):
@@ -11,8 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         checked = 0
-        for exhibit in Exhibit.objects.select_related("tasking").order_by("id").iterator(chunk_size=200):
-            problem = custody_verify_exhibit(exhibit)
+        for exhibit, problem in custody_verify_all():
             if problem:
                 raise CommandError(f"Exhibit {exhibit.reference} (tasking {exhibit.tasking.reference}): {problem}.")
             checked += 1
