@@ -222,6 +222,19 @@ class Exhibit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tasking", "reference"], name="evidence_exhibit_ref_unique"),
         ]
+        indexes = [
+            # The admin's exhibit list, newest first; and the officer's "awaiting review" list and count,
+            # which read only the few awaiting exhibits among a force's hundred thousand (bench/volume.py).
+            models.Index(fields=["-submitted_at", "-id"], name="evidence_exhibit_newest"),
+            models.Index(
+                fields=["submitted_at", "id"],
+                condition=models.Q(review_state="awaiting"),
+                name="evidence_exhibit_awaiting",
+            ),
+            models.Index(
+                fields=["tasking"], condition=models.Q(review_state="awaiting"), name="evidence_exhibit_awaiting_t"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.reference

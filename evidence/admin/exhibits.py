@@ -131,6 +131,12 @@ class ExhibitAdmin(ReferenceColumnsMixin, ConsultationAuditedAdmin, ReadOnlyAdmi
     list_filter = ["review_state", "quarantined", "tasking"]
     filter_titles = {"review_state": "review", "quarantined": "quarantine"}
     list_select_related = ["tasking", "producer"]
+    # Newest first on an index: the model's ordering (tasking, producer, sequence) sorted every exhibit of
+    # the scheme on each page. An officer finds one by its reference, its tasking's, or the other party.
+    ordering = ["-submitted_at", "-id"]
+    search_fields = ["=reference", "^tasking__reference", "other_party"]
+    search_help_text = "An exhibit reference (VD/12), a tasking reference, or the other party's account."
+    show_full_result_count = False  # "of N in all" would count the whole scheme's exhibits on every search
     readonly_fields = [
         "actions_links",
         "conduct_review",
