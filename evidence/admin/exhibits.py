@@ -135,7 +135,9 @@ class ExhibitAdmin(ReferenceColumnsMixin, ConsultationAuditedAdmin, ReadOnlyAdmi
     # the scheme on each page. An officer finds one by its reference, its tasking's, or the other party.
     ordering = ["-submitted_at", "-id"]
     search_fields = ["=reference", "^tasking__reference", "other_party"]
-    search_help_text = "An exhibit reference (VD/12), a tasking reference, or the other party's account."
+    search_help_text = (
+        "An exhibit's reference in full, the start of a tasking's reference, or the other party's account."
+    )
     show_full_result_count = False  # "of N in all" would count the whole scheme's exhibits on every search
     readonly_fields = [
         "actions_links",

@@ -326,4 +326,5 @@ def test_a_page_closed_mid_upload_continues_where_it_stopped_when_the_file_is_ch
     assert_received_with_browser_hash("VD/1", data)
     assert ("POST", "") not in seen  # not a new upload: the stored one, continued
     assert next(offset for method, offset in seen if method == "PATCH") == str(MiB), seen
-    assert not ResumableUpload.objects.exists()
+    (upload,) = ResumableUpload.objects.all()  # kept, without its file, to answer a repeated request
+    assert upload.exhibit.reference == "VD/1" and upload.offset == len(data)
