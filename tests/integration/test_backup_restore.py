@@ -72,11 +72,18 @@ def backup_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def populated(assigned_vera, tasking, owen, tmp_path, signing_key):  # noqa: F811
+def exhibits(assigned_vera, tasking, owen, tmp_path, signing_key):  # noqa: F811
+    """Two exhibits, a signed MG11 and the signed schedules: enough for every test but the full one."""
+    make_ready(tasking, assigned_vera.user, owen, tmp_path)
+    return tasking
+
+
+@pytest.fixture
+def populated(exhibits, owen):
+    """And a handover bundle built from them (its two signed parts)."""
     from evidence import bundles
 
-    make_ready(tasking, assigned_vera.user, owen, tmp_path)
-    bundle = bundles.bundle_build(bundles.bundle_request(tasking=tasking, by=owen))
+    bundle = bundles.bundle_build(bundles.bundle_request(tasking=exhibits, by=owen))
     assert bundle.state == HandoverBundle.State.READY
     return bundle
 
@@ -127,7 +134,7 @@ def test_a_backup_taken_while_the_portal_runs_restores_elsewhere_and_everything_
         assert "the portal issued this file" in checked.stdout
 
 
-def test_a_damaged_backup_is_refused_before_anything_is_restored(populated, backup_dir, elsewhere):
+def test_a_damaged_backup_is_refused_before_anything_is_restored(exhibits, backup_dir, elsewhere):
     place, env = elsewhere
     call_command("backup_portal", str(backup_dir))
     exhibit = Exhibit.objects.first()
@@ -141,7 +148,7 @@ def test_a_damaged_backup_is_refused_before_anything_is_restored(populated, back
     assert not (place / "storage").exists() or not any((place / "storage").rglob("*"))
 
 
-def test_restore_refuses_a_database_in_use(populated, backup_dir, tmp_path):
+def test_restore_refuses_a_database_in_use(exhibits, backup_dir, tmp_path):
     call_command("backup_portal", str(backup_dir))
     with pytest.raises(CommandError, match="The database already has tables: restore into a new, empty database"):
         call_command("restore_portal", str(backup_dir))
@@ -151,7 +158,7 @@ def test_restore_refuses_a_database_in_use(populated, backup_dir, tmp_path):
         call_command("backup_portal", str(tmp_path / "in-storage"))
 
 
-def test_the_backup_names_the_engine_and_what_it_leaves_out(populated, backup_dir, tmp_path, capsys):
+def test_the_backup_names_the_engine_and_what_it_leaves_out(exhibits, backup_dir, tmp_path, capsys):
     call_command("backup_portal", str(backup_dir))
     said = capsys.readouterr().out
     assert f"Backed up the {connection.vendor} database" in said
