@@ -68,11 +68,20 @@ def notices_for(user: User) -> QuerySet[Notice]:
 
 
 def unread_notice_count(user: User) -> int:
+    from portal.signed_in import UNREAD_NOTICES
+
     if not user.is_authenticated:
         return 0
+    known = getattr(user, UNREAD_NOTICES, None)  # read with the request's user (portal.signed_in)
+    if known is not None:
+        return known
     return Notice.objects.filter(user=user, read_at__isnull=True).count()
 
 
 def notices_mark_read(*, user: User, ids: list[int]) -> int:
     """Mark the notices the person has just been shown as read; never anyone else's."""
-    return Notice.objects.filter(user=user, pk__in=ids, read_at__isnull=True).update(read_at=timezone.now())
+    from portal.signed_in import forget_state
+
+    marked = Notice.objects.filter(user=user, pk__in=ids, read_at__isnull=True).update(read_at=timezone.now())
+    forget_state(user)  # the header counts what is still unread after this
+    return marked

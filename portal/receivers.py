@@ -6,15 +6,17 @@ from typing import Any
 
 from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
 from django.contrib.auth import signals as auth_signals
 from django.contrib.auth.models import Group
-from django.db.models.signals import m2m_changed, post_migrate
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
 from portal.accounts import email_address_verify
-from portal.audit import audit_record
-from portal.models import AuditEvent, User
+from portal.audit import audit_record, current_request
+from portal.models import AuditEvent, Notice, User
 from portal.roles import forget_roles, sync_role_groups
+from portal.signed_in import forget_state
 
 
 @receiver(auth_signals.user_logged_in)
@@ -68,6 +70,18 @@ for _signal, _handler in _mfa_handlers.items():
 def on_password_reset(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
     """The reset link reached them at their address: that proves it, as an invitation link does."""
     email_address_verify(user=user)
+
+
+@receiver(post_save, sender=Authenticator)
+@receiver(post_delete, sender=Authenticator)
+@receiver(post_save, sender=Notice)
+def on_signed_in_state_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A factor added or removed, or a notice for the person of this request: what was read with them at the
+    start of the request (portal.signed_in) is read again, so the rest of the request sees the change."""
+    request = current_request.get()
+    user = getattr(request, "user", None) if request is not None else None
+    if user is not None and user.is_authenticated and user.pk == instance.user_id:
+        forget_state(user)
 
 
 @receiver(m2m_changed, sender=User.groups.through)

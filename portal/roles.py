@@ -128,8 +128,12 @@ def roles_of(user: User) -> list[Role]:
     """The user's roles, in the fixed order above; cached on the instance for the request."""
     cached = getattr(user, "_portal_roles", None)
     if cached is None:
-        names = {group.name for group in user.groups.all()} if user.pk else set()
-        cached = [role for role in ALL_ROLES if role.code in names]
+        from portal.signed_in import roles_from_state
+
+        cached = roles_from_state(user)  # read with the request's user (portal.signed_in)
+        if cached is None:
+            names = {group.name for group in user.groups.all()} if user.pk else set()
+            cached = [role for role in ALL_ROLES if role.code in names]
         user._portal_roles = cached
     return cached
 
@@ -158,7 +162,11 @@ def requires_mfa(user: User) -> bool:
 
 
 def forget_roles(user: User) -> None:
-    user.__dict__.pop("_portal_roles", None)
+    from portal.signed_in import forget_state
+
+    if hasattr(user, "_portal_roles"):
+        delattr(user, "_portal_roles")
+    forget_state(user)
 
 
 def sync_role_groups(apps=None) -> None:

@@ -146,7 +146,7 @@ else:
 # --- Identity and accounts ----------------------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"
 AUTHENTICATION_BACKENDS = [
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "portal.signed_in.PortalAuthenticationBackend",  # allauth's, with what every page asks of the person
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,12 +185,15 @@ ACCOUNT_RATE_LIMITS = {
 PORTAL_VERIFY_RATE_LIMIT = env_str("PORTAL_VERIFY_RATE_LIMIT", "30/m")
 if not re.fullmatch(r"\d+/[smh]", PORTAL_VERIFY_RATE_LIMIT):
     raise EnvError(f"PORTAL_VERIFY_RATE_LIMIT={PORTAL_VERIFY_RATE_LIMIT!r} must look like 30/m (per s, m or h).")
-MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+MFA_ADAPTER = "portal.signed_in.PortalMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("PORTAL_MFA_ISSUER", "Accredited Volunteer Portal")
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_PASSKEY_LOGIN_ENABLED = False
 
+# Sessions stay in the database only (Django's default), not read through the cache: while Redis is down the
+# cache falls back per process (portal/cache.py), and a session signed out meanwhile could come back from
+# what Redis still held.
 SESSION_COOKIE_AGE = env_int("PORTAL_SESSION_SECONDS", 8 * 3600, minimum=300)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -90,9 +90,10 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("bundle_inbox")
     if user.is_staff:
         return redirect("admin:index")
-    context = {"scheme": user.scheme, "role_label": roles.role_label(user)}
     volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()
+    context = {"scheme": volunteer.scheme if volunteer else user.scheme, "role_label": roles.role_label(user)}
     if volunteer is not None:
+        volunteer.user = user  # the request's own, already read
         decision = deployability_for(volunteer)
         context.update(
             volunteer=volunteer,
@@ -100,7 +101,7 @@ def home(request: HttpRequest) -> HttpResponse:
             reasons=decision.reasons_for(Audience.VOLUNTEER),
             tasks=volunteer_tasks(volunteer, decision),
             # Each current tasking with the one rule's answer in her words: until when, or why not.
-            taskings=current_taskings(user),
+            taskings=current_taskings(user, volunteer=volunteer, deployability=decision),
         )
     return render(request, "portal/home.html", context)
 
@@ -159,7 +160,7 @@ def staff_invitation_accept_view(request: HttpRequest, token: str) -> HttpRespon
         except ValidationError as exc:
             form.add_error("password1", exc)
         else:
-            login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
+            login(request, user, backend="portal.signed_in.PortalAuthenticationBackend")
             session_record_password(request=request)
             if roles.requires_mfa(user):
                 messages.success(

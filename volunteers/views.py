@@ -82,7 +82,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            login(request, volunteer.user, backend="allauth.account.auth_backends.AuthenticationBackend")
+            login(request, volunteer.user, backend="portal.signed_in.PortalAuthenticationBackend")
             messages.success(request, "Your application has been received. Here is what happens next.")
             return redirect("home")
     return render(
