@@ -15,7 +15,7 @@ from django.utils import timezone
 from evidence.models import Authorisation, Tasking
 from portal.models import User
 from portal.permissions import objects_holding_perm
-from volunteers.deployability import Audience, deployability_for, uk_date
+from volunteers.deployability import Audience, Deployability, deployability_for, uk_date
 from volunteers.models import Volunteer
 
 SUBMIT = "submit_evidence"
@@ -99,18 +99,31 @@ def submission_decision(*, user: User, tasking: Tasking, at: datetime | None = N
     return submission_decisions(user=user, taskings=[tasking], at=at)[tasking.pk]
 
 
-def submission_decisions(*, user: User, taskings: list[Tasking], at: datetime | None = None) -> dict[int, Decision]:
+def submission_decisions(
+    *,
+    user: User,
+    taskings: list[Tasking],
+    at: datetime | None = None,
+    volunteer: Volunteer | None = None,
+    deployability: Deployability | None = None,
+) -> dict[int, Decision]:
     """The one rule for several of her taskings at once (a page listing them): the same decision each
     would get alone, with what belongs to her (the grants, her deployability) read once. Pass taskings
-    with their authorisation loaded (select_related) to keep it at a fixed number of queries."""
-    now = at or timezone.now()
+    with their authorisation loaded (select_related) to keep it at a fixed number of queries.
+
+    A page that has just worked out her deployability to show it (her dashboard) passes it with her
+    volunteer record, and the decisions are taken at the moment it was checked rather than asking again."""
+    known = volunteer is not None and deployability is not None and volunteer.user_id == user.pk
+    now = at or (deployability.checked_at if known else None) or timezone.now()
     held = objects_holding_perm(user, SUBMIT, taskings)
-    volunteer = deployability = None
+    if not known:
+        volunteer = deployability = None
     officer_texts: list[str] = []
     if held:
-        volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()
-        if volunteer is not None:
-            deployability = deployability_for(volunteer, at=now)
+        if not known:
+            volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()
+            deployability = deployability_for(volunteer, at=now) if volunteer is not None else None
+        if deployability is not None:
             officer_texts = _officer_texts(deployability)
     decisions = {}
     for tasking in taskings:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from evidence.models import Assignment, ContemporaneousNote, Exhibit, Statement, Tasking
@@ -13,10 +15,23 @@ from evidence.policy import SUBMIT, Decision, submission_decisions
 from portal.models import User
 from portal.permissions import objects_with_perm
 
+if TYPE_CHECKING:
+    from volunteers.deployability import Deployability
+    from volunteers.models import Volunteer
+
 
 def assigned_taskings(user: User) -> QuerySet:
     """The taskings she is assigned to now (the guardian grant that assignment gives)."""
     return objects_with_perm(user, f"evidence.{SUBMIT}", Tasking.objects.select_related("authorisation", "handler"))
+
+
+def assigned_tasking_or_404(user: User, tasking_id: int) -> Tasking:
+    """A tasking she is assigned to now (writes to it are then decided by the one rule, in services); the
+    same 404 for one that does not exist and one that is not hers."""
+    tasking = assigned_taskings(user).filter(pk=tasking_id).first()
+    if tasking is None:
+        raise Http404("No such tasking.")
+    return tasking
 
 
 def known_tasking(user: User, tasking_id: int) -> Tasking | None:
@@ -101,10 +116,13 @@ class TaskingNext:
         return self.decision.allowed
 
 
-def current_taskings(user: User) -> list[TaskingNext]:
+def current_taskings(
+    user: User, *, volunteer: Volunteer | None = None, deployability: Deployability | None = None
+) -> list[TaskingNext]:
     """The taskings she is assigned to that are not closed or over, open ones first, each with the one
-    rule's decision in her words: until when she may submit, or why she may not."""
-    now = timezone.now()
+    rule's decision in her words: until when she may submit, or why she may not. Her deployability, when
+    the page has it already, is passed on to the one rule (policy.submission_decisions)."""
+    now = (deployability.checked_at if deployability is not None else None) or timezone.now()
     taskings = list(
         assigned_taskings(user)
         .exclude(status=Tasking.Status.CLOSED)
@@ -123,7 +141,9 @@ def current_taskings(user: User) -> list[TaskingNext]:
         .values_list("tasking")
         .annotate(n=Count("id"))
     )
-    decisions = submission_decisions(user=user, taskings=taskings, at=now)
+    decisions = submission_decisions(
+        user=user, taskings=taskings, at=now, volunteer=volunteer, deployability=deployability
+    )
     rows = []
     for tasking in taskings:
         decision = decisions[tasking.pk]

@@ -96,8 +96,11 @@ def can_read_welfare_detail(user: User, scheme_id: int | None) -> bool:
 
 
 def objects_with_perm(user: User, perm: str, queryset: QuerySet) -> QuerySet:
-    """Objects on which the user holds `perm` as a per-object grant; global perms never count."""
-    return get_objects_for_user(user, perm, klass=queryset, accept_global_perms=False, with_superuser=False)
+    """Objects on which the user holds `perm` as a per-object grant made to them (as holds_object_perm):
+    global perms and grants to a group never count (the portal grants objects to people only)."""
+    return get_objects_for_user(
+        user, perm, klass=queryset, use_groups=False, accept_global_perms=False, with_superuser=False
+    )
 
 
 def holds_object_perm(user: User, codename: str, obj: Model) -> bool:

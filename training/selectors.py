@@ -43,15 +43,25 @@ class ModuleState:
     counts: bool  # a certificate that satisfies the requirement now
 
 
+# A version's content: read to show a module, never to work out whose training is current.
+CONTENT_FIELDS = ("content_markdown", "content_html", "learning_outcomes")
+
+
 def _modules_with_versions() -> QuerySet[Module]:
-    return Module.objects.prefetch_related(Prefetch("versions", queryset=ModuleVersion.objects.order_by("-number")))
+    versions = ModuleVersion.objects.defer(*CONTENT_FIELDS).order_by("-number")
+    return Module.objects.prefetch_related(Prefetch("versions", queryset=versions))
+
+
+def _version_content() -> list[str]:
+    return [f"version__{name}" for name in CONTENT_FIELDS]
 
 
 def module_states(user, *, now: datetime | None = None, modules: list[Module] | None = None) -> list[ModuleState]:
     now = now or timezone.now()
     modules = modules if modules is not None else list(_modules_with_versions())
     certificates: dict[int, list[Certificate]] = {}
-    for certificate in Certificate.objects.filter(user=user).select_related("version").order_by("-passed_at"):
+    held = Certificate.objects.filter(user=user).select_related("version").defer(*_version_content())
+    for certificate in held.order_by("-passed_at"):
         certificates.setdefault(certificate.module_id, []).append(certificate)
     from training.models import Attempt
 
@@ -94,7 +104,8 @@ def training_matrix(people: list, *, now: datetime | None = None) -> tuple[list[
     modules = list(_modules_with_versions())
     ids = [person.pk for person in people]
     certificates: dict[tuple[int, int], list[Certificate]] = {}
-    for certificate in Certificate.objects.filter(user_id__in=ids).select_related("version").order_by("-passed_at"):
+    held = Certificate.objects.filter(user_id__in=ids).select_related("version").defer(*_version_content())
+    for certificate in held.order_by("-passed_at"):
         certificates.setdefault((certificate.user_id, certificate.module_id), []).append(certificate)
     open_attempts = set(
         Attempt.objects.filter(user_id__in=ids, submitted_at__isnull=True).values_list("user_id", "version__module_id")

@@ -243,7 +243,7 @@ def _welfare_state(volunteer: Volunteer, now: datetime) -> tuple[list[Blocker], 
 
 
 def _conduct_blockers(volunteer: Volunteer) -> list[Blocker]:
-    current = CodeOfConduct.objects.order_by("-version").first()
+    current = CodeOfConduct.objects.only("pk", "version").order_by("-version").first()
     if current is None:
         return []
     if CodeOfConductAcceptance.objects.filter(user_id=volunteer.user_id, code=current).exists():
