@@ -39,8 +39,9 @@ from evidence.resumable import (
     resumable_discard,
     resumable_offset,
 )
-from evidence.uploads import NoSpaceForUpload, UploadTooLarge, is_no_space
-from evidence.views import NO_SPACE, _accept, _json_errors, _tasking_or_404
+from evidence.selectors import assigned_tasking_or_404
+from evidence.uploads import NoSpaceForUpload, UploadTooLarge, accept_upload, is_no_space, refusal_json
+from evidence.views import NO_SPACE
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def _tus(response: HttpResponse, upload: ResumableUpload | None = None) -> HttpR
 
 
 def _errors(status: int, messages: list[str], fields: dict | None = None) -> HttpResponse:
-    return _tus(_json_errors(status, messages, fields))
+    return _tus(refusal_json(status, messages, fields))
 
 
 def _options() -> HttpResponse:
@@ -103,7 +104,7 @@ def uploads(request: HttpRequest, tasking_id: int) -> HttpResponse:
         return _errors(401, [SIGNED_OUT])
     if request.method != "POST":
         return _tus(HttpResponse(status=405, headers={"Allow": "POST, OPTIONS"}))
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = assigned_tasking_or_404(request.user, tasking_id)
     try:
         length = int(request.headers["Upload-Length"])
         if length < 0:
@@ -208,8 +209,9 @@ def _complete(request: HttpRequest, found: ResumableUpload) -> HttpResponse:
     form = ExhibitForm(found.details)
     form.is_valid()  # checked at creation; cleaned again for what is recorded
     try:
+        data = form.cleaned_data
         done = resumable_complete(
-            upload=found, accept=lambda received, _details: _accept(request, found.tasking, received, form.cleaned_data)
+            upload=found, accept=lambda received, _details: accept_upload(request.user, found.tasking, received, data)
         )
     except ResumableRefused as exc:
         return _errors(403, [f"Nothing was stored: {reason}" for reason in exc.reasons])

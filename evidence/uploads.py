@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage, Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload, UploadFileException
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.utils._os import safe_makedirs
 
 from portal import partial_uploads
@@ -498,3 +499,43 @@ def _fsync_directory(directory: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+UNACCEPTABLE_TYPE = (
+    "This type of file cannot be accepted as an exhibit. Upload images, PDFs, text, CSV, JSON, HTML or MHTML "
+    "chat exports, MP4 or WebM video, or WAV or MP3 audio."
+)
+
+
+def accept_upload(user, tasking, upload, data: dict):
+    """What every upload path (the form, the script's stream, the resumable upload) does once the bytes are
+    on disk: sniff what the file really is, then ask the one rule and record the exhibit (services)."""
+    from django.core.files.storage import default_storage
+
+    from evidence import services
+    from evidence.sniff import sniff
+
+    sniffed = sniff(upload.head, name_hint=upload.name or "")
+    if sniffed is None:
+        raise ValidationError(UNACCEPTABLE_TYPE)
+    return services.exhibit_submit(
+        user=user,
+        tasking=tasking,
+        upload=upload,
+        sniffed_type=sniffed.mime,
+        description=data["description"],
+        platform=data["platform"],
+        other_party=data["other_party"],
+        url=data["url"],
+        captured_at=data["captured_at"],
+        capture_method=data["capture_method"],
+        browser_sha256=data.get("browser_sha256", ""),
+        quarantined=data["possible_indecent_image"],
+        distressing=data.get("distressing", False),
+        store=lambda received, name: promote(received, storage=default_storage, name=name),
+    )
+
+
+def refusal_json(status: int, messages: list[str], fields: dict | None = None) -> JsonResponse:
+    """A refused upload, as the page's script reads it on every path: {"errors": {"__all__": [...], field: [...]}}."""
+    return JsonResponse({"errors": {"__all__": messages, **(fields or {})}}, status=status)

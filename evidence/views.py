@@ -35,8 +35,15 @@ from evidence.policy import (
     may_open_exhibit,
     submission_decision,
 )
-from evidence.selectors import assigned_taskings, known_tasking, my_exhibits, my_notes, my_statements, work_summary
-from evidence.sniff import sniff
+from evidence.selectors import (
+    assigned_tasking_or_404,
+    assigned_taskings,
+    known_tasking,
+    my_exhibits,
+    my_notes,
+    my_statements,
+    work_summary,
+)
 from evidence.statements import DECLARATION, statement_page_count, statement_save_draft
 from evidence.statements import statement_discard as statement_discard_draft
 from evidence.statements import statement_sign as sign_statement
@@ -45,10 +52,11 @@ from evidence.uploads import (
     NoSpaceForUpload,
     UploadLengthMismatch,
     UploadTooLarge,
+    accept_upload,
     discard,
     is_no_space,
-    promote,
     receive_stream,
+    refusal_json,
 )
 from portal.audit import audit_record
 from portal.client_ip import client_ip
@@ -56,14 +64,6 @@ from portal.models import AuditEvent
 from portal.permissions import holds_object_perm
 
 logger = logging.getLogger(__name__)
-
-
-def _tasking_or_404(user, tasking_id: int) -> Tasking:
-    """A tasking she is assigned to now; writes to it are then decided by the one rule (services)."""
-    tasking = assigned_taskings(user).filter(pk=tasking_id).first()
-    if tasking is None:
-        raise Http404("No such tasking.")  # the same answer for "does not exist" and "not yours"
-    return tasking
 
 
 def _known_tasking_or_404(user, tasking_id: int) -> Tasking:
@@ -220,7 +220,7 @@ def exhibit_upload(request: HttpRequest, tasking_id: int) -> HttpResponse:
 def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileUploadHandler) -> HttpResponse:
     if request.method != "POST":
         return _exhibits_page(request, tasking_id)
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = assigned_tasking_or_404(request.user, tasking_id)
     upload = request.FILES.get("file")
     form = ExhibitForm(request.POST)
     if handler.refused is not None:
@@ -243,7 +243,7 @@ def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileU
         if upload is None:
             file_errors.append("Choose the file to upload")
         elif valid:
-            exhibit = _accept(request, tasking, upload, form.cleaned_data)
+            exhibit = accept_upload(request.user, tasking, upload, form.cleaned_data)
             messages.success(request, f"Exhibit {exhibit.reference} received. SHA-256: {exhibit.sha256}")
             return redirect("exhibit_upload", tasking_id=tasking.pk)
         else:
@@ -264,43 +264,13 @@ def _exhibit_upload(request: HttpRequest, tasking_id: int, handler: HashingFileU
     return _exhibits_page(request, tasking.pk, form=form, file_errors=file_errors)
 
 
-def _accept(request: HttpRequest, tasking: Tasking, upload, data: dict) -> Exhibit:
-    """What both upload paths do once the bytes are on disk: sniff, then ask the one rule and record."""
-    sniffed = sniff(upload.head, name_hint=upload.name or "")
-    if sniffed is None:
-        raise ValidationError(
-            "This type of file cannot be accepted as an exhibit. Upload images, PDFs, text, CSV, JSON, "
-            "HTML or MHTML chat exports, MP4 or WebM video, or WAV or MP3 audio."
-        )
-    return services.exhibit_submit(
-        user=request.user,
-        tasking=tasking,
-        upload=upload,
-        sniffed_type=sniffed.mime,
-        description=data["description"],
-        platform=data["platform"],
-        other_party=data["other_party"],
-        url=data["url"],
-        captured_at=data["captured_at"],
-        capture_method=data["capture_method"],
-        browser_sha256=data.get("browser_sha256", ""),
-        quarantined=data["possible_indecent_image"],
-        distressing=data.get("distressing", False),
-        store=lambda received, name: promote(received, storage=default_storage, name=name),
-    )
-
-
-def _json_errors(status: int, messages_: list[str], fields: dict | None = None) -> JsonResponse:
-    return JsonResponse({"errors": {"__all__": messages_, **(fields or {})}}, status=status)
-
-
 @login_required
 @require_POST
 def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
     """The JavaScript path: the file is the raw request body (streamed, never multipart); what is
     captured alongside it travels in the X-Exhibit-Metadata header as URL-encoded JSON. Everything that
     can be checked before the body is read is checked first, so a refusal costs no upload."""
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = assigned_tasking_or_404(request.user, tasking_id)
     try:
         meta = json.loads(unquote(request.headers.get("X-Exhibit-Metadata", "")) or "{}")
         if not isinstance(meta, dict) or any(isinstance(value, (list, dict)) for value in meta.values()):
@@ -311,14 +281,14 @@ def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
             for key, value in meta.items()
         }
     except ValueError:
-        return _json_errors(400, ["The upload's details could not be read. Reload the page and try again."])
+        return refusal_json(400, ["The upload's details could not be read. Reload the page and try again."])
     form = ExhibitForm(meta)
     if not form.is_valid():
         fields = {name: [e["message"] for e in errors] for name, errors in form.errors.get_json_data().items()}
-        return _json_errors(400, fields.pop("__all__", []), fields)
+        return refusal_json(400, fields.pop("__all__", []), fields)
     decision = submission_decision(user=request.user, tasking=tasking)
     if not decision.allowed:
-        return _json_errors(403, [reason.volunteer for reason in decision.reasons])
+        return refusal_json(403, [reason.volunteer for reason in decision.reasons])
     declared = request.META.get("CONTENT_LENGTH")
     try:
         upload = receive_stream(
@@ -329,24 +299,24 @@ def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
             name=unquote(request.headers.get("X-File-Name", "")) or None,
         )
     except UploadTooLarge as exc:
-        return _json_errors(
+        return refusal_json(
             413, [f"The file is larger than the {filesizeformat(exc.limit)} limit for an exhibit. Nothing was stored."]
         )
     except (UploadLengthMismatch, ValueError):
-        return _json_errors(400, ["The upload was interrupted. Nothing was stored. Try again."])
+        return refusal_json(400, ["The upload was interrupted. Nothing was stored. Try again."])
     except NoSpaceForUpload:
-        return _json_errors(507, [NO_SPACE])
+        return refusal_json(507, [NO_SPACE])
     try:
-        exhibit = _accept(request, tasking, upload, form.cleaned_data)
+        exhibit = accept_upload(request.user, tasking, upload, form.cleaned_data)
     except services.SubmissionRefused as exc:
-        return _json_errors(403, [f"Nothing was stored: {exc}"])
+        return refusal_json(403, [f"Nothing was stored: {exc}"])
     except ValidationError as exc:
-        return _json_errors(400, exc.messages)
+        return refusal_json(400, exc.messages)
     except OSError as exc:
         if not is_no_space(exc):  # moving it into storage found the disk full: the record was rolled back
             raise
         logger.error("An exhibit could not be moved into storage: the disk is full (%s).", exc)
-        return _json_errors(507, [NO_SPACE])
+        return refusal_json(507, [NO_SPACE])
     finally:
         discard(upload)
     return JsonResponse({"reference": exhibit.reference, "sha256": exhibit.sha256, "size": exhibit.size}, status=201)
@@ -379,7 +349,7 @@ def safeguarding_raise(request: HttpRequest, tasking_id: int) -> HttpResponse:
     """GET: the safeguarding form on a page of its own, one step from every tasking page. POST: the alert.
     Never refused to anyone assigned, whatever the one rule says about her work (an alert about a child
     must not be lost); it shows nothing of the operation but its reference."""
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = assigned_tasking_or_404(request.user, tasking_id)
     if request.method != "POST":
         return render(request, "evidence/safeguarding.html", {"tasking": tasking})
     alert_url = request.build_absolute_uri("/admin/evidence/safeguardingalert/")
@@ -418,7 +388,7 @@ def note_add(request: HttpRequest, tasking_id: int) -> HttpResponse:
     """GET: her contemporaneous notes and the box for the next. POST: add one."""
     if request.method != "POST":
         return _notes_page(request, tasking_id)
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = assigned_tasking_or_404(request.user, tasking_id)
     form = NoteForm(request.POST)
     if not form.is_valid():
         return _notes_page(request, tasking.pk, form=form)
@@ -546,7 +516,7 @@ def statement_check(request: HttpRequest, tasking_id: int, statement_id: int) ->
 @require_POST
 @reauthentication_required
 def statement_sign(request: HttpRequest, tasking_id: int, statement_id: int) -> HttpResponse:
-    tasking = _tasking_or_404(request.user, tasking_id)
+    tasking = assigned_tasking_or_404(request.user, tasking_id)
     statement = _my_statement_or_404(request, tasking, statement_id)
     try:
         statement = sign_statement(statement=statement, by=request.user)
