@@ -16,9 +16,11 @@ demo-check: prereqs install assets migrate  ## the same, unattended: boot, check
 TEST_WORKERS ?= 2
 JOURNEY_SCREENSHOTS ?= $(CURDIR)/var/journey-screenshots
 
+# Whole files go to the two workers in the order they are collected, so the long browser journeys start first;
+# sorted by their number of tests (pytest-xdist's default), the two-test journey file ran last, alone.
 test: prereqs install-dev assets  ## the whole suite (PostgreSQL/Redis/browser tests run when configured)
 	@rm -rf $(JOURNEY_SCREENSHOTS)
-	PORTAL_JOURNEY_SCREENSHOTS=$(JOURNEY_SCREENSHOTS) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile; \
+	PORTAL_JOURNEY_SCREENSHOTS=$(JOURNEY_SCREENSHOTS) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; \
 	status=$$?; \
 	if [ -d $(JOURNEY_SCREENSHOTS) ]; then echo "The browser journey's screenshots: $(JOURNEY_SCREENSHOTS)"; fi; \
 	exit $$status

@@ -286,18 +286,20 @@ def test_the_whole_scheme_from_invitation_to_a_verified_court_bundle(
         vera.goto(f"{base}/")
         open_header_link(vera, "Training")
         journey.look(vera, "training")
-        for module in Module.objects.filter(mandatory=True).order_by("order"):
+        for number, module in enumerate(Module.objects.filter(mandatory=True).order_by("order")):
             version = module.versions.order_by("-number").first()
             vera.get_by_role("link", name=module.title, exact=True).click()
-            journey.look(vera, f"module {module.slug}")
+            journey.look(vera, f"module {module.slug}")  # each module's own content
             vera.get_by_role("button", name="Start the assessment").click()
             vera.wait_for_url("**/training/attempts/*/")
-            journey.look(vera, f"assessment {module.slug}")
+            if number == 0:  # the assessment and result pages are one template whatever the module
+                journey.look(vera, f"assessment {module.slug}")
             answer_correctly(vera, version)
             vera.get_by_role("button", name="Submit answers").click()
             vera.wait_for_url("**/result/")
             expect(vera.get_by_role("heading", level=1)).to_contain_text("You passed")
-            journey.look(vera, f"passed {module.slug}")
+            if number == 0:
+                journey.look(vera, f"passed {module.slug}")
             open_header_link(vera, "Training")
         expect(vera.locator(".govuk-task-list")).not_to_contain_text("Not started")
         journey.look(vera, "training all passed")
