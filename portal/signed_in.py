@@ -97,7 +97,18 @@ class PortalAuthenticationBackend(AuthenticationBackend):
 
 class PortalMFAAdapter(DefaultMFAAdapter):
     """allauth's MFA adapter, answering "has this person a second factor?" from the request's user row when
-    it was loaded with it. Asked about particular kinds of factor, it asks the database as allauth does."""
+    it was loaded with it. Asked about particular kinds of factor, it asks the database as allauth does.
+
+    Its refusal of a code also says what a person can do: allauth refuses a code already used once (signing
+    in on a second device within the same 30 seconds) with the same words as a mistyped one."""
+
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "incorrect_code": (
+            "Incorrect code. Enter the code your authenticator app shows now. Each code works only once: if you "
+            "have just used this one, wait for the app to show the next."
+        ),
+    }
 
     def is_mfa_enabled(self, user: Any, types: Any = None) -> bool:
         known = getattr(user, MFA_ENABLED, None)

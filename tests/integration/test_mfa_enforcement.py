@@ -62,6 +62,25 @@ def test_a_wrong_code_is_refused_and_audited(client, owen):
     assert AuditEvent.objects.filter(action="mfa.failure", actor_email=owen.email, outcome="failure").exists()
 
 
+def test_a_code_used_once_is_refused_the_second_time_with_what_to_do(client, owen):
+    """Signing in on a second device with the code just used on the first: refused (a code works once), and
+    the officer is told to wait for the next code rather than left to think they mistyped it."""
+    from django.test import Client
+
+    secret = enrol_totp(owen)
+    code = totp_code(secret, margin=10)
+    _password_login(client, owen)
+    assert client.post("/accounts/2fa/authenticate/", {"code": code}).status_code == 302
+    other = Client()
+    _password_login(other, owen)
+    response = other.post("/accounts/2fa/authenticate/", {"code": code})
+    assert response.status_code == 200
+    assert "Each code works only once: if you have just used this one, wait for the app to show the next." in (
+        response.content.decode()
+    )
+    assert other.get("/admin/").status_code == 302
+
+
 def test_an_enrolled_court_recipient_reaches_their_inbox_after_the_code(client, carla):
     secret = enrol_totp(carla)
     mfa_login(client, carla, secret)
