@@ -135,7 +135,7 @@ def _vetting_blockers(volunteer: Volunteer, now: datetime) -> list[Blocker]:
     rules = rules_for(volunteer.scheme)
     cleared = (
         VettingRecord.objects.filter(volunteer=volunteer, outcome=VettingRecord.Outcome.CLEARED)
-        .order_by("-decided_at")
+        .order_by("-decided_at", "-id")
         .first()
     )
     blockers = []
@@ -176,7 +176,7 @@ def _vetting_blockers(volunteer: Volunteer, now: datetime) -> list[Blocker]:
                 "Vetting review open.",
             )
         )
-    last_review = IntegrityReview.objects.filter(volunteer=volunteer).order_by("-done_at").first()
+    last_review = IntegrityReview.objects.filter(volunteer=volunteer).order_by("-done_at", "-id").first()
     review_due = last_review.next_due if last_review else cleared.integrity_review_due
     if review_due and review_due <= now:
         when = uk_date(review_due)

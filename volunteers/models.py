@@ -68,6 +68,12 @@ class Volunteer(models.Model):
     accredited_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Copies of two dates the records hold, kept by volunteers.services.vetting_dates_refresh whenever a
+    # clearance is decided or an integrity review recorded, never set otherwise: the officer's "falling due"
+    # list finds them through an index instead of working out every volunteer's latest records. Deployability
+    # still reads the records themselves.
+    current_clearance_expires = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    next_integrity_review = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["user__full_name"]

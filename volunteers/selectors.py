@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Least
 from django.http import Http404
 from django.utils import timezone
@@ -13,7 +13,6 @@ from portal import roles
 from portal.models import User
 from portal.permissions import scheme_filter
 from volunteers.models import (
-    IntegrityReview,
     ScreeningRecord,
     ScreeningRequest,
     StandDown,
@@ -128,23 +127,18 @@ def vetting_in_progress(user: User) -> QuerySet:
 def vetting_falling_due(user: User, *, within_days: int = DUE_WITHIN_DAYS) -> QuerySet[Volunteer]:
     """Vetted volunteers whose clearance expires, or whose integrity review falls due, within `within_days`
     days (or already has): annotated `vetting_expires` and `integrity_review_due`, soonest first. The same
-    dates deployability reads: the latest clearance, and the latest integrity review's next date."""
+    dates deployability reads (the latest clearance, the latest integrity review's next date), as kept on the
+    volunteer by services.vetting_dates_refresh, so the list is two index lookups however large the force."""
     soon = timezone.now() + timedelta(days=within_days)
-    cleared = VettingRecord.objects.filter(volunteer=OuterRef("pk"), outcome=VettingRecord.Outcome.CLEARED).order_by(
-        "-decided_at"
-    )
-    reviewed = IntegrityReview.objects.filter(volunteer=OuterRef("pk")).order_by("-done_at")
     volunteers = (
         Volunteer.objects.filter(status__in=VETTED_STATUSES)
+        .filter(Q(current_clearance_expires__lte=soon) | Q(next_integrity_review__lte=soon))
         .select_related("user")
         .annotate(
-            vetting_expires=Subquery(cleared.values("expires_at")[:1]),
-            integrity_review_due=Coalesce(
-                Subquery(reviewed.values("next_due")[:1]), Subquery(cleared.values("integrity_review_due")[:1])
-            ),
+            vetting_expires=F("current_clearance_expires"),
+            integrity_review_due=F("next_integrity_review"),
+            first_due=Least("current_clearance_expires", "next_integrity_review"),
         )
-        .filter(Q(vetting_expires__lte=soon) | Q(integrity_review_due__lte=soon))
-        .annotate(first_due=Least("vetting_expires", "integrity_review_due"))
     )
     return scheme_filter(volunteers, user).order_by("first_due", "pk")
 

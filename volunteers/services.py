@@ -9,6 +9,8 @@ from datetime import date, datetime, time, timedelta
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal import roles
@@ -311,6 +313,22 @@ def conduct_accept(*, user: User, version: int) -> CodeOfConductAcceptance:
 # --- vetting ----------------------------------------------------------------------------------------
 
 
+def vetting_dates_refresh(volunteers=None) -> int:
+    """Copy onto each volunteer (all of them, or those of the queryset given) the two dates deployability reads
+    from the records: the latest clearance's expiry, and the next integrity review (the latest review's next
+    date, or the clearance's first review date if there has been none). One UPDATE; the number changed."""
+    cleared = VettingRecord.objects.filter(volunteer=OuterRef("pk"), outcome=VettingRecord.Outcome.CLEARED).order_by(
+        "-decided_at", "-id"
+    )
+    reviewed = IntegrityReview.objects.filter(volunteer=OuterRef("pk")).order_by("-done_at", "-id")
+    return (Volunteer.objects.all() if volunteers is None else volunteers).update(
+        current_clearance_expires=Subquery(cleared.values("expires_at")[:1]),
+        next_integrity_review=Coalesce(
+            Subquery(reviewed.values("next_due")[:1]), Subquery(cleared.values("integrity_review_due")[:1])
+        ),
+    )
+
+
 def vetting_start(*, volunteer: Volunteer, level: str, by: User) -> VettingRecord:
     with transaction.atomic():
         record = VettingRecord.objects.create(volunteer=volunteer, level=level)
@@ -364,6 +382,7 @@ def vetting_decide(*, record: VettingRecord, outcome: str, reasons: str, by: Use
             record.expires_at = now + relativedelta(years=rules.renewal_years[record.level])
             record.integrity_review_due = now + relativedelta(months=rules.integrity_review_months)
         record.save()
+        vetting_dates_refresh(Volunteer.objects.filter(pk=record.volunteer_id))
         volunteer = Volunteer.objects.get(pk=record.volunteer_id)
         if volunteer.status == S.IN_VETTING:
             to = S.VETTED if outcome == VettingRecord.Outcome.CLEARED else S.REFUSED
@@ -404,6 +423,7 @@ def integrity_review_record(*, volunteer: Volunteer, notes: str, by: User) -> In
             done_at=now,
             next_due=now + relativedelta(months=rules.integrity_review_months),
         )
+        vetting_dates_refresh(Volunteer.objects.filter(pk=volunteer.pk))
         audit_record(action="vetting.integrity_review", actor=by, obj=review, scheme_id=volunteer.scheme_id)
     return review
 

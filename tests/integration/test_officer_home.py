@@ -18,7 +18,7 @@ from django.utils import timezone
 from lxml import html as lxml_html
 
 from portal.models import AuditEvent
-from tests.conftest import enrol_totp, invite_and_apply, mfa_login
+from tests.conftest import clear_vetting, enrol_totp, invite_and_apply, mfa_login
 from tests.integration.bundle_helpers import CHAT, submit_exhibit
 
 
@@ -267,14 +267,57 @@ def test_screening_due_counts_exactly_the_volunteers_whose_screening_is_not_curr
 def test_vetting_falling_due_follows_the_latest_clearance_and_integrity_review(owen, lantern, deployable_vera):
     from volunteers.models import VettingRecord
     from volunteers.selectors import vetting_falling_due
-    from volunteers.services import integrity_review_record
+    from volunteers.services import integrity_review_record, vetting_dates_refresh
 
-    assert deployable_vera.pk not in set(vetting_falling_due(owen).values_list("pk", flat=True))
-    VettingRecord.objects.filter(volunteer=deployable_vera).update(expires_at=timezone.now() + timedelta(days=5))
-    assert deployable_vera.pk in set(vetting_falling_due(owen).values_list("pk", flat=True))
-    VettingRecord.objects.filter(volunteer=deployable_vera).update(
+    def due() -> set[int]:
+        return set(vetting_falling_due(owen).values_list("pk", flat=True))
+
+    def records_changed(**dates) -> None:  # the records' own dates, moved as if they were older
+        VettingRecord.objects.filter(volunteer=deployable_vera).update(**dates)
+        vetting_dates_refresh()
+
+    assert deployable_vera.pk not in due()
+    records_changed(expires_at=timezone.now() + timedelta(days=5))
+    assert deployable_vera.pk in due()
+    records_changed(
         expires_at=timezone.now() + timedelta(days=500), integrity_review_due=timezone.now() + timedelta(days=3)
     )
-    assert deployable_vera.pk in set(vetting_falling_due(owen).values_list("pk", flat=True))
+    assert deployable_vera.pk in due()
     integrity_review_record(volunteer=deployable_vera, notes="Annual review.", by=owen)  # next one in a year
+    assert deployable_vera.pk not in due()
+
+
+def test_the_dates_kept_on_the_volunteer_are_those_deployability_reads(owen, lantern, deployable_vera):
+    """The officer's list reads the dates kept on the volunteer; the one rule reads the records. Through a
+    renewal (an old clearance expiring, a newer one cleared), a review and the refusal of a later vetting, the
+    list names her exactly when deployability's dates fall due, and the kept dates are the records' own."""
+    from volunteers.deployability import Code, deployability_for
+    from volunteers.models import IntegrityReview, VettingRecord, Volunteer
+    from volunteers.selectors import vetting_falling_due
+    from volunteers.services import integrity_review_record, vetting_dates_refresh, vetting_decide, vetting_start
+
+    def agree() -> None:
+        kept = Volunteer.objects.get(pk=deployable_vera.pk)
+        latest = VettingRecord.objects.filter(volunteer=kept, outcome="cleared").order_by("-decided_at").first()
+        review = IntegrityReview.objects.filter(volunteer=kept).order_by("-done_at").first()
+        assert kept.current_clearance_expires == latest.expires_at
+        assert kept.next_integrity_review == (review.next_due if review else latest.integrity_review_due)
+        listed = kept.pk in set(vetting_falling_due(owen, within_days=0).values_list("pk", flat=True))
+        codes = deployability_for(kept).codes
+        assert listed == (Code.VETTING_EXPIRED in codes or Code.INTEGRITY_REVIEW_OVERDUE in codes)
+
+    agree()
+    # Her clearance lapses: the one rule stops her and the list names her.
+    VettingRecord.objects.filter(volunteer=deployable_vera).update(expires_at=timezone.now() - timedelta(days=1))
+    vetting_dates_refresh()
+    agree()
+    # A renewal is cleared: the old, expired record no longer counts anywhere.
+    clear_vetting(deployable_vera, owen)
+    agree()
     assert deployable_vera.pk not in set(vetting_falling_due(owen).values_list("pk", flat=True))
+    # A review recorded, then a later vetting refused: the kept dates still follow the latest clearance.
+    integrity_review_record(volunteer=deployable_vera, notes="Annual review.", by=owen)
+    agree()
+    refused = vetting_start(volunteer=deployable_vera, level="SC", by=owen)
+    vetting_decide(record=refused, outcome="refused", reasons="Not needed after all.", by=owen)
+    agree()
