@@ -501,10 +501,12 @@ class Seeder:
             copy_models(ExposureEvent, self._with_ids(exposures))
             copy_models(StandDown, self._with_ids(stand_downs))
             copy_models(ScreeningRequest, self._with_ids(requests))
-            # What the services keep on each volunteer when a clearance is decided (one UPDATE for them all).
-            from volunteers.services import vetting_dates_refresh
+            # What the services keep on each person when a clearance is decided or a screening recorded (one
+            # UPDATE each for them all).
+            from volunteers.services import screening_dates_refresh, vetting_dates_refresh
 
             vetting_dates_refresh()
+            screening_dates_refresh()
 
     @staticmethod
     def _with_ids(objects: list) -> list:

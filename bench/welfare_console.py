@@ -59,6 +59,9 @@ def seed() -> object:
         ],
         batch_size=2000,
     )
+    from volunteers.services import screening_dates_refresh
+
+    screening_dates_refresh()  # what recording each screening through the service keeps on the person
     ExposureEvent.objects.bulk_create(
         [ExposureEvent(person=u, scheme=scheme, minutes=10 + i % 50, source="chat") for i, u in enumerate(users)],
         batch_size=2000,

@@ -78,6 +78,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the officer admin.")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # A copy of the latest welfare screening's next due date (a date, not an outcome: officers see it too),
+    # kept by volunteers.services.screening_dates_refresh whenever a screening is recorded, never set
+    # otherwise: the welfare console and the officer's home page sort and count by it through an index
+    # instead of working out everyone's latest screening. Deployability still reads the records.
+    next_screening_due = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
 
     objects = UserManager()
 

@@ -52,7 +52,7 @@ def welfare_console_rows(user: User, *, with_exposure: bool = False) -> QuerySet
         welfare_people(user)
         .select_related("scheme", "volunteer")
         .annotate(
-            screening_next_due=Subquery(latest.values("next_due")[:1]),
+            screening_next_due=F("next_screening_due"),  # kept by services.screening_dates_refresh
             screening_outcome=Subquery(latest.values("outcome")[:1]),
             stood_down=Exists(StandDown.objects.filter(person=OuterRef("pk"), lifted_at__isnull=True)),
             open_request=Exists(ScreeningRequest.objects.filter(person=OuterRef("pk"), closed_at__isnull=True)),
@@ -146,12 +146,11 @@ def vetting_falling_due(user: User, *, within_days: int = DUE_WITHIN_DAYS) -> Qu
 def screening_due(user: User, *, within_days: int = DUE_WITHIN_DAYS) -> QuerySet[Volunteer]:
     """Volunteers on their way to or in deployment whose screening is not done, overdue or due within
     `within_days` days: exactly those screening_state does not call "Current". Officers get the count and
-    the names, never an outcome."""
+    the names, never an outcome. Read from the next due date kept on the person (an index)."""
     soon = timezone.now() + timedelta(days=within_days)
-    latest = ScreeningRecord.objects.filter(person=OuterRef("user_id")).order_by("-screened_on", "-id")
     volunteers = (
         Volunteer.objects.filter(status__in=SCREENED_STATUSES)
-        .annotate(screening_next_due=Subquery(latest.values("next_due")[:1]))
+        .annotate(screening_next_due=F("user__next_screening_due"))
         .filter(Q(screening_next_due__isnull=True) | Q(screening_next_due__lte=soon))
     )
     return scheme_filter(volunteers, user)

@@ -466,8 +466,17 @@ def screening_record(
         ScreeningRequest.objects.filter(person=person, closed_at__isnull=True).update(
             closed_at=timezone.now(), screening=record
         )
+        screening_dates_refresh(User.objects.filter(pk=person.pk))
         audit_record(action="welfare.screening_record", actor=by, obj=record, detail={"kind": kind})
     return record
+
+
+def screening_dates_refresh(people=None) -> int:
+    """Copy onto each person (all of them, or those of the User queryset given) the next due date of their
+    latest screening, which deployability reads from the records. One UPDATE; the number of people changed."""
+    latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by("-screened_on", "-id")
+    people = User.objects.all() if people is None else people
+    return people.update(next_screening_due=Subquery(latest.values("next_due")[:1]))
 
 
 def exposure_record(

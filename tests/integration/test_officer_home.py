@@ -244,19 +244,22 @@ def test_screening_due_counts_exactly_the_volunteers_whose_screening_is_not_curr
     from volunteers.deployability import screening_state
     from volunteers.models import ScreeningRecord, Volunteer
     from volunteers.selectors import screening_due
-    from volunteers.services import vetting_start
+    from volunteers.services import screening_dates_refresh, vetting_start
 
     now = timezone.now()
     people = []
     for number, next_due in enumerate(
-        [None, now - timedelta(days=1), now + timedelta(days=10), now + timedelta(days=90)]
+        [None, now - timedelta(days=1), now + timedelta(days=10), now + timedelta(days=90), now - timedelta(days=5)]
     ):
         volunteer = invite_and_apply(lantern, owen, f"v{number}@lantern.example", f"Volunteer {number}")
         vetting_start(volunteer=volunteer, level="MV", by=owen)  # in vetting: screening matters now
         if next_due is not None:
             record = screen(volunteer.user, wendy)
-            ScreeningRecord.objects.filter(pk=record.pk).update(next_due=next_due)
+            ScreeningRecord.objects.filter(pk=record.pk).update(next_due=next_due)  # the record's date, moved
+            screening_dates_refresh()
         people.append(volunteer)
+    # The last one was overdue and is screened again: the newer screening is the one that counts.
+    screen(people[-1].user, wendy)
     due = set(screening_due(owen).values_list("pk", flat=True))
     expected = {
         v.pk for v in Volunteer.objects.filter(pk__in=[p.pk for p in people]) if screening_state(v.user_id) != "Current"
