@@ -57,7 +57,7 @@ def welfare_console_rows(user: User, *, with_exposure: bool = False) -> QuerySet
             stood_down=Exists(StandDown.objects.filter(person=OuterRef("pk"), lifted_at__isnull=True)),
             open_request=Exists(ScreeningRequest.objects.filter(person=OuterRef("pk"), closed_at__isnull=True)),
         )
-        .order_by("screening_next_due", "full_name")
+        .order_by(F("screening_next_due").asc(nulls_first=True), "full_name")  # never screened first
     )
     if with_exposure:
         since = timezone.now() - timedelta(days=EXPOSURE_WINDOW_DAYS)

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -64,7 +64,8 @@ def console(request: HttpRequest) -> HttpResponse:
     elif show == "requests":
         rows = rows.filter(open_request=True)
     order = {
-        "due": ["screening_next_due", "full_name"],
+        # Never screened first, as the most overdue: PostgreSQL would otherwise put them last.
+        "due": [F("screening_next_due").asc(nulls_first=True), "full_name"],
         "name": ["full_name", "email"],
         "exposure": ["-recent_exposure", "full_name"],
     }[sort]

@@ -115,3 +115,15 @@ def test_recording_a_screening_through_the_page_keeps_input_on_error(welfare_cli
         },
     )
     assert response.status_code == 302
+
+
+def test_sorted_by_next_screening_the_never_screened_come_first_on_every_database(welfare_client, lantern, owen, wendy):
+    """Never screened is the most overdue of all: first, not last (PostgreSQL sorts empty dates last unless
+    told otherwise; SQLite first)."""
+    (screened,) = _volunteers(lantern, owen, wendy, 1)
+    never = invite_and_apply(lantern, owen, "never@lantern.example", "Nadia Neverscreened")
+    for query in ("", "?sort=due", "?show=overdue&sort=due"):
+        body = welfare_client.get(f"/welfare/{query}").content.decode()
+        assert never.user.full_name in body
+        if screened.user.full_name in body:
+            assert body.index(never.user.full_name) < body.index(screened.user.full_name), query
