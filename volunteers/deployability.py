@@ -135,7 +135,7 @@ def _vetting_blockers(volunteer: Volunteer, now: datetime) -> list[Blocker]:
     rules = rules_for(volunteer.scheme)
     cleared = (
         VettingRecord.objects.filter(volunteer=volunteer, outcome=VettingRecord.Outcome.CLEARED)
-        .order_by("-decided_at", "-id")
+        .order_by(*VettingRecord.LATEST)
         .first()
     )
     blockers = []
@@ -176,7 +176,7 @@ def _vetting_blockers(volunteer: Volunteer, now: datetime) -> list[Blocker]:
                 "Vetting review open.",
             )
         )
-    last_review = IntegrityReview.objects.filter(volunteer=volunteer).order_by("-done_at", "-id").first()
+    last_review = IntegrityReview.objects.filter(volunteer=volunteer).order_by(*IntegrityReview.LATEST).first()
     review_due = last_review.next_due if last_review else cleared.integrity_review_due
     if review_due and review_due <= now:
         when = uk_date(review_due)
@@ -193,7 +193,7 @@ def _vetting_blockers(volunteer: Volunteer, now: datetime) -> list[Blocker]:
 
 def _welfare_state(volunteer: Volunteer, now: datetime) -> tuple[list[Blocker], str, datetime | None]:
     blockers = []
-    latest = ScreeningRecord.objects.filter(person_id=volunteer.user_id).order_by("-screened_on", "-id").first()
+    latest = ScreeningRecord.objects.filter(person_id=volunteer.user_id).order_by(*ScreeningRecord.LATEST).first()
     restrictions = ""
     next_due = latest.next_due if latest else None
     if latest is None:
@@ -303,7 +303,7 @@ def heavy_exposure(person_id: int, scheme, *, now: datetime) -> bool:
 def screening_state(person_id: int, *, at: datetime | None = None) -> str:
     """Screening as officers may see it: "Current", "Due soon", "Overdue" or "Not done" — no outcome."""
     now = at or timezone.now()
-    latest = ScreeningRecord.objects.filter(person_id=person_id).order_by("-screened_on", "-id").first()
+    latest = ScreeningRecord.objects.filter(person_id=person_id).order_by(*ScreeningRecord.LATEST).first()
     if latest is None:
         return "Not done"
     if latest.next_due <= now:

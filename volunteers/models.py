@@ -175,6 +175,9 @@ class CodeOfConductAcceptance(models.Model):
 class VettingRecord(models.Model):
     """One vetting application and its decision; renewal starts a new record."""
 
+    # Which record is "the latest" wherever one is asked for (deployability, the kept dates, reminders).
+    LATEST = ("-decided_at", "-id")
+
     scheme_path = "volunteer__scheme"
 
     class Outcome(models.TextChoices):
@@ -256,6 +259,8 @@ class AdverseInformation(models.Model):
 
 
 class IntegrityReview(models.Model):
+    LATEST = ("-done_at", "-id")  # which review is "the latest", wherever one is asked for
+
     scheme_path = "volunteer__scheme"
 
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="integrity_reviews")
@@ -273,6 +278,8 @@ class IntegrityReview(models.Model):
 
 class ScreeningRecord(models.Model):
     """A psychological screening. Outcome, restrictions and notes are for welfare officers only."""
+
+    LATEST = ("-screened_on", "-id")  # which screening is "the latest" (also Meta.ordering and its index)
 
     scheme_path = "scheme"
     audit_compartment = "welfare"  # audit rows about it show person-level detail to welfare staff only

@@ -35,14 +35,16 @@ class Due:
 
 def _due_dates(volunteer: Volunteer) -> list[Due]:
     dues = []
-    cleared = volunteer.vetting_records.filter(outcome=VettingRecord.Outcome.CLEARED).order_by("-decided_at").first()
+    cleared = (
+        volunteer.vetting_records.filter(outcome=VettingRecord.Outcome.CLEARED).order_by(*VettingRecord.LATEST).first()
+    )
     if cleared and cleared.expires_at:
         dues.append(Due(volunteer, "vetting", cleared.expires_at))
-        review = IntegrityReview.objects.filter(volunteer=volunteer).order_by("-done_at").first()
+        review = IntegrityReview.objects.filter(volunteer=volunteer).order_by(*IntegrityReview.LATEST).first()
         review_due = review.next_due if review else cleared.integrity_review_due
         if review_due:
             dues.append(Due(volunteer, "integrity", review_due))
-    screening = ScreeningRecord.objects.filter(person_id=volunteer.user_id).order_by("-screened_on", "-id").first()
+    screening = ScreeningRecord.objects.filter(person_id=volunteer.user_id).order_by(*ScreeningRecord.LATEST).first()
     if screening:
         dues.append(Due(volunteer, "screening", screening.next_due))
     return dues

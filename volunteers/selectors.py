@@ -47,7 +47,7 @@ def welfare_console_rows(user: User, *, with_exposure: bool = False) -> QuerySet
     Exposure totals are summed for the whole list only when sorting by them; otherwise
     `attach_recent_exposure` adds them to the page shown, in one more query.
     """
-    latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by("-screened_on", "-id")
+    latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by(*ScreeningRecord.LATEST)
     rows = (
         welfare_people(user)
         .select_related("scheme", "volunteer")
@@ -102,7 +102,7 @@ def welfare_person(user: User, person_id: int) -> User:
 
 
 def screenings_of(person: User) -> QuerySet[ScreeningRecord]:
-    return ScreeningRecord.objects.filter(person=person).select_related("recorded_by").order_by("-screened_on", "-id")
+    return ScreeningRecord.objects.filter(person=person).select_related("recorded_by").order_by(*ScreeningRecord.LATEST)
 
 
 def volunteers_for_officer(user: User) -> QuerySet[Volunteer]:

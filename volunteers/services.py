@@ -318,9 +318,9 @@ def vetting_dates_refresh(volunteers=None) -> int:
     from the records: the latest clearance's expiry, and the next integrity review (the latest review's next
     date, or the clearance's first review date if there has been none). One UPDATE; the number changed."""
     cleared = VettingRecord.objects.filter(volunteer=OuterRef("pk"), outcome=VettingRecord.Outcome.CLEARED).order_by(
-        "-decided_at", "-id"
+        *VettingRecord.LATEST
     )
-    reviewed = IntegrityReview.objects.filter(volunteer=OuterRef("pk")).order_by("-done_at", "-id")
+    reviewed = IntegrityReview.objects.filter(volunteer=OuterRef("pk")).order_by(*IntegrityReview.LATEST)
     return (Volunteer.objects.all() if volunteers is None else volunteers).update(
         current_clearance_expires=Subquery(cleared.values("expires_at")[:1]),
         next_integrity_review=Coalesce(
@@ -474,7 +474,7 @@ def screening_record(
 def screening_dates_refresh(people=None) -> int:
     """Copy onto each person (all of them, or those of the User queryset given) the next due date of their
     latest screening, which deployability reads from the records. One UPDATE; the number of people changed."""
-    latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by("-screened_on", "-id")
+    latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by(*ScreeningRecord.LATEST)
     people = User.objects.all() if people is None else people
     return people.update(next_screening_due=Subquery(latest.values("next_due")[:1]))
 
