@@ -61,6 +61,21 @@ def test_a_role_removed_takes_effect_at_the_next_request(client, owen):
     assert client.get("/admin/evidence/exhibit/").status_code in {302, 403}
 
 
+def test_only_a_role_s_own_group_grants_the_role(client, vera):
+    """Roles are read from the person's group names joined into one text; a group an administrator named
+    with a comma, or a role's name inside a longer one, must not read as that role."""
+    from django.contrib.auth.models import Group
+
+    for name in (f"former,{roles.WELFARE.code}", f"{roles.OFFICER.code} (acting)", f"{roles.WELFARE.code},"):
+        vera.groups.add(Group.objects.create(name=name))
+    client.force_login(vera)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/welfare/"' not in page.content.decode()
+    assert client.get("/welfare/").status_code == 403
+    assert client.get("/admin/evidence/exhibit/").status_code in {302, 403}
+
+
 def test_a_second_factor_removed_elsewhere_takes_effect_at_the_next_request(client, owen):
     from allauth.mfa.models import Authenticator
 
