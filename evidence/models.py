@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 # guardian's direct-foreign-key permission bases: the one import of guardian outside
@@ -234,6 +235,9 @@ class Exhibit(models.Model):
             models.Index(
                 fields=["tasking"], condition=models.Q(review_state="awaiting"), name="evidence_exhibit_awaiting_t"
             ),
+            # The admin's search by an exhibit's reference, whatever its case. (The other party is searched
+            # through a trigram index that migration 0020 makes on PostgreSQL.)
+            models.Index(Upper("reference"), name="evidence_exhibit_ref_upper"),
         ]
 
     def __str__(self) -> str:

@@ -8,19 +8,22 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import smart_split, unescape_string_literal
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from evidence import services
 from evidence.admin.common import TYPE_LABELS, ReadOnlyInline, ReferenceColumnsMixin, hash_html, role_words, short
 from evidence.admin.preview import TEXT_PREVIEW_BYTES, preview_plan, preview_text
-from evidence.models import CustodyEvent, Exhibit, UnusedMaterial
+from evidence.models import CustodyEvent, Exhibit, Tasking, UnusedMaterial
 from evidence.policy import may_open_exhibit
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
 from portal.display import EMPTY, file_size, json_rows, pairs_html
+from portal.permissions import scheme_filter
 
 
 def custody_detail(event: CustodyEvent) -> str:
@@ -117,6 +120,17 @@ class SensitivityForm(forms.Form):
     )
 
 
+def _search_words(search_term: str) -> list[str]:
+    """The words of a search as the admin splits them: quoted phrases kept whole."""
+    words = []
+    for word in smart_split(search_term):
+        if word[:1] in {'"', "'"} and word[-1:] == word[:1]:
+            word = unescape_string_literal(word)
+        if word:
+            words.append(word)
+    return words
+
+
 def _field_for(message: str) -> str | None:
     """Which review field a service's refusal is about, so the error sits beside it."""
     lowered = message.lower()
@@ -134,11 +148,31 @@ class ExhibitAdmin(ReferenceColumnsMixin, ConsultationAuditedAdmin, ReadOnlyAdmi
     # Newest first on an index: the model's ordering (tasking, producer, sequence) sorted every exhibit of
     # the scheme on each page. An officer finds one by its reference, its tasking's, or the other party.
     ordering = ["-submitted_at", "-id"]
+    # Searched by get_search_results below, not by the admin's own OR across the three.
     search_fields = ["=reference", "^tasking__reference", "other_party"]
     search_help_text = (
         "An exhibit's reference in full, the start of a tasking's reference, or the other party's account."
     )
     show_full_result_count = False  # "of N in all" would count the whole scheme's exhibits on every search
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        """The same search as `search_fields` says (every word must match one of the three), asked so that
+        each of the three is an index on the exhibit: the admin's own OR joined the tasking for its
+        reference, so PostgreSQL read every exhibit of the scheme in the list (51 ms over 40,000 awaiting)
+        instead of combining three index scans. The taskings whose reference starts with the word are
+        found first (a scheme's taskings are few); an exhibit's reference and the other party are matched
+        through the indexes migration 0020 makes (its trigram index on PostgreSQL)."""
+        for word in _search_words(search_term):
+            taskings = list(
+                scheme_filter(Tasking.objects.all(), request.user)
+                .filter(reference__istartswith=word)
+                .values_list("pk", flat=True)
+            )
+            queryset = queryset.filter(
+                Q(reference__iexact=word) | Q(tasking_id__in=taskings) | Q(other_party__icontains=word)
+            )
+        return queryset, False
+
     readonly_fields = [
         "actions_links",
         "conduct_review",

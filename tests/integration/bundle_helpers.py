@@ -33,7 +33,7 @@ class Received:
         self.content = content
 
 
-def submit_exhibit(user, tasking, folder: Path, name: str, content: bytes, mime: str):
+def submit_exhibit(user, tasking, folder: Path, name: str, content: bytes, mime: str, *, other_party: str = "dave_77"):
     from django.utils import timezone
 
     from evidence import services
@@ -48,7 +48,7 @@ def submit_exhibit(user, tasking, folder: Path, name: str, content: bytes, mime:
         sniffed_type=mime,
         description=f"{name} from the chat",
         platform="Platform X",
-        other_party="dave_77",
+        other_party=other_party,
         url="",
         captured_at=timezone.now(),
         capture_method="Platform export",

@@ -20,8 +20,7 @@ from django.utils import timezone
 from tests.conftest import enrol_totp, invite_and_apply, make_tasking, mfa_login, screen
 from tests.integration.bundle_helpers import CHAT, submit_exhibit
 
-# ExhibitAdmin declares no search_fields yet, so the search filters nothing; once it does, the count
-# must still not grow.
+# A search (by reference, tasking or other party: test_exhibit_search) and a filter: the count must not grow.
 EXHIBIT_LIST = "/admin/evidence/exhibit/?q=VD&review_state__exact=awaiting"
 
 
