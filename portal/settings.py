@@ -490,6 +490,21 @@ if not PORTAL_FIELD_KEYS:
         base64.urlsafe_b64encode(hashlib.sha256(b"field-keys:" + SECRET_KEY.encode()).digest()).decode()
     ]
 
+# --- Deconfliction (evidence/deconfliction): the blind-index keys, newest first, and the phone region ----
+PORTAL_DECONFLICTION_KEYS = [key for key in env_secret("PORTAL_DECONFLICTION_KEYS", "").split(",") if key.strip()]
+if not PORTAL_DECONFLICTION_KEYS:
+    if not DEBUG:
+        raise EnvError(
+            "PORTAL_DECONFLICTION_KEYS (or PORTAL_DECONFLICTION_KEYS_FILE) must be set when DJANGO_DEBUG is false: "
+            "the key shared by the installations that deconflict with each other (docs/deployment.md)."
+        )
+    # Development only, as the field keys above.
+    PORTAL_DECONFLICTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(b"deconfliction-keys:" + SECRET_KEY.encode()).digest()).decode()
+    ]
+# Phone numbers written without a country code are read as numbers of this region (ISO 3166 code).
+PORTAL_DECONFLICTION_REGION = env_str("PORTAL_DECONFLICTION_REGION", "GB").upper()
+
 # Django's own debug pages (tracebacks, every URL listed on a 404) are for developers. `make demo` turns them
 # off, so people trying the portal meet its own error pages, and keeps every development convenience above.
 DEBUG = DEBUG and env_bool("DJANGO_DEBUG_PAGES", True)

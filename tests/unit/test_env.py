@@ -84,12 +84,24 @@ def _start_portal(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+FERNET_KEY = "kZ8ZsZ1m0dJ5p2yq3Vq8m3mJxYJ6n2m0aQb3zv1xkqY="
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
         ({"DATABASE_URL": "mysql://root@localhost/portal"}, "DATABASE_URL has scheme 'mysql'"),
         ({"CELERY_BROKER_URL": "filesystem://"}, "CELERY_BROKER_URL has scheme 'filesystem'"),
         ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set"),
+        (
+            {
+                "DJANGO_DEBUG": "false",
+                "DJANGO_SECRET_KEY": "s" * 64,
+                "DJANGO_ALLOWED_HOSTS": "portal.example.police.uk",
+                "PORTAL_FIELD_KEYS": FERNET_KEY,
+            },
+            "PORTAL_DECONFLICTION_KEYS (or PORTAL_DECONFLICTION_KEYS_FILE) must be set",
+        ),
         ({"DJANGO_DEBUG": "nope"}, "DJANGO_DEBUG='nope' is not a yes/no value"),
         ({"CACHE_URL": "memcached://x"}, "CACHE_URL='memcached://x' is not supported"),
         (
