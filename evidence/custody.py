@@ -31,7 +31,9 @@ def _row(event: CustodyEvent) -> dict[str, Any]:
 def custody_append(*, exhibit: Exhibit, action: str, actor: User | None, detail: dict | None = None) -> CustodyEvent:
     """Append one event; the exhibit row is locked so two writers never fork its chain."""
     with transaction.atomic():
-        Exhibit.objects.select_for_update().filter(pk=exhibit.pk).first()
+        # The exhibit's row only (its model's ordering would join, and lock, its tasking and producer too),
+        # and without blocking the foreign-key checks other writers make against it at their commit.
+        Exhibit.objects.select_for_update(no_key=True, of=("self",)).filter(pk=exhibit.pk).order_by("pk").first()
         last = CustodyEvent.objects.filter(exhibit=exhibit).order_by("-id").values_list("hash", flat=True).first()
         event = CustodyEvent(
             exhibit=exhibit,

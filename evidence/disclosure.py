@@ -74,7 +74,7 @@ def schedule_sign(*, tasking: Tasking, schedule: str, by: User, digest: str) -> 
     if schedule not in SCHEDULES:
         raise ValidationError("There is no such schedule.")
     with transaction.atomic():
-        Tasking.objects.select_for_update().filter(pk=tasking.pk).first()
+        Tasking.objects.select_for_update(no_key=True).filter(pk=tasking.pk).order_by("pk").first()
         items = schedule_items(tasking, schedule)
         current = schedule_digest(items)
         if digest != current:

@@ -66,7 +66,8 @@ def bundle_request(*, tasking: Tasking, by: User) -> HandoverBundle:
     if not may_request_bundle(by, tasking):
         raise PermissionDenied("Only a supervising officer of the tasking's scheme may request its bundle.")
     with transaction.atomic():
-        Tasking.objects.select_for_update().filter(pk=tasking.pk).first()  # one request at a time per tasking
+        # One request at a time per tasking; NO KEY so rows that merely refer to the tasking are not held up.
+        Tasking.objects.select_for_update(no_key=True).filter(pk=tasking.pk).order_by("pk").first()
         pending = tasking.bundles.filter(state__in=[HandoverBundle.State.QUEUED, HandoverBundle.State.BUILDING])
         if pending.exists():
             return pending.first()
