@@ -16,6 +16,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from evidence.urn import HINT as URN_HINT
 from evidence.urn import normalise_urn, validate_urn
 from portal.display import when  # names with a time read in UK time, as everywhere in the admin
+from portal.fields import EncryptedTextField
 from portal.models import Scheme
 
 
@@ -67,6 +68,8 @@ class Tasking(models.Model):
         DRAFT = "draft", "Draft"
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        # Set only by a deconfliction match (evidence/deconfliction/services.py), lifted only by its resolution.
+        PAUSED = "paused", "Paused"
         CLOSED = "closed", "Closed"
 
     scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="taskings")
@@ -119,6 +122,86 @@ class Tasking(models.Model):
     def save(self, *args, **kwargs):
         self.urn = normalise_urn(self.urn)
         super().save(*args, **kwargs)
+
+
+class TaskingIdentifier(models.Model):
+    """An online identity a tasking targets or meets, in canonical form (evidence/deconfliction/identifiers.py).
+
+    The value is stored encrypted and shown only to the tasking's own officers; matching runs on the blind
+    index (evidence/deconfliction/blind.py), so it never needs another scheme's plaintext."""
+
+    scheme_path = "tasking__scheme"
+
+    class Source(models.TextChoices):
+        OFFICER = "officer", "Recorded by an officer"
+        EXHIBIT = "exhibit", "An exhibit's other party"
+        TRANSCRIPT = "transcript", "A sender in a transcript"
+
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="identifiers")
+    kind = models.CharField(max_length=10)
+    platform = models.CharField(max_length=100, blank=True)
+    value = EncryptedTextField()
+    key_id = models.CharField(max_length=16)
+    blind_index = models.CharField(max_length=64)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    exhibit = models.ForeignKey("Exhibit", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tasking", "key_id", "blind_index"], name="evidence_taskingidentifier_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["blind_index", "key_id"], name="evidence_identifier_blind")]
+
+    def __str__(self) -> str:
+        from evidence.deconfliction.identifiers import Identifier, Kind
+
+        return str(Identifier(Kind(self.kind), self.value, self.platform))
+
+
+class DeconflictionMatch(models.Model):
+    """One side of a match: a tasking of this scheme engages an identifier that another party's live work
+    also engages. The tasking is paused until its controller records the resolution. Both sides of one
+    match carry the same reference, which is all either side is told besides whom to contact."""
+
+    scheme_path = "tasking__scheme"
+
+    class Outcome(models.TextChoices):
+        PROCEED = "proceed", "Proceed, with the other owner's agreement"
+        HAND_OVER = "hand_over", "Hand over to the other owner"
+        WITHDRAW = "withdraw", "Withdraw"
+
+    reference = models.CharField(max_length=20)
+    tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="deconfliction_matches")
+    identifier = models.ForeignKey(TaskingIdentifier, on_delete=models.PROTECT, related_name="+")
+    other_tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, null=True, related_name="+")
+    contact = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    found_at = models.DateTimeField(default=timezone.now)
+    status_before = models.CharField(max_length=10)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    reasons = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-found_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["reference", "tasking"], name="evidence_match_side_once"),
+        ]
+        verbose_name = "deconfliction match"
+        verbose_name_plural = "deconfliction matches"
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
 
 
 class TaskingUserObjectPermission(UserObjectPermissionBase):

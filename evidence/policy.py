@@ -80,7 +80,17 @@ def authorisation_problem(authorisation: Authorisation, now: datetime) -> Reason
 
 def tasking_problems(tasking: Tasking, now: datetime) -> list[Reason]:
     reasons = []
-    if tasking.status != Tasking.Status.ACTIVE:
+    if tasking.status == Tasking.Status.PAUSED:
+        # A deconfliction match (evidence/deconfliction): the volunteer learns nothing that could reach the
+        # person the tasking engages; the officer is sent to the match on the tasking's page.
+        reasons.append(
+            Reason(
+                "tasking_paused",
+                "This tasking is paused. Your supervising officer will contact you.",
+                "Paused by a deconfliction match: its controller records the resolution on the tasking's page.",
+            )
+        )
+    elif tasking.status != Tasking.Status.ACTIVE:
         label = tasking.get_status_display().lower()
         reasons.append(Reason(f"tasking_{tasking.status}", f"This tasking is {label}.", f"Tasking is {label}."))
     if now < tasking.window_start:

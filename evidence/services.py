@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime
 
@@ -27,11 +28,13 @@ from portal.permissions import grant, holds_object_perm, revoke
 from portal.text import require_storable, without_unstorable
 from volunteers.models import Volunteer
 
+logger = logging.getLogger(__name__)
 T = Tasking.Status
 TASKING_TRANSITIONS = {
     T.DRAFT: {T.ACTIVE, T.CLOSED},
     T.ACTIVE: {T.SUSPENDED, T.CLOSED},
     T.SUSPENDED: {T.ACTIVE, T.CLOSED},
+    T.PAUSED: {T.CLOSED},  # paused and resumed only by deconfliction (evidence/deconfliction/services.py)
     T.CLOSED: set(),
 }
 
@@ -70,6 +73,13 @@ def authorisation_cancel(*, authorisation: Authorisation, by: User, reason: str)
 
 
 def tasking_set_status(*, tasking: Tasking, to: str, by: User | None, reason: str = "") -> Tasking:
+    if tasking.status == T.PAUSED and to != T.CLOSED:
+        raise ValidationError(
+            f"{tasking.reference} is paused by a deconfliction match. It resumes when its controller records the "
+            "resolution on the tasking's page."
+        )
+    if to == T.PAUSED:
+        raise ValidationError("Only a deconfliction match pauses a tasking.")
     if to not in TASKING_TRANSITIONS[tasking.status]:
         raise ValidationError(f"A {tasking.get_status_display().lower()} tasking cannot become {T(to).label.lower()}.")
     if to == T.ACTIVE:
@@ -240,7 +250,27 @@ def exhibit_submit(
             detail={"exhibit": reference, "sha256": upload.sha256},
         )
         store(upload, stored_name)  # last: a failure above leaves nothing stored and the number unused
+    _deconflict(exhibit)
     return exhibit
+
+
+def _deconflict(exhibit: Exhibit) -> None:
+    """The other party's identifiers are matched once the exhibit is safely stored: a failure here must not
+    cost the evidence. It is logged as an error for the operators, and the officer still reads the other
+    party on the exhibit."""
+    from evidence.deconfliction.services import exhibit_identifiers_record
+    from portal.jobs import job_create
+
+    try:
+        exhibit_identifiers_record(exhibit)
+    except Exception:
+        logger.exception("Deconfliction of exhibit %s failed; its identifiers were not matched", exhibit.pk)
+    if exhibit.sniffed_type in TRANSCRIPT_TYPES and not exhibit.quarantined:
+        # Every sender of a chat export: read by a job, so a long transcript does not hold the upload up. A
+        # job is retried until it succeeds or fails visibly on the job list.
+        job_create(
+            kind="evidence.transcript_senders", obj=exhibit, payload={"exhibit": exhibit.pk}, by=exhibit.producer
+        )
 
 
 def exhibit_open(*, exhibit: Exhibit, by: User, request=None, minutes_viewed: int = 1) -> Exhibit:

@@ -78,6 +78,15 @@ class BundleTask(Task):
             pass
 
 
+@job_task("evidence.transcript_senders")
+def transcript_senders_job(job: Job) -> dict:
+    """Deconfliction of a chat export's senders (evidence/deconfliction/services.py)."""
+    from evidence.deconfliction.services import transcript_identifiers_record
+    from evidence.models import Exhibit
+
+    return transcript_identifiers_record(Exhibit.objects.select_related("tasking").get(pk=job.payload["exhibit"]))
+
+
 @job_task("evidence.bundle_build")
 def bundle_build_job(job: Job) -> dict:
     bundle = _bundle(int(job.object_id))

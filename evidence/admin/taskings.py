@@ -20,7 +20,16 @@ from django.views.decorators.http import require_POST
 
 from evidence import services
 from evidence.admin.common import TYPE_LABELS, EvidenceContentInline, ReadOnlyInline, ReferenceColumnsMixin, short
-from evidence.models import Assignment, ContemporaneousNote, Exhibit, HandoverBundle, Statement, Tasking
+from evidence.models import (
+    Assignment,
+    ContemporaneousNote,
+    DeconflictionMatch,
+    Exhibit,
+    HandoverBundle,
+    Statement,
+    Tasking,
+    TaskingIdentifier,
+)
 from evidence.policy import (
     may_download_bundle,
     may_follow_bundle,
@@ -161,6 +170,21 @@ class HandoverBundleInline(ReadOnlyInline):
         return EMPTY
 
 
+class DeconflictionResolutionForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="How was it resolved?",
+        choices=DeconflictionMatch.Outcome.choices,
+        widget=forms.RadioSelect,
+        help_text="Proceed resumes the tasking once every match on it is resolved; hand over and withdraw close it.",
+    )
+    reasons = forms.CharField(
+        label="Reasons",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Whom you spoke to and when, and what was agreed. This is kept on the record.",
+        error_messages={"required": "Record the reasons: who you spoke to, when, and what was agreed."},
+    )
+
+
 class TaskingForm(forms.ModelForm):
     assign = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(),
@@ -169,6 +193,22 @@ class TaskingForm(forms.ModelForm):
         help_text="Each volunteer chosen may submit evidence to this tasking while it is active and they are "
         "deployable; they are told at once.",
     )
+    identities = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Add online identities this tasking targets",
+        help_text="One per line: a phone number, an e-mail address, a profile's web address, or an account name "
+        "and its platform (dave_77 on Instagram). Each is matched at once, without revealing it, against other "
+        "schemes' live taskings; on a match this tasking is paused and you are told whom to contact.",
+    )
+
+    def clean_identities(self) -> list:
+        from evidence.deconfliction.services import identifiers_from_text
+
+        found, unreadable = identifiers_from_text(self.cleaned_data.get("identities", ""))
+        if unreadable:
+            raise ValidationError([*unreadable, "Nothing was added: correct these lines and save again."])
+        return found
 
     class Meta:
         model = Tasking
@@ -234,10 +274,14 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
                 },
             ),
             ("Volunteers", {"fields": ["assign"]}),
+            (
+                "Deconfliction",
+                {"fields": (["identities_now"] if obj is not None else []) + ["identities"]},
+            ),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [*super().get_readonly_fields(request, obj), "status_now"]
+        return [*super().get_readonly_fields(request, obj), "status_now", "identities_now"]
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> list:
         return self.inlines if obj is not None else [AssignmentInline]  # a new tasking has nothing else yet
@@ -258,6 +302,44 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
     @admin.display(description="Status")
     def status_now(self, obj: Tasking) -> str:
         return f"{obj.get_status_display()}. Can take evidence now: {self.live(obj)}"
+
+    @admin.display(description="Online identities and matches")
+    def identities_now(self, obj: Tasking) -> str:
+        """This tasking's identities in plain text (its own scheme's officers only: the admin is scheme-scoped)
+        and each open match with whom to contact. Nothing of the other side is stored to show."""
+        from django.utils.html import format_html_join
+
+        from evidence.deconfliction.services import open_matches
+
+        matches = [
+            (
+                match.reference,
+                f"{timezone.localtime(match.found_at):%-d %B %Y, %H:%M}",
+                f"{match.contact.full_name} ({match.contact.email})",
+                reverse("admin:evidence_tasking_deconfliction", args=[obj.pk, match.pk]),
+            )
+            for match in open_matches(obj)
+        ]
+        identities = [(str(row), row.get_source_display()) for row in obj.identifiers.order_by("added_at", "pk")]
+        parts = []
+        if matches:
+            parts.append(
+                format_html_join(
+                    "",
+                    "<p><strong>Match {}</strong> found {}: this tasking is paused. Contact {} before any further "
+                    'contact with the person, then <a href="{}">record the resolution</a>.</p>',
+                    matches,
+                )
+            )
+        if identities:
+            parts.append(
+                format_html(
+                    "<ul>{}</ul>", format_html_join("", '<li>{} <span class="help">({})</span></li>', identities)
+                )
+            )
+        else:
+            parts.append(format_html("<p>{}</p>", "None recorded yet."))
+        return format_html("{}" * len(parts), *parts)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("authorisation")
@@ -281,11 +363,39 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        identities = form.cleaned_data.get("identities") or []
+        if identities:
+            from evidence.deconfliction.services import identifiers_record
+
+            matches = identifiers_record(
+                tasking=form.instance,
+                identifiers=identities,
+                source=TaskingIdentifier.Source.OFFICER,
+                by=request.user,
+            )
+            for match in matches:
+                messages.warning(
+                    request,
+                    f"Deconfliction match {match.reference}: {form.instance.reference} is paused. Before any further "
+                    f"contact with the person, contact {match.contact.full_name} ({match.contact.email}) and quote "
+                    "the match reference. Then record the resolution below, under Deconfliction.",
+                )
+            request.deconfliction_matches = matches  # the officer is kept on the tasking's page (response_*)
         for volunteer in form.cleaned_data.get("assign", []):
             try:
                 services.tasking_assign(tasking=form.instance, volunteer=volunteer, by=request.user)
             except ValidationError as exc:
                 messages.warning(request, " ".join(exc.messages))
+
+    def response_add(self, request: HttpRequest, obj: Tasking, post_url_continue: Any = None) -> HttpResponse:
+        if getattr(request, "deconfliction_matches", None):
+            return redirect("admin:evidence_tasking_change", obj.pk)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Tasking) -> HttpResponse:
+        if getattr(request, "deconfliction_matches", None):
+            return redirect("admin:evidence_tasking_change", obj.pk)
+        return super().response_change(request, obj)
 
     def _move(self, request: HttpRequest, queryset: QuerySet, to: str) -> None:
         for tasking in queryset:
@@ -341,6 +451,11 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
                 name="evidence_tasking_request_bundle",
             ),
             path(
+                "<path:object_id>/deconfliction/<int:match_id>/",
+                self.admin_site.admin_view(self.deconfliction_view),
+                name="evidence_tasking_deconfliction",
+            ),
+            path(
                 "<path:object_id>/schedules/<str:schedule>/",
                 # Reading a schedule needs nothing more; signing it needs the password again.
                 self.admin_site.admin_view(self.schedule_view),
@@ -364,6 +479,62 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
         # Refused, or the requester may not open the progress page (it is for supervising officers): the
         # tasking's page shows the messages and lists its bundles.
         return redirect("admin:evidence_tasking_change", tasking.pk)
+
+    def deconfliction_view(self, request: HttpRequest, object_id: str, match_id: int) -> HttpResponse:
+        """One match on this tasking: what is known of it (its reference, when, whom to contact) and, for the
+        tasking's controller, the resolution to record after signing in again."""
+        from django.template.response import TemplateResponse
+
+        from evidence.deconfliction.services import ResolutionRefused, match_resolve, may_resolve
+
+        tasking = self.get_object(request, unquote(object_id))
+        match = tasking.deconfliction_matches.filter(pk=match_id).first() if tasking is not None else None
+        if match is None or not self.has_view_permission(request, tasking):
+            raise Http404("No such match.")
+        may = may_resolve(request.user, match) and match.open
+        form = DeconflictionResolutionForm(request.POST if request.method == "POST" else None)
+
+        def page(form: Any) -> HttpResponse:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": tasking,
+                "title": f"Deconfliction match {match.reference}: {tasking.reference}",
+                "match": match,
+                "form": form,
+                "may_resolve": may,
+            }
+            return TemplateResponse(request, "admin/evidence/tasking/deconfliction.html", context)
+
+        if request.method != "POST":
+            return page(form)
+        if not may:
+            raise PermissionDenied
+
+        def resolve(request: HttpRequest) -> HttpResponse:
+            if not form.is_valid():
+                return page(form)
+            try:
+                match_resolve(
+                    match=match,
+                    outcome=form.cleaned_data["outcome"],
+                    reasons=form.cleaned_data["reasons"],
+                    by=request.user,
+                )
+            except (ValidationError, ResolutionRefused) as exc:
+                messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+                return redirect(request.path)
+            tasking.refresh_from_db()
+            match.refresh_from_db()
+            messages.success(
+                request,
+                f"Match {match.reference} resolved: {match.get_outcome_display().lower()}. "
+                f"{tasking.reference} is now {tasking.get_status_display().lower()}.",
+            )
+            return redirect("admin:evidence_tasking_change", tasking.pk)
+
+        # Who may resolve is settled first; then the act itself asks for the password again.
+        return reauthentication_required(resolve)(request)
 
     def schedule_view(self, request: HttpRequest, object_id: str, schedule: str) -> HttpResponse:
         """One disclosure schedule (MG6C or MG6D): its items in the form's columns, whether it is signed as it

@@ -47,7 +47,26 @@ def scheme(settings, tmp_path):
     conduct_publish(title="Volunteer code of conduct", text="Never initiate sexual talk.", by=None)
     version = module_publish(data=module_data("safety-basics"))
     court = make_person("carla@court.example", roles.COURT, None, full_name="Carla Court")
-    return build_scheme("Harbourown", "Harbour", court=court, version=version, folder=tmp_path)
+    world = build_scheme("Harbourown", "Harbour", court=court, version=version, folder=tmp_path)
+    world.match = _deconfliction_match(world)
+    return world
+
+
+def _deconfliction_match(world):
+    """A second tasking of the scheme engaging someone another scheme's tasking engages: its page and the
+    match's page show the match to the scheme's officers."""
+    from evidence.deconfliction.identifiers import identify
+    from evidence.deconfliction.services import identifiers_record
+    from portal import roles
+    from portal.models import Scheme
+    from tests.conftest import make_tasking
+
+    elsewhere = Scheme.objects.create(name="Elsewhere Partnership", code="elsewhere")
+    otto = make_person("otto@elsewhere.example", roles.OFFICER, elsewhere, full_name="Otto Elsewhere")
+    ours = make_tasking(world.scheme, world.officer, reference="OP-MATCHED")
+    for tasking, by in ((ours, world.officer), (make_tasking(elsewhere, otto, reference="OP-ELSEWHERE"), otto)):
+        identifiers_record(tasking=tasking, identifiers=[identify("kestrel_9", "Kik")], source="officer", by=by)
+    return ours.deconfliction_matches.get()
 
 
 def _sign_in(page, base_url: str, user) -> None:
@@ -93,6 +112,8 @@ def admin_paths(world) -> list[str]:
         _url("evidence_tasking_schedule", world.tasking.pk, "MG6C"),
         _url("evidence_tasking_schedule", world.tasking.pk, "MG6D"),
         _url("training_matrix"),
+        _url("evidence_tasking_change", world.match.tasking_id),
+        _url("evidence_tasking_deconfliction", world.match.tasking_id, world.match.pk),
     ]
     return [path for path in dict.fromkeys(paths) if path]
 

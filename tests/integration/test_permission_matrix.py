@@ -313,6 +313,14 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         ROOT: root,
     }
     attempt = Attempt.objects.filter(user=vera.user).order_by("pk").first()
+    # A deconfliction match, between taskings of their own (a match pauses both).
+    from evidence.deconfliction.identifiers import identify
+    from evidence.deconfliction.services import identifiers_record
+
+    matched = make_tasking(lantern, owen, reference="OP-MATCHED")
+    for tasking, by in ((matched, owen), (make_tasking(harbour, otto, reference="OP-HARBOUR-MATCHED"), otto)):
+        identifiers_record(tasking=tasking, identifiers=[identify("kestrel_9", "Kik")], source="officer", by=by)
+    match = matched.deconfliction_matches.get()
     from evidence.models import ResumableUpload
 
     resumable = ResumableUpload.objects.create(
@@ -333,6 +341,8 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         "share": share.pk,
         "access": None,  # filled in after Carla's download
         "alert": alert.pk,
+        "matched": matched.pk,
+        "match": match.pk,
         "unused": UnusedMaterial.objects.filter(exhibit=spare).first().pk,
         "authorisation": active.authorisation_id,
         "job": job.pk,
@@ -823,6 +833,13 @@ ADMIN_ROUTES.update(
                 admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=200),
             )
         },
+        # A deconfliction match: read by the officers of the tasking's scheme (and the superuser, audited).
+        "admin:evidence_tasking_deconfliction": {
+            "": Cell(
+                lambda ids: {"object_id": ids["matched"], "match_id": ids["match"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=200),
+            )
+        },
         "admin:evidence_safeguardingalert_acknowledge": {
             "": Cell(lambda ids: {"pk": ids["alert"]}, admin_expect(**dict.fromkeys(STAFF, 405)))
         },
@@ -1171,6 +1188,21 @@ ACTIONS: dict[str, Action] = {
             ROOT: 403,
         },
         _count("evidence.ScheduleSignature", tasking_id="active"),
+    ),
+    # Its resolution: the tasking's controller only, after his password again (the act itself is tested with
+    # the password in test_deconfliction.py); the superuser is no tasking's controller.
+    "admin:evidence_tasking_deconfliction": Action(
+        lambda ids: reverse("admin:evidence_tasking_deconfliction", args=[ids["matched"], ids["match"]]),
+        {"outcome": "proceed", "reasons": "Agreed with the other owner."},
+        {
+            **ADMIN_REFUSED,
+            OFFICER: "→/accounts/reauthenticate/",
+            OFFICER_OTHER: 404,
+            WELFARE: 404,
+            ADMIN: 404,
+            ROOT: 403,
+        },
+        _field("evidence.DeconflictionMatch", "match", "resolved_at"),
     ),
     "admin:volunteers_volunteer_identity": Action(
         lambda ids: reverse("admin:volunteers_volunteer_identity", args=[ids["vera"]]),

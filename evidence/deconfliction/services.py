@@ -1,0 +1,307 @@
+"""Recording the identities a tasking engages, matching them, pausing on a match and resolving it.
+
+Everything that changes deconfliction state goes through here: the tasking admin (an officer's list), the
+exhibit service (a volunteer's "other party") and the transcript reader call these functions.
+
+A match is looked for at the moment an identifier is recorded, against the identifiers of every other
+scheme's tasking that is still live (not closed, its window not over). On a match both taskings are paused
+(each is a risk to the other's operation), each controller is told whom to contact and the match's
+reference — never the other side's identifier, operation, persona or scheme — and each assigned
+volunteer reads only that the tasking is paused. Each controller records their side's resolution after
+signing in again; only then does their tasking resume. Every step is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from evidence.deconfliction.blind import blind_index, blind_indexes
+from evidence.deconfliction.identifiers import Identifier, NotAnIdentifier, identify
+from evidence.models import Assignment, DeconflictionMatch, Exhibit, Tasking, TaskingIdentifier
+from evidence.policy import authorisation_problem
+from portal.audit import audit_record
+from portal.models import User
+from portal.notifications import notify
+
+log = logging.getLogger(__name__)
+
+T = Tasking.Status
+PAUSED_FOR_VOLUNTEER = "This tasking is paused. Your supervising officer will contact you."
+# "dave_77 on Instagram": an account name and the platform it is on, as people write it.
+_ON_PLATFORM = re.compile(r"^(?P<name>\S+)\s+on\s+(?P<platform>.+)$", re.IGNORECASE)
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread over the phone
+
+
+class ResolutionRefused(PermissionDenied):
+    pass
+
+
+def identifiers_from_text(text: str, platform: str = "") -> tuple[list[Identifier], list[str]]:
+    """The identifiers in a free-text list (one per line, or separated by commas or semicolons) and, apart,
+    each part that could not be read, with the reason. `platform` is where an account name without
+    "on <platform>" is."""
+    found, unreadable = [], []
+    for part in re.split(r"[,;\n]", text):
+        part = part.strip()
+        if not part:
+            continue
+        on = _ON_PLATFORM.match(part)
+        try:
+            found.append(identify(on["name"], on["platform"]) if on else identify(part, platform))
+        except NotAnIdentifier as exc:
+            unreadable.append(str(exc))
+    return list(dict.fromkeys(found)), unreadable
+
+
+def _live(queryset):
+    return queryset.exclude(status=T.CLOSED).filter(window_end__gt=timezone.now())
+
+
+def _lock(indexes: Iterable[str]) -> None:
+    """Two schemes recording one identifier at the same moment must not each miss the other: on
+    PostgreSQL the check and the insert of one blind index are serialised by a transaction-scoped advisory
+    lock on it, taken before any row lock or the audit chain's lock (one order everywhere: these, then
+    rows, then the chain). SQLite takes its write lock at the start of each transaction: the same effect."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for value in sorted(set(indexes)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(value[:15], 16)])
+
+
+def identifiers_record(
+    *,
+    tasking: Tasking,
+    identifiers: Iterable[Identifier],
+    source: str,
+    by: User | None,
+    exhibit: Exhibit | None = None,
+) -> list[DeconflictionMatch]:
+    """Record identifiers the tasking engages (each once) and match the new ones at once. Returns the
+    matches found now (this tasking's side)."""
+    identifiers = list(dict.fromkeys(identifiers))
+    with transaction.atomic():
+        computed = [(each, blind_index(each.key), blind_indexes(each.key)) for each in identifiers]
+        _lock(index.value for _, _, every in computed for index in every)
+        created = []
+        for identifier, index, every in computed:
+            row, new = TaskingIdentifier.objects.get_or_create(
+                tasking=tasking,
+                key_id=index.key_id,
+                blind_index=index.value,
+                defaults={
+                    "kind": identifier.kind,
+                    "platform": identifier.platform,
+                    "value": identifier.value,
+                    "source": source,
+                    "exhibit": exhibit,
+                    "added_by": by,
+                },
+            )
+            if new:
+                created.append((identifier, index, every, row))
+        pairs: dict[int, tuple[TaskingIdentifier, TaskingIdentifier]] = {}  # by the other tasking: one match each
+        if Tasking.objects.filter(pk=tasking.pk).exclude(status=T.CLOSED).exists():
+            for _identifier, _index, every, row in created:
+                for other in _counterparts(tasking, every):
+                    pairs.setdefault(other.tasking_id, (row, other))
+        if pairs:  # the taskings' rows next, in one order, before the audit chain
+            list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=[tasking.pk, *pairs]).order_by("pk"))
+        for identifier, index, _every, _row in created:
+            audit_record(
+                action="evidence.identifier_record",
+                actor=by,
+                obj=tasking,
+                # The audit log names the identifier by its blind index only: the log is read more widely.
+                detail={"kind": identifier.kind, "blind_index": index.value, "source": source},
+            )
+        found = []
+        for row, other in pairs.values():
+            reference = "DX-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+            found.append(_side(reference, tasking, row, other.tasking))
+            _side(reference, other.tasking, other, tasking)
+    return found
+
+
+def _counterparts(tasking: Tasking, every) -> list[TaskingIdentifier]:
+    """The same identifier on other schemes' live taskings not already in an open match with this one."""
+    looked_up = Q()
+    for index in every:
+        looked_up |= Q(key_id=index.key_id, blind_index=index.value)
+    already = DeconflictionMatch.objects.filter(tasking=tasking, resolved_at__isnull=True).values("other_tasking")
+    return list(
+        TaskingIdentifier.objects.filter(looked_up)
+        .exclude(tasking__scheme_id=tasking.scheme_id)
+        .filter(tasking__in=_live(Tasking.objects.all()))
+        .exclude(tasking__in=already)
+        .select_related("tasking", "tasking__controller")
+        .order_by("pk")
+    )
+
+
+def _side(reference: str, tasking: Tasking, row: TaskingIdentifier, other: Tasking) -> DeconflictionMatch:
+    """One tasking's side of a match: recorded, the tasking paused, its controller told whom to call and
+    its volunteers that it is paused."""
+    tasking = Tasking.objects.select_related("controller").get(pk=tasking.pk)  # locked by identifiers_record
+    match = DeconflictionMatch.objects.create(
+        reference=reference,
+        tasking=tasking,
+        identifier=row,
+        other_tasking=other,
+        contact=other.controller,
+        status_before=tasking.status if tasking.status != T.PAUSED else _paused_from(tasking),
+    )
+    if tasking.status != T.PAUSED:
+        tasking.status = T.PAUSED
+        tasking.save(update_fields=["status"])
+    audit_record(
+        action="evidence.deconfliction_match",
+        actor=None,
+        obj=tasking,
+        detail={"reference": reference, "identifier": row.pk, "status_before": match.status_before},
+    )
+    contact = other.controller
+    notify(
+        user=tasking.controller,
+        subject=f"Deconfliction match {reference}: tasking {tasking.reference} is paused",
+        text=(
+            f"Someone this tasking engages online is also engaged by another party's live work. Tasking "
+            f"{tasking.reference} is paused: no volunteer can add evidence to it, and its volunteers are told only "
+            f"that it is paused. Before any further contact with that person, contact {contact.full_name} "
+            f"({contact.email}) and quote match reference {reference}. Then record the resolution on the "
+            "tasking's page."
+        ),
+        url=reverse("admin:evidence_tasking_change", args=[tasking.pk]),
+    )
+    for assignment in Assignment.objects.filter(tasking=tasking, ended_at__isnull=True).select_related("volunteer"):
+        notify(
+            user=assignment.volunteer,
+            subject=f"Tasking {tasking.reference} is paused",
+            text=PAUSED_FOR_VOLUNTEER,
+            url=reverse("tasking_detail", args=[tasking.pk]),
+        )
+    return match
+
+
+def _paused_from(tasking: Tasking) -> str:
+    """What a tasking already paused by another match was before its first pause."""
+    first = open_matches(tasking).order_by("found_at", "pk").first()
+    return first.status_before if first else T.ACTIVE
+
+
+def open_matches(tasking: Tasking):
+    return tasking.deconfliction_matches.filter(resolved_at__isnull=True).select_related("contact")
+
+
+def may_resolve(user: User, match: DeconflictionMatch) -> bool:
+    """The tasking's controller records the resolution: the officer who answers for the operation."""
+    return user.is_authenticated and user.is_active and match.tasking.controller_id == user.pk
+
+
+def match_resolve(*, match: DeconflictionMatch, outcome: str, reasons: str, by: User) -> DeconflictionMatch:
+    """Record one side's resolution. Hand over or withdraw closes the tasking at once; proceed resumes the
+    status it had before the pause once no match on it is left open (suspended instead if its
+    authorisation is no longer in force). The caller has had the controller sign in again."""
+    if not may_resolve(by, match):
+        raise ResolutionRefused("Only the tasking's controller can record the resolution of a deconfliction match.")
+    if outcome not in DeconflictionMatch.Outcome.values:
+        raise ValidationError("Choose how the match was resolved: proceed, hand over or withdraw.")
+    reasons = reasons.strip()
+    if not reasons:
+        raise ValidationError(
+            "Record the reasons: who you spoke to, when, and what was agreed. The resolution is on the record."
+        )
+    with transaction.atomic():
+        match = DeconflictionMatch.objects.select_for_update().get(pk=match.pk)
+        if match.resolved_at is not None:
+            raise ValidationError(f"Match {match.reference} was already resolved on {match.resolved_at:%-d %B %Y}.")
+        match.outcome, match.reasons, match.resolved_by, match.resolved_at = outcome, reasons, by, timezone.now()
+        match.save(update_fields=["outcome", "reasons", "resolved_by", "resolved_at"])
+        tasking = Tasking.objects.select_for_update().get(pk=match.tasking_id)
+        before = tasking.status
+        if outcome != DeconflictionMatch.Outcome.PROCEED:
+            tasking.status = T.CLOSED  # handed over or withdrawn: this scheme's part ends now
+        elif tasking.status == T.PAUSED and not open_matches(tasking).exists():
+            tasking.status = match.status_before
+            if tasking.status == T.ACTIVE and authorisation_problem(tasking.authorisation, timezone.now()):
+                tasking.status = T.SUSPENDED
+        if tasking.status != before:
+            tasking.save(update_fields=["status"])
+        audit_record(
+            action="evidence.deconfliction_resolve",
+            actor=by,
+            obj=tasking,
+            detail={
+                "reference": match.reference,
+                "outcome": outcome,
+                "reasons": reasons,
+                "from": before,
+                "to": tasking.status,
+            },
+        )
+    return match
+
+
+def exhibit_identifiers_record(exhibit: Exhibit) -> list[DeconflictionMatch]:
+    """After an exhibit is stored: its other party's identifiers, as the volunteer wrote them. A part that
+    cannot be read as an identifier is left for the officer reviewing the exhibit (the text is kept on it)."""
+    identifiers, _unreadable = identifiers_from_text(exhibit.other_party, exhibit.platform)
+    if not identifiers:
+        return []
+    return identifiers_record(
+        tasking=exhibit.tasking,
+        identifiers=identifiers,
+        source=TaskingIdentifier.Source.EXHIBIT,
+        by=exhibit.producer,
+        exhibit=exhibit,
+    )
+
+
+def transcript_identifiers_record(exhibit: Exhibit) -> dict:
+    """Every sender in a chat export who is not the persona, as an account on the exhibit's platform (or a
+    phone number or address, where the export names senders so). Read from the stored file by a background
+    job (evidence.tasks.transcript_senders_job): a transcript may be long, and the volunteer's upload must
+    not wait for it. A sender the export names by a display name with spaces cannot be an account name and
+    is counted, not matched."""
+    from django.core.files.storage import default_storage
+
+    from evidence import transcripts
+
+    persona = {handle.strip().removeprefix("@").casefold() for handle in exhibit.tasking.persona_handles.split(",")} - {
+        ""
+    }
+    senders: set[str] = set()
+    for message in transcripts.read_messages(
+        lambda: default_storage.open(exhibit.stored_name, "rb"), exhibit.sniffed_type
+    ):
+        if message.kind == "message" and message.sender.strip():
+            senders.add(message.sender.strip())
+    identifiers, unreadable = [], 0
+    for sender in sorted(senders):
+        if sender.removeprefix("@").casefold() in persona:
+            continue
+        try:
+            identifiers.append(identify(sender, exhibit.platform))
+        except NotAnIdentifier:
+            unreadable += 1
+    matches = (
+        identifiers_record(
+            tasking=exhibit.tasking,
+            identifiers=identifiers,
+            source=TaskingIdentifier.Source.TRANSCRIPT,
+            by=exhibit.producer,
+            exhibit=exhibit,
+        )
+        if identifiers
+        else []
+    )
+    return {"senders": len(identifiers), "not_accounts": unreadable, "matches": len(matches)}
