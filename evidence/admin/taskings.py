@@ -16,6 +16,7 @@ from django.template.defaultfilters import linebreaks_filter
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from evidence import services
@@ -301,6 +302,14 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
 
     @admin.display(description="Status")
     def status_now(self, obj: Tasking) -> str:
+        if obj.status == Tasking.Status.PAUSED:
+            from evidence.deconfliction.services import open_matches
+
+            references = ", ".join(match.reference for match in open_matches(obj))
+            return (
+                f"Paused by deconfliction match {references}: no volunteer can add evidence until you record the "
+                "resolution (under Deconfliction, below)."
+            )
         return f"{obj.get_status_display()}. Can take evidence now: {self.live(obj)}"
 
     @admin.display(description="Online identities and matches")
@@ -332,11 +341,7 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
                 )
             )
         if identities:
-            parts.append(
-                format_html(
-                    "<ul>{}</ul>", format_html_join("", '<li>{} <span class="help">({})</span></li>', identities)
-                )
-            )
+            parts.append(format_html("<p>{}</p>", format_html_join(mark_safe("<br>"), "{} ({})", identities)))
         else:
             parts.append(format_html("<p>{}</p>", "None recorded yet."))
         return format_html("{}" * len(parts), *parts)
