@@ -24,8 +24,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from evidence.deconfliction.blind import blind_index, blind_indexes
-from evidence.deconfliction.identifiers import Identifier, NotAnIdentifier, identify
+from evidence.deconfliction.blind import blind_index, blind_indexes, keys
+from evidence.deconfliction.identifiers import Identifier, Kind, NotAnIdentifier, identify
 from evidence.models import Assignment, DeconflictionMatch, Exhibit, Tasking, TaskingIdentifier
 from evidence.policy import authorisation_problem
 from portal.audit import audit_record
@@ -94,21 +94,20 @@ def identifiers_record(
         _lock(index.value for _, _, every in computed for index in every)
         created = []
         for identifier, index, every in computed:
-            row, new = TaskingIdentifier.objects.get_or_create(
+            if TaskingIdentifier.objects.filter(_under_any_key(every), tasking=tasking).exists():
+                continue  # recorded before, perhaps under a key being rotated out
+            row = TaskingIdentifier.objects.create(
                 tasking=tasking,
                 key_id=index.key_id,
                 blind_index=index.value,
-                defaults={
-                    "kind": identifier.kind,
-                    "platform": identifier.platform,
-                    "value": identifier.value,
-                    "source": source,
-                    "exhibit": exhibit,
-                    "added_by": by,
-                },
+                kind=identifier.kind,
+                platform=identifier.platform,
+                value=identifier.value,
+                source=source,
+                exhibit=exhibit,
+                added_by=by,
             )
-            if new:
-                created.append((identifier, index, every, row))
+            created.append((identifier, index, every, row))
         pairs: dict[int, tuple[TaskingIdentifier, TaskingIdentifier]] = {}  # by the other tasking: one match each
         if Tasking.objects.filter(pk=tasking.pk).exclude(status=T.CLOSED).exists():
             for _identifier, _index, every, row in created:
@@ -132,11 +131,16 @@ def identifiers_record(
     return found
 
 
-def _counterparts(tasking: Tasking, every) -> list[TaskingIdentifier]:
-    """The same identifier on other schemes' live taskings not already in an open match with this one."""
+def _under_any_key(every) -> Q:
     looked_up = Q()
     for index in every:
         looked_up |= Q(key_id=index.key_id, blind_index=index.value)
+    return looked_up
+
+
+def _counterparts(tasking: Tasking, every) -> list[TaskingIdentifier]:
+    """The same identifier on other schemes' live taskings not already in an open match with this one."""
+    looked_up = _under_any_key(every)
     already = DeconflictionMatch.objects.filter(tasking=tasking, resolved_at__isnull=True).values("other_tasking")
     return list(
         TaskingIdentifier.objects.filter(looked_up)
@@ -305,3 +309,27 @@ def transcript_identifiers_record(exhibit: Exhibit) -> dict:
         else []
     )
     return {"senders": len(identifiers), "not_accounts": unreadable, "matches": len(matches)}
+
+
+def identifiers_reindex(*, by: User | None = None) -> dict:
+    """After a new key is put first in PORTAL_DECONFLICTION_KEYS: every identity indexed under an older key
+    is indexed again under the newest, from its encrypted canonical value. Until then, checks look under
+    every listed key, so nothing goes unmatched meanwhile; afterwards the old key can be removed. Safe to run
+    again. (The other installations that deconflict with this one must rotate to the same key.)"""
+    newest = keys()[0].id
+    counts = {"reindexed": 0, "already": 0}
+    stale = TaskingIdentifier.objects.exclude(key_id=newest).order_by("pk")
+    for row in stale.iterator(chunk_size=500):
+        index = blind_index(Identifier(Kind(row.kind), row.value, row.platform).key)
+        with transaction.atomic():
+            _lock([index.value])
+            twin = TaskingIdentifier.objects.filter(
+                tasking_id=row.tasking_id, key_id=index.key_id, blind_index=index.value
+            )
+            if twin.exists():
+                counts["already"] += 1  # recorded again meanwhile: the newer row carries it
+                continue
+            TaskingIdentifier.objects.filter(pk=row.pk).update(key_id=index.key_id, blind_index=index.value)
+            counts["reindexed"] += 1
+    audit_record(action="evidence.deconfliction_reindex", actor=by, detail={"key_id": newest, **counts})
+    return counts

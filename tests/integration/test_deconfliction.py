@@ -342,3 +342,31 @@ def test_two_schemes_recording_one_identity_at_the_same_moment_meet_exactly_once
     assert DeconflictionMatch.objects.count() == 2  # one match: a side for each tasking
     assert set(DeconflictionMatch.objects.values_list("tasking__reference", flat=True)) == {"OP-L", "OP-H"}
     assert set(Tasking.objects.values_list("status", flat=True)) == {Tasking.Status.PAUSED}
+
+
+def test_a_new_key_is_rotated_in_without_a_match_being_missed(settings, tasking, owen, lantern, harbour, otto, capsys):
+    from django.core.management import call_command
+
+    from evidence.deconfliction.blind import keys
+
+    old = keys()[0].id
+    _record(tasking, "dave_77 on Instagram", owen)
+    newer = "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0xMjM0NTY3OA=="
+    settings.PORTAL_DECONFLICTION_KEYS = [newer, *settings.PORTAL_DECONFLICTION_KEYS]
+    new = keys()[0].id
+    # Meanwhile: recording it again adds nothing, and another scheme still meets it under the old key.
+    _record(tasking, "@Dave_77 on instagram", owen)
+    assert list(TaskingIdentifier.objects.filter(tasking=tasking).values_list("key_id", flat=True)) == [old]
+    first = make_tasking(harbour, otto, reference="OP-H-1")
+    assert len(_record(first, "dave_77 on Instagram", otto)) == 1
+
+    call_command("rotate_deconfliction_keys")
+    # Lantern's row was under the old key; the one Harbour recorded since is under the new one already.
+    assert "1 identity indexed again under the newest key" in capsys.readouterr().out
+    assert set(TaskingIdentifier.objects.values_list("key_id", flat=True)) == {new}
+    assert AuditEvent.objects.filter(action="evidence.deconfliction_reindex").exists()
+
+    settings.PORTAL_DECONFLICTION_KEYS = [newer]  # the old key is gone now
+    second = make_tasking(harbour, otto, reference="OP-H-2")
+    assert len(_record(second, "instagram.com/dave_77", otto)) == 1
+    assert Tasking.objects.get(pk=second.pk).status == Tasking.Status.PAUSED
