@@ -93,6 +93,12 @@ def tasking_set_status(*, tasking: Tasking, to: str, by: User | None, reason: st
         audit_record(
             action="evidence.tasking_status", actor=by, obj=tasking, detail={"from": before, "to": to, "reason": reason}
         )
+    if to == T.ACTIVE:
+        # Live again: the identities it engages are matched against what other schemes recorded meanwhile. After
+        # the commit above: deconfliction's locks come before any row's.
+        from evidence.deconfliction.services import tasking_recheck
+
+        tasking_recheck(tasking=tasking)
     return tasking
 
 

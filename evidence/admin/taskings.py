@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from allauth.account.decorators import reauthentication_required
@@ -9,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -169,6 +171,9 @@ class HandoverBundleInline(ReadOnlyInline):
         if obj.state != HandoverBundle.State.READY and may_follow_bundle(viewer, obj):
             return format_html('<a href="{}">Follow progress</a>', reverse("bundle_status", args=[obj.pk]))
         return EMPTY
+
+
+logger = logging.getLogger(__name__)
 
 
 class DeconflictionResolutionForm(forms.Form):
@@ -369,28 +374,43 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         identities = form.cleaned_data.get("identities") or []
-        if identities:
-            from evidence.deconfliction.services import identifiers_record
-
-            matches = identifiers_record(
-                tasking=form.instance,
-                identifiers=identities,
-                source=TaskingIdentifier.Source.OFFICER,
-                by=request.user,
-            )
-            for match in matches:
-                messages.warning(
-                    request,
-                    f"Deconfliction match {match.reference}: {form.instance.reference} is paused. Before any further "
-                    f"contact with the person, contact {match.contact.full_name} ({match.contact.email}) and quote "
-                    "the match reference. Then record the resolution below, under Deconfliction.",
-                )
-            request.deconfliction_matches = matches  # the officer is kept on the tasking's page (response_*)
+        moved = change and bool({"window_start", "window_end"} & set(form.changed_data))
+        if identities or moved:
+            # Matched once the tasking is saved: deconfliction takes its locks before any row's, and the
+            # admin's transaction already holds this tasking's (services.identifiers_record).
+            tasking = form.instance
+            transaction.on_commit(lambda: self._deconflict(request, tasking, identities, recheck=moved))
+            request.deconfliction_matches = bool(identities)  # the officer stays on the tasking's page
         for volunteer in form.cleaned_data.get("assign", []):
             try:
                 services.tasking_assign(tasking=form.instance, volunteer=volunteer, by=request.user)
             except ValidationError as exc:
                 messages.warning(request, " ".join(exc.messages))
+
+    def _deconflict(self, request: HttpRequest, tasking: Tasking, identities: list, *, recheck: bool) -> None:
+        from evidence.deconfliction.services import identifiers_record, tasking_recheck
+
+        try:
+            matches = identifiers_record(
+                tasking=tasking, identifiers=identities, source=TaskingIdentifier.Source.OFFICER, by=request.user
+            )
+            if recheck:  # live again, perhaps: others may have recorded the same people meanwhile
+                matches += tasking_recheck(tasking=tasking)
+        except Exception:
+            logger.exception("Deconfliction of tasking %s failed after it was saved", tasking.pk)
+            messages.error(
+                request,
+                f"{tasking.reference} was saved, but its online identities could not be checked just now, so none "
+                "was added. Add them again; if this happens again, tell your system administrator.",
+            )
+            return
+        for match in matches:
+            messages.warning(
+                request,
+                f"Deconfliction match {match.reference}: {tasking.reference} is paused. Before any further contact "
+                f"with the person, contact {match.contact.full_name} ({match.contact.email}) and quote the match "
+                "reference. Then record the resolution on the tasking's page, under Deconfliction.",
+            )
 
     def response_add(self, request: HttpRequest, obj: Tasking, post_url_continue: Any = None) -> HttpResponse:
         if getattr(request, "deconfliction_matches", None):

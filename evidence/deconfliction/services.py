@@ -108,13 +108,7 @@ def identifiers_record(
                 added_by=by,
             )
             created.append((identifier, index, every, row))
-        pairs: dict[int, tuple[TaskingIdentifier, TaskingIdentifier]] = {}  # by the other tasking: one match each
-        if Tasking.objects.filter(pk=tasking.pk).exclude(status=T.CLOSED).exists():
-            for _identifier, _index, every, row in created:
-                for other in _counterparts(tasking, every):
-                    pairs.setdefault(other.tasking_id, (row, other))
-        if pairs:  # the taskings' rows next, in one order, before the audit chain
-            list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=[tasking.pk, *pairs]).order_by("pk"))
+        pairs = _pairs(tasking, [(every, row) for _identifier, _index, every, row in created])
         for identifier, index, _every, _row in created:
             audit_record(
                 action="evidence.identifier_record",
@@ -123,11 +117,41 @@ def identifiers_record(
                 # The audit log names the identifier by its blind index only: the log is read more widely.
                 detail={"kind": identifier.kind, "blind_index": index.value, "source": source},
             )
-        found = []
-        for row, other in pairs.values():
-            reference = "DX-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
-            found.append(_side(reference, tasking, row, other.tasking))
-            _side(reference, other.tasking, other, tasking)
+        return _meet(tasking, pairs)
+
+
+def tasking_recheck(*, tasking: Tasking) -> list[DeconflictionMatch]:
+    """Match every identity the tasking already holds again: when it becomes live again (activated, or its
+    window moved into the future), work recorded meanwhile by other schemes may engage the same people."""
+    rows = list(tasking.identifiers.all())
+    if not rows:
+        return []
+    with transaction.atomic():
+        everies = [(blind_indexes(Identifier(Kind(row.kind), row.value, row.platform).key), row) for row in rows]
+        _lock(index.value for every, _row in everies for index in every)
+        return _meet(tasking, _pairs(tasking, everies))
+
+
+def _pairs(tasking: Tasking, everies: list) -> dict[int, tuple[TaskingIdentifier, TaskingIdentifier]]:
+    """Each other tasking this one meets, once, with the identities that meet; then the taskings' rows are
+    locked, in one order, before anything is written to the audit chain."""
+    pairs: dict[int, tuple[TaskingIdentifier, TaskingIdentifier]] = {}
+    if not _live(Tasking.objects.filter(pk=tasking.pk)).exists():
+        return pairs
+    for every, row in everies:
+        for other in _counterparts(tasking, every, row):
+            pairs.setdefault(other.tasking_id, (row, other))
+    if pairs:
+        list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=[tasking.pk, *pairs]).order_by("pk"))
+    return pairs
+
+
+def _meet(tasking: Tasking, pairs: dict) -> list[DeconflictionMatch]:
+    found = []
+    for row, other in pairs.values():
+        reference = "DX-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+        found.append(_side(reference, tasking, row, other.tasking))
+        _side(reference, other.tasking, other, tasking)
     return found
 
 
@@ -138,10 +162,12 @@ def _under_any_key(every) -> Q:
     return looked_up
 
 
-def _counterparts(tasking: Tasking, every) -> list[TaskingIdentifier]:
-    """The same identifier on other schemes' live taskings not already in an open match with this one."""
+def _counterparts(tasking: Tasking, every, row: TaskingIdentifier) -> list[TaskingIdentifier]:
+    """The same identifier on other schemes' live taskings, except those already in an open match with this
+    one, and those this identity has met before (a match resolved is not raised again for the same pair)."""
     looked_up = _under_any_key(every)
-    already = DeconflictionMatch.objects.filter(tasking=tasking, resolved_at__isnull=True).values("other_tasking")
+    sides = DeconflictionMatch.objects.filter(tasking=tasking)
+    already = sides.filter(Q(resolved_at__isnull=True) | Q(identifier=row)).values("other_tasking")
     return list(
         TaskingIdentifier.objects.filter(looked_up)
         .exclude(tasking__scheme_id=tasking.scheme_id)

@@ -193,7 +193,7 @@ def test_no_match_within_a_scheme_on_another_platform_or_against_work_that_is_ov
 
 
 def test_the_officer_records_identities_on_the_tasking_page_and_resolves_there(
-    client, tasking, owen, otto, harbour_tasking
+    client, tasking, owen, otto, harbour_tasking, django_capture_on_commit_callbacks
 ):
     mfa_login(client, owen, enrol_totp(owen))
     _record(harbour_tasking, "+44 7700 900123", otto)
@@ -218,7 +218,10 @@ def test_the_officer_records_identities_on_the_tasking_page_and_resolves_there(
     assert "Nothing was added" in _text(refused)
     assert not TaskingIdentifier.objects.filter(tasking=tasking).exists()
 
-    saved = client.post(page.request["PATH_INFO"], {**data, "identities": "07700 900123"}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):  # matched once the tasking is saved
+        posted = client.post(page.request["PATH_INFO"], {**data, "identities": "07700 900123"})
+    assert posted.status_code == 302 and posted["Location"].endswith(f"/{tasking.pk}/change/")
+    saved = client.get(posted["Location"])
     said = _text(saved)
     assert "is paused" in said and otto.email in said, said[:2000]
     match = DeconflictionMatch.objects.get(tasking=tasking)
@@ -370,3 +373,30 @@ def test_a_new_key_is_rotated_in_without_a_match_being_missed(settings, tasking,
     second = make_tasking(harbour, otto, reference="OP-H-2")
     assert len(_record(second, "instagram.com/dave_77", otto)) == 1
     assert Tasking.objects.get(pk=second.pk).status == Tasking.Status.PAUSED
+
+
+def test_a_tasking_live_again_is_matched_again_but_a_resolved_match_is_not_raised_twice(
+    tasking, owen, otto, harbour_tasking
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evidence.deconfliction.services import tasking_recheck
+
+    now = timezone.now()
+    Tasking.objects.filter(pk=tasking.pk).update(
+        window_start=now - timedelta(days=2), window_end=now - timedelta(hours=1)
+    )
+    ended = Tasking.objects.get(pk=tasking.pk)
+    _record(ended, "kestrel_9 on Kik", owen)
+    assert _record(harbour_tasking, "kestrel_9 on Kik", otto) == []  # Lantern's tasking is over
+
+    Tasking.objects.filter(pk=tasking.pk).update(window_end=now + timedelta(days=2))  # its window is extended
+    (found,) = tasking_recheck(tasking=Tasking.objects.get(pk=tasking.pk))
+    assert {t.status for t in Tasking.objects.all()} == {Tasking.Status.PAUSED}
+
+    for side in DeconflictionMatch.objects.filter(reference=found.reference):
+        match_resolve(match=side, outcome="proceed", reasons="Agreed by phone.", by=side.tasking.controller)
+    assert tasking_recheck(tasking=Tasking.objects.get(pk=tasking.pk)) == []  # resolved: not raised again
+    assert {t.status for t in Tasking.objects.all()} == {Tasking.Status.ACTIVE}
