@@ -36,6 +36,7 @@ bench: install-dev  ## benchmarks (minutes): not part of `make test` or CI
 	$(PY) bench/exhibit_concurrency.py
 	$(PY) bench/bundle_scale.py
 	$(PY) bench/volume.py
+	$(PY) bench/deconfliction.py
 
 prereqs:
 	@bash portal/scripts/prereqs.sh

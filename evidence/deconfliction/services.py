@@ -138,9 +138,8 @@ def _pairs(tasking: Tasking, everies: list) -> dict[int, tuple[TaskingIdentifier
     pairs: dict[int, tuple[TaskingIdentifier, TaskingIdentifier]] = {}
     if not _live(Tasking.objects.filter(pk=tasking.pk)).exists():
         return pairs
-    for every, row in everies:
-        for other in _counterparts(tasking, every, row):
-            pairs.setdefault(other.tasking_id, (row, other))
+    for row, other in counterparts(tasking, everies):
+        pairs.setdefault(other.tasking_id, (row, other))
     if pairs:
         list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=[tasking.pk, *pairs]).order_by("pk"))
     return pairs
@@ -162,20 +161,51 @@ def _under_any_key(every) -> Q:
     return looked_up
 
 
-def _counterparts(tasking: Tasking, every, row: TaskingIdentifier) -> list[TaskingIdentifier]:
-    """The same identifier on other schemes' live taskings, except those already in an open match with this
-    one, and those this identity has met before (a match resolved is not raised again for the same pair)."""
-    looked_up = _under_any_key(every)
-    sides = DeconflictionMatch.objects.filter(tasking=tasking)
-    already = sides.filter(Q(resolved_at__isnull=True) | Q(identifier=row)).values("other_tasking")
-    return list(
-        TaskingIdentifier.objects.filter(looked_up)
-        .exclude(tasking__scheme_id=tasking.scheme_id)
-        .filter(tasking__in=_live(Tasking.objects.all()))
-        .exclude(tasking__in=already)
+def counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingIdentifier | None, TaskingIdentifier]]:
+    """For (blind indexes under every key, this tasking's row or None) pairs: the same identities on other
+    schemes' live taskings, except those already in an open match with this tasking and those a row has met
+    before (a match resolved is not raised again for the same pair).
+
+    Nobody else holds most identities, and that answer comes from one indexed query for the whole list (a
+    transcript's senders), written as SQL: composing it through the ORM cost more than the database took to
+    answer (bench/deconfliction.py). Only what it finds is loaded as objects."""
+    mine = {(index.key_id, index.value): row for every, row in found for index in every}
+    if not mine:
+        return []
+    quote = connection.ops.quote_name
+    identity, task = TaskingIdentifier._meta, Tasking._meta
+    values = sorted({value for _key, value in mine})
+    sql = (
+        f"SELECT i.{quote(identity.pk.column)}, i.{quote('key_id')}, i.{quote('blind_index')}, "  # noqa: S608
+        f"i.{quote('tasking_id')} FROM {quote(identity.db_table)} i JOIN {quote(task.db_table)} t "
+        f"ON t.{quote(task.pk.column)} = i.{quote('tasking_id')} "
+        f"WHERE i.{quote('blind_index')} IN ({', '.join(['%s'] * len(values))}) AND t.{quote('scheme_id')} <> %s "
+        f"AND t.{quote('status')} <> %s AND t.{quote('window_end')} > %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, tasking.scheme_id, T.CLOSED, timezone.now()])
+        held = [
+            (pk, mine[(key_id, value)], other_tasking)
+            for pk, key_id, value, other_tasking in cursor.fetchall()
+            if (key_id, value) in mine
+        ]
+    if not held:
+        return []
+    sides = DeconflictionMatch.objects.filter(tasking=tasking).values_list("other_tasking", "identifier", "resolved_at")
+    in_open = {other for other, _identifier, resolved in sides if resolved is None}
+    met = {(identifier, other) for other, identifier, _resolved in sides}
+    wanted = {
+        pk: row
+        for pk, row, other_tasking in held
+        if other_tasking not in in_open and (row is None or (row.pk, other_tasking) not in met)
+    }
+    others = (
+        TaskingIdentifier.objects.filter(pk__in=wanted)
         .select_related("tasking", "tasking__controller")
+        .defer("value")  # another scheme's plaintext is never read, not even decrypted in passing
         .order_by("pk")
     )
+    return [(wanted[other.pk], other) for other in others]
 
 
 def _side(reference: str, tasking: Tasking, row: TaskingIdentifier, other: Tasking) -> DeconflictionMatch:

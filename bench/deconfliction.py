@@ -1,0 +1,266 @@
+"""Deconfliction: checking a transcript's senders and a tasking's identities against 1,000,000 recorded ones.
+
+A throwaway PostgreSQL database (`bench_deconfliction_<pid>`, migrated with `manage.py migrate`) gets two
+schemes, 1,000 live taskings of the other scheme and BENCH_IDENTITIES (1,000,000) identities recorded on
+them by COPY, each with its blind index (evidence/deconfliction/blind.py). BENCH_PLANTED (10) of them are
+accounts that also send messages in the measured transcript, so some checks find what they look for.
+
+The transcript is a chat export of BENCH_MESSAGES (10,000) messages from 100 senders besides the persona,
+read by evidence.transcripts as the senders job reads it. Measured, each BENCH_ROUNDS (20) times:
+
+- per check: one identity taken to its canonical form, its blind index computed under every configured key,
+  and the service's own lookup (`counterparts`, what `identifiers_record` runs; the identities it finds are
+  loaded as objects): p50 and p99 over every sender and a tasking's 20 identities (goal: p99 < 5 ms),
+  beside a plain indexed `SELECT id … WHERE blind_index = %s` of the same value, computed beforehand;
+- the whole transcript: every sender checked at once (as the senders job does), as a ratio to one plain
+  indexed lookup of the same values (`blind_index = ANY(…)`) in the same round (goal: <= 1.5). Reading the
+  senders out of the 10,000 messages is reported apart.
+
+Needs DATABASE_URL=postgresql://… (the server where the throwaway database is made; without it, it says so
+and exits 0, 1 with CI=true). BENCH_KEEP_DB=1 keeps the database. BENCH_IDENTITIES shrinks the seed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SOURCE_URL = os.environ.get("DATABASE_URL", "")
+if urlparse(SOURCE_URL).scheme not in {"postgres", "postgresql", "pgsql"}:
+    print(
+        "SKIPPED deconfliction.py: it needs PostgreSQL. Set DATABASE_URL=postgresql://user@host:5432/name (a "
+        "throwaway bench_deconfliction_… database is created on that server and dropped).",
+        file=sys.stderr,
+    )
+    sys.exit(1 if os.environ.get("CI", "").lower() == "true" else 0)
+
+IDENTITIES = int(os.environ.get("BENCH_IDENTITIES", "1000000"))
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "10000"))
+PLANTED = int(os.environ.get("BENCH_PLANTED", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
+KEEP = os.environ.get("BENCH_KEEP_DB", "") == "1"
+TASKINGS = 1_000
+SENDERS = 100
+PLATFORM = "Platform X"
+GOAL_P99_MS, GOAL_RATIO = 5.0, 1.5
+DB_NAME = f"bench_deconfliction_{os.getpid()}"
+_parsed = urlparse(SOURCE_URL)
+BENCH_URL = urlunparse(_parsed._replace(path=f"/{DB_NAME}"))
+SERVER_URL = urlunparse(_parsed._replace(path="/postgres"))
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def server(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def transcript() -> bytes:
+    lines = []
+    for number in range(MESSAGES):
+        sender = "mia_x" if number % 2 else f"sender_{number // 2 % SENDERS:03d}"
+        lines.append(f"[{number // 60 % 24:02d}:{number % 60:02d}] {sender}: message {number}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def seed() -> tuple[object, object]:
+    """The measured tasking and the other scheme's taskings, then the identities by COPY."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from evidence.deconfliction.blind import blind_index
+    from evidence.deconfliction.identifiers import identify
+    from evidence.models import Authorisation, Tasking
+    from portal import crypto, roles
+    from portal.accounts import user_create
+    from portal.models import Scheme
+
+    now = timezone.now()
+    schemes = [Scheme.objects.create(name=f"{name} Partnership", code=name.lower()) for name in ("Measured", "Other")]
+    officers = [
+        user_create(
+            email=f"officer@{s.code}.example", full_name="Officer", role_codes=[roles.OFFICER.code], scheme=s, by=None
+        )
+        for s in schemes
+    ]
+
+    def tasking(scheme, officer, reference):
+        authorisation = Authorisation.objects.create(
+            scheme=scheme,
+            kind="chis",
+            reference=f"AUTH-{reference}",
+            authorising_officer="Supt Grant",
+            authorising_rank="Superintendent",
+            granted_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=300),
+            recorded_by=officer,
+        )
+        return Tasking(
+            scheme=scheme,
+            reference=reference,
+            title="Chat room monitoring",
+            objective="o",
+            permitted_conduct="p",
+            platforms=PLATFORM,
+            persona="'Mia', 13",
+            persona_handles="mia_x",
+            window_start=now - timedelta(hours=1),
+            window_end=now + timedelta(days=30),
+            authorisation=authorisation,
+            handler=officer,
+            controller=officer,
+            status="active",
+            created_by=officer,
+        )
+
+    measured = tasking(schemes[0], officers[0], "OP-MEASURED")
+    measured.save()
+    others = Tasking.objects.bulk_create([tasking(schemes[1], officers[1], f"OP-{n:04d}") for n in range(TASKINGS)])
+    token = crypto.encrypt("seeded identity")  # the value column's width; lookups never decrypt it
+    key_id = blind_index("x").key_id
+    planted = {f"sender_{n:03d}" for n in range(PLANTED)}
+    start = time.perf_counter()
+    with connection.cursor() as cursor:
+        copy_sql = (
+            "COPY evidence_taskingidentifier (tasking_id, kind, platform, value, key_id, blind_index, source, "
+            "added_at) FROM STDIN"
+        )
+        with cursor.cursor.copy(copy_sql) as copy:
+            for number in range(IDENTITIES):
+                if number < len(planted):
+                    name = sorted(planted)[number]
+                    value = blind_index(identify(name, PLATFORM).key).value
+                else:
+                    value = secrets.token_hex(32)
+                copy.write_row(
+                    (others[number % TASKINGS].pk, "handle", "platform x", token, key_id, value, "officer", now)
+                )
+        cursor.execute("ANALYZE evidence_taskingidentifier")
+    say(f"seeded {IDENTITIES:,} identities on {TASKINGS:,} taskings in {time.perf_counter() - start:.1f} s")
+    return measured, officers[0]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    server(f'CREATE DATABASE "{DB_NAME}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": BENCH_URL,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_DEBUG_PAGES": "false",  # no query log: production does not keep one
+    }
+    os.environ.update(env)
+    try:
+        done = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, capture_output=True
+        )
+        if done.returncode:
+            raise SystemExit(f"migrate failed:\n{done.stderr.decode()}")
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        from evidence import transcripts
+        from evidence.deconfliction.blind import blind_indexes
+        from evidence.deconfliction.identifiers import identify
+        from evidence.deconfliction.services import counterparts
+
+        measured, _officer = seed()
+        chat = transcript()
+        tasking_ids = [f"account_{n:02d}" for n in range(20)]  # a tasking's own list, as an officer records it
+
+        def senders() -> list[str]:
+            found = set()
+            for message in transcripts.read_messages(lambda: io.BytesIO(chat), "text/plain"):
+                if message.kind == "message" and message.sender.strip():
+                    found.add(message.sender.strip())
+            return sorted(found - {"mia_x"})
+
+        per_check, baseline_each, whole, baseline_whole, read = [], [], [], [], []
+        names = senders()
+        every = [blind_indexes(identify(name, PLATFORM).key) for name in names + tasking_ids]
+        values = [index.value for indexes in every for index in indexes]
+        table = "evidence_taskingidentifier"
+        hits = 0
+
+        def check(identities: list[str]) -> list:
+            """What identifiers_record asks of each recorded identity (without writing it)."""
+            return counterparts(measured, [(blind_indexes(identify(name, PLATFORM).key), None) for name in identities])
+
+        for _ in range(ROUNDS):
+            # One identity at a time, as an officer or a form records one.
+            for name in names + tasking_ids:
+                t = time.perf_counter()
+                hits += bool(check([name]))
+                per_check.append(time.perf_counter() - t)
+            with connection.cursor() as cursor:
+                for value in values:
+                    t = time.perf_counter()
+                    cursor.execute(f"SELECT id FROM {table} WHERE blind_index = %s", [value])  # noqa: S608
+                    cursor.fetchall()
+                    baseline_each.append(time.perf_counter() - t)
+            # The whole transcript, as the senders job checks it: read, then every sender at once.
+            t = time.perf_counter()
+            listed = senders()
+            read.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            check(listed)
+            whole.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT id FROM {table} WHERE blind_index = ANY(%s)", [values[: len(listed)]])  # noqa: S608
+                cursor.fetchall()
+            baseline_whole.append(time.perf_counter() - t)
+
+        p50, p99 = percentile(per_check, 0.5) * 1000, percentile(per_check, 0.99) * 1000
+        ratio = statistics.median(whole) / statistics.median(baseline_whole)
+        say(
+            f"{len(names)} senders in {MESSAGES:,} messages (read in {statistics.median(read) * 1000:.1f} ms) and "
+            f"{len(tasking_ids)} tasking identities, {ROUNDS} rounds; {hits // ROUNDS} of them met another scheme's"
+        )
+        say(
+            f"per check (canonical form, blind index, the service's lookup): p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+            f"(goal p99 < {GOAL_P99_MS} ms: {'met' if p99 < GOAL_P99_MS else 'MISSED'})"
+        )
+        say(
+            f"plain indexed lookup of the same values: p50 {percentile(baseline_each, 0.5) * 1000:.2f} ms, "
+            f"p99 {percentile(baseline_each, 0.99) * 1000:.2f} ms"
+        )
+        say(
+            f"the transcript's {len(names)} senders checked at once in {statistics.median(whole) * 1000:.1f} ms, "
+            f"against one plain indexed lookup of the same values in {statistics.median(baseline_whole) * 1000:.1f} "
+            f"ms: ratio {ratio:.2f} (goal <= {GOAL_RATIO}: "
+            f"{'met' if ratio <= GOAL_RATIO else 'MISSED'})"
+        )
+        connection.close()
+    finally:
+        if KEEP:
+            say(f"kept: database {DB_NAME}")
+        else:
+            server(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
