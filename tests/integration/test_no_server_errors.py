@@ -783,6 +783,17 @@ def build_world(folder: Path) -> World:
         user=vera.user, tasking=tasking, length=4096, name="chat.txt", expires_at=timezone.now() + timedelta(days=1)
     )
 
+    # A deconfliction match: another tasking of Owen's and one of another scheme engage the same account.
+    from evidence.deconfliction.identifiers import identify
+    from evidence.deconfliction.services import identifiers_record
+
+    harbour = Scheme.objects.create(name="Harbour Partnership", code="harbour")
+    otto = make_person("otto@harbour.example", roles.OFFICER, harbour)
+    matched = make_tasking(lantern, owen, reference="OP-MATCHED")
+    for each, by in ((matched, owen), (make_tasking(harbour, otto, reference="OP-HARBOUR"), otto)):
+        identifiers_record(tasking=each, identifiers=[identify("kestrel_9", "Kik")], source="officer", by=by)
+    match = matched.deconfliction_matches.get()
+
     users = {VOLUNTEER: vera.user, OFFICER: owen, WELFARE: wendy, ADMINISTRATOR: ada, COURT: carla, SUPERUSER: root}
     clients = {persona: Client() for persona in [*users, VISITOR]}
     response = clients[VOLUNTEER].post("/accounts/login/", {"login": vera.user.email, "password": PASSWORD})
@@ -827,12 +838,14 @@ def build_world(folder: Path) -> World:
             "group_id": str(vera.user.groups.first().pk),
             "schedule": "MG6D",
             "upload_id": str(resumable.pk),
+            "match_id": str(match.pk),
         },
         path_values_by_view={
             ("statement_pdf", "statement_id"): str(signed.pk),
             ("training_result", "attempt_id"): str(passed.pk),
             ("account_reset_password_from_key", "key"): default_token_generator.make_token(vera.user),
             ("staff_invitation_accept", "token"): staff_token,
+            ("admin:evidence_tasking_deconfliction", "object_id"): str(matched.pk),
         },
         preferred={Exhibit: awaiting, Volunteer: vera, Tasking: tasking, StandDown: stand_down},
         counted=counted,
