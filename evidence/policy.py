@@ -260,6 +260,12 @@ def sensitive_part_refusal(recipient: User, parts: str) -> str | None:
     )
 
 
+def may_resolve_match(user: User, match) -> bool:
+    """A deconfliction match on a tasking is resolved by that tasking's controller: the officer who answers
+    for the operation (evidence/deconfliction/services.py)."""
+    return user.is_authenticated and user.is_active and match.tasking.controller_id == user.pk
+
+
 def may_sign_schedules(user: User, tasking) -> bool:
     """The disclosure officer's act: a supervising officer of the tasking's scheme who may request its bundle."""
     return may_request_bundle(user, tasking)

@@ -510,13 +510,14 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
         tasking's controller, the resolution to record after signing in again."""
         from django.template.response import TemplateResponse
 
-        from evidence.deconfliction.services import ResolutionRefused, match_resolve, may_resolve
+        from evidence.deconfliction.services import ResolutionRefused, match_resolve
+        from evidence.policy import may_resolve_match
 
         tasking = self.get_object(request, unquote(object_id))
         match = tasking.deconfliction_matches.filter(pk=match_id).first() if tasking is not None else None
         if match is None or not self.has_view_permission(request, tasking):
             raise Http404("No such match.")
-        may = may_resolve(request.user, match) and match.open
+        may = may_resolve_match(request.user, match) and match.open
         form = DeconflictionResolutionForm(request.POST if request.method == "POST" else None)
 
         def page(form: Any) -> HttpResponse:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from evidence.deconfliction.blind import blind_index, blind_indexes, keys
 from evidence.deconfliction.identifiers import Identifier, Kind, NotAnIdentifier, identify
 from evidence.models import Assignment, DeconflictionMatch, Exhibit, Tasking, TaskingIdentifier
-from evidence.policy import authorisation_problem
+from evidence.policy import authorisation_problem, may_resolve_match
 from portal.audit import audit_record
 from portal.models import User
 from portal.notifications import notify
@@ -262,16 +262,11 @@ def open_matches(tasking: Tasking):
     return tasking.deconfliction_matches.filter(resolved_at__isnull=True).select_related("contact")
 
 
-def may_resolve(user: User, match: DeconflictionMatch) -> bool:
-    """The tasking's controller records the resolution: the officer who answers for the operation."""
-    return user.is_authenticated and user.is_active and match.tasking.controller_id == user.pk
-
-
 def match_resolve(*, match: DeconflictionMatch, outcome: str, reasons: str, by: User) -> DeconflictionMatch:
     """Record one side's resolution. Hand over or withdraw closes the tasking at once; proceed resumes the
     status it had before the pause once no match on it is left open (suspended instead if its
     authorisation is no longer in force). The caller has had the controller sign in again."""
-    if not may_resolve(by, match):
+    if not may_resolve_match(by, match):
         raise ResolutionRefused("Only the tasking's controller can record the resolution of a deconfliction match.")
     if outcome not in DeconflictionMatch.Outcome.values:
         raise ValidationError("Choose how the match was resolved: proceed, hand over or withdraw.")

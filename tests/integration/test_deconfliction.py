@@ -148,9 +148,6 @@ def test_a_volunteer_s_exhibit_naming_the_other_party_finds_the_match(
     # submit_exhibit says the platform is "Platform X": on another platform the name is another person.
     assert Tasking.objects.get(pk=tasking.pk).status == Tasking.Status.ACTIVE
     from evidence import services
-
-    services.exhibit_submit  # noqa: B018  (the helper goes through it)
-    exhibit.refresh_from_db()
     from tests.integration.bundle_helpers import Received
 
     services.exhibit_submit(
