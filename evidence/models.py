@@ -162,6 +162,67 @@ class TaskingIdentifier(models.Model):
         return str(Identifier(Kind(self.kind), self.value, self.platform))
 
 
+class RegisterEntry(models.Model):
+    """An identity of live police interest on a force's register, kept by its deconfliction officers.
+
+    Entered one by one (the canonical value is then kept encrypted and shown to the force's own officers
+    only) or imported as a blind index the force computed on its own machine with the shared key
+    (`manage.py deconfliction_blind_indexes`), in which case the portal never holds the plaintext. Matched
+    like a tasking's identities, on (key_id, blind_index), while live: not withdrawn and not expired."""
+
+    scheme_path = None  # a force's, not a scheme's: scoped by force in evidence.deconfliction.register
+
+    class Source(models.TextChoices):
+        ENTERED = "entered", "Entered on the portal"
+        IMPORTED = "imported", "Imported blind index"
+
+    force = models.ForeignKey("portal.Force", on_delete=models.PROTECT, related_name="register_entries")
+    reference = models.CharField(
+        max_length=100, help_text="The force's own reference for this interest. Never shown outside the force."
+    )
+    kind = models.CharField(max_length=10, blank=True)
+    platform = models.CharField(max_length=100, blank=True)
+    value = EncryptedTextField(blank=True)
+    key_id = models.CharField(max_length=16)
+    blind_index = models.CharField(max_length=64)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Whom a scheme's controller contacts when this entry is matched.",
+    )
+    expires_on = models.DateField(help_text="The entry stops matching after this day.")
+    review_on = models.DateField(help_text="When the force reviews whether the interest is still live.")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        indexes = [
+            models.Index(fields=["blind_index", "key_id"], name="evidence_register_blind"),
+            models.Index(fields=["force", "withdrawn_at", "expires_on"], name="evidence_register_force"),
+        ]
+        verbose_name = "register entry"
+        verbose_name_plural = "register entries"
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.pk})"
+
+    @property
+    def identity(self) -> str:
+        """What the force's own officers read: the identity, or that only its blind index is held."""
+        if not self.value:
+            return "Blind index only (computed by the force)"
+        from evidence.deconfliction.identifiers import Identifier, Kind
+
+        return str(Identifier(Kind(self.kind), self.value, self.platform))
+
+
 class DeconflictionMatch(models.Model):
     """One side of a match: a tasking of this scheme engages an identifier that another party's live work
     also engages. The tasking is paused until its controller records the resolution. Both sides of one
@@ -178,6 +239,11 @@ class DeconflictionMatch(models.Model):
     tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, related_name="deconfliction_matches")
     identifier = models.ForeignKey(TaskingIdentifier, on_delete=models.PROTECT, related_name="+")
     other_tasking = models.ForeignKey(Tasking, on_delete=models.PROTECT, null=True, related_name="+")
+    # Or, instead of another tasking, an entry on a force's register; its owner is the contact, and records
+    # the force's side (what was agreed) on the deconfliction pages.
+    register_entry = models.ForeignKey(
+        RegisterEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="matches"
+    )
     contact = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     found_at = models.DateTimeField(default=timezone.now)
     status_before = models.CharField(max_length=10)
@@ -187,6 +253,11 @@ class DeconflictionMatch(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    agreement = models.TextField(blank=True, help_text="The force's side: what its deconfliction officer agreed.")
+    agreed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    agreed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-found_at", "-id"]

@@ -3,8 +3,15 @@
 from django.urls import path
 
 from evidence import resumable_views, verify_views, views
+from evidence.deconfliction import views as deconfliction
 
 urlpatterns = [
+    path("deconfliction/", deconfliction.register_list, name="deconfliction_register"),
+    path("deconfliction/add/", deconfliction.register_add, name="deconfliction_add"),
+    path("deconfliction/import/", deconfliction.register_import, name="deconfliction_import"),
+    path("deconfliction/entries/<int:entry_id>/", deconfliction.register_entry, name="deconfliction_entry"),
+    path("deconfliction/matches/", deconfliction.match_list, name="deconfliction_matches"),
+    path("deconfliction/matches/<int:match_id>/", deconfliction.match_detail, name="deconfliction_match"),
     path("taskings/", views.tasking_list, name="tasking_list"),
     path("taskings/<int:tasking_id>/", views.tasking_detail, name="tasking_detail"),
     path("taskings/<int:tasking_id>/exhibits/", views.exhibit_upload, name="exhibit_upload"),

@@ -17,27 +17,39 @@ from django.utils import timezone
 
 from portal import roles
 from portal.audit import audit_record
-from portal.models import Scheme, StaffInvitation, User
+from portal.models import Force, Scheme, StaffInvitation, User
 
 
-def _check_scheme(role_set: Iterable[roles.Role], scheme: Scheme | None) -> None:
+def _check_scheme(role_set: Iterable[roles.Role], scheme: Scheme | None, force: Force | None = None) -> None:
+    """Where each role belongs: most roles to one scheme; court recipients to none; deconfliction officers
+    to a police force, not a scheme. A person's roles must agree on where they belong."""
     role_set = list(role_set)
     needs = [role.label for role in role_set if role.has_scheme]
-    never = [role.label for role in role_set if not role.has_scheme]
+    never = [role.label for role in role_set if not role.has_scheme and not role.has_force]
+    forces = [role.label for role in role_set if role.has_force]
+    if forces and (needs or never):
+        raise ValidationError(
+            f"{forces[0]} cannot be combined with {', '.join(needs + never)}: a deconfliction officer belongs to a "
+            "police force, not a scheme, and sees no scheme's evidence. Give these roles to separate accounts."
+        )
     if needs and never:
         raise ValidationError(
             f"{', '.join(never)} cannot be combined with {', '.join(needs)}: court recipients belong to no scheme."
         )
     if needs and scheme is None:
         raise ValidationError(f"A {needs[0].lower()} must belong to a scheme: choose one.")
-    if never and scheme is not None:
-        raise ValidationError(f"A {never[0].lower()} belongs to no scheme: leave the scheme empty.")
+    if (never or forces) and scheme is not None:
+        raise ValidationError(f"A {(never or forces)[0].lower()} belongs to no scheme: leave the scheme empty.")
+    if forces and force is None:
+        raise ValidationError("A deconfliction officer must belong to a police force: choose one.")
+    if force is not None and not forces:
+        raise ValidationError("Only a deconfliction officer belongs to a police force: leave the force empty.")
 
 
 def user_set_roles(*, user: User, role_codes: Iterable[str], by: User | None = None) -> User:
     """Give the user exactly these roles; audited by the role-change receiver, row by row."""
     wanted = [roles.BY_CODE[code] for code in role_codes]
-    _check_scheme(wanted, user.scheme)
+    _check_scheme(wanted, user.scheme, user.force)
     with transaction.atomic():
         before = set(roles.roles_of(user))
         groups = {group.name: group for group in Group.objects.filter(name__in=[r.code for r in roles.ALL_ROLES])}
@@ -84,14 +96,15 @@ def user_create(
     email: str,
     role_codes: Iterable[str],
     scheme: Scheme | None = None,
+    force: Force | None = None,
     full_name: str = "",
     password: str | None = None,
     by: User | None = None,
 ) -> User:
     role_codes = list(role_codes)
-    _check_scheme([roles.BY_CODE[code] for code in role_codes], scheme)
+    _check_scheme([roles.BY_CODE[code] for code in role_codes], scheme, force)
     with transaction.atomic():
-        user = User.objects.create_user(email=email, password=password, full_name=full_name, scheme=scheme)
+        user = User.objects.create_user(email=email, password=password, full_name=full_name, scheme=scheme, force=force)
         from allauth.account.models import EmailAddress
 
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
@@ -152,7 +165,10 @@ def staff_invitation_refusal(*, by: User, scheme: Scheme | None, role_codes: Ite
     if not roles.has_role(by, roles.SCHEME_ADMIN) or by.scheme_id is None:
         return "Only scheme administrators and platform administrators can invite staff."
     if any(not role.has_scheme for role in wanted):
-        return "Only platform administrators can invite court or CPS recipients: ask them to add this person."
+        return (
+            "Only platform administrators can invite court or CPS recipients and deconfliction officers: ask them "
+            "to add this person."
+        )
     if scheme is None or scheme.pk != by.scheme_id:
         return "You can invite people to your own scheme only."
     return ""
@@ -230,7 +246,9 @@ def staff_invitation_send(*, user: User, by: User) -> StaffInvitation:
 def _invitation_text(*, invitation: StaffInvitation, link: str) -> str:
     user = invitation.user
     expires = f"{timezone.localtime(invitation.expires_at):%-d %B %Y, %H:%M}"
-    role = roles.role_label(user) + (f", {user.scheme.name}" if user.scheme_id else "")
+    role = roles.role_label(user) + (
+        f", {user.scheme.name}" if user.scheme_id else f", {user.force.name}" if user.force_id else ""
+    )
     inviter = invitation.created_by.get_full_name() if invitation.created_by else "The portal's administrators"
     greeting = f"Dear {user.full_name}," if user.full_name else "Hello,"
     return (

@@ -28,7 +28,7 @@ from portal.accounts import (
 )
 from portal.audit import audit_record, welfare_rows
 from portal.jobs import job_retry
-from portal.models import AuditEvent, Job, Scheme, User
+from portal.models import AuditEvent, Force, Job, Scheme, User
 from portal.permissions import PortalGuardedAdmin, is_welfare_officer, scheme_filter
 
 
@@ -45,8 +45,8 @@ class UserAdminForm(forms.ModelForm):
         choices=[(role.code, role.label) for role in roles.ALL_ROLES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="Officer, welfare, court and administrator roles must set up multi-factor authentication "
-        "at their next sign-in.",
+        help_text="Officer, welfare, court, administrator and deconfliction roles must set up multi-factor "
+        "authentication at their next sign-in.",
     )
 
     class Meta:
@@ -93,7 +93,7 @@ class UserAdminForm(forms.ModelForm):
         cleaned = super().clean()
         chosen = [roles.BY_CODE[code] for code in cleaned.get("roles", [])]
         try:
-            _check_scheme(chosen, cleaned.get("scheme"))
+            _check_scheme(chosen, cleaned.get("scheme"), cleaned.get("force"))
         except forms.ValidationError as exc:
             self.add_error("roles", exc)
         if "recipient_kind" in self.fields:
@@ -140,8 +140,9 @@ class UserAdmin(SchemeScopedAdmin):
         return super().get_queryset(request).prefetch_related("groups", "staff_invitations")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # Only the platform's superusers manage court / CPS recipients, so only they see what kind each is.
-        kind = ["recipient_kind"] if request.user.is_superuser else []
+        # Only the platform's superusers manage court / CPS recipients and deconfliction officers, so only they
+        # see what kind of recipient each is and which force each officer keeps the register of.
+        kind = ["force", "recipient_kind"] if request.user.is_superuser else []
         if obj is None:  # a new person is active from the start and chooses their own password
             return ["email", "full_name", "scheme", "roles", *kind]
         return ["email", "full_name", "scheme", "is_active", "roles", *kind, "invitation", "last_login", "date_joined"]
@@ -149,7 +150,7 @@ class UserAdmin(SchemeScopedAdmin):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["fields"] = ["email", "full_name", "scheme", "is_active"] if obj else ["email", "full_name", "scheme"]
         if request.user.is_superuser:
-            kwargs["fields"].append("recipient_kind")
+            kwargs["fields"] += ["force", "recipient_kind"]
         form_class = super().get_form(request, obj, change=change, **kwargs)
         request_user = request.user
 
@@ -339,6 +340,18 @@ class SchemeAdmin(PortalGuardedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Force)
+class ForceAdmin(admin.ModelAdmin):
+    """Police forces, whose deconfliction officers keep registers. Managed by platform superusers only (no
+    role holds these permissions)."""
+
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a force's register and people point to it
 
 
 class ConsultationAuditedAdmin(admin.ModelAdmin):

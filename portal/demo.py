@@ -21,7 +21,7 @@ from evidence.statements import statement_save_draft, statement_sign
 from portal import roles
 from portal.accounts import user_create
 from portal.audit import audit_record
-from portal.models import Scheme, User
+from portal.models import Force, Scheme, User
 from volunteers import conduct_text, services
 from volunteers.deployability import Audience, deployability_for
 from volunteers.models import CodeOfConduct, VettingCheck, Volunteer
@@ -44,7 +44,16 @@ DEMO_PEOPLE = [
     (roles.WELFARE, "wendy.welfare@demo.example", "Wendy Welfare"),
     (roles.COURT, "carla.court@demo.example", "Carla Court (CPS)"),
     (roles.SCHEME_ADMIN, "ada.admin@demo.example", "Ada Administrator"),
+    (roles.DECONFLICTION, "dora.deconfliction@demo.example", "DI Dora Deconfliction"),
 ]
+DEMO_FORCE = "Demo Constabulary"
+# On Dora's register: an officer who adds it to a tasking's identities sees the tasking pause at once.
+DEMO_REGISTERED = "+44 7700 900777"
+DECONFLICTION_TRY = (
+    f"Deconfliction: {DEMO_REGISTERED} is on Dora's register (Demo Constabulary). As Owen, add it under "
+    "'Add online identities this tasking targets' on a tasking's page: the tasking pauses, Owen is told to call "
+    "Dora, and Dora sees the match under Deconfliction > Matches."
+)
 
 
 def demo_password(role: roles.Role) -> str:
@@ -61,6 +70,7 @@ def demo_seed() -> list[DemoLogin]:
     scheme, _ = Scheme.objects.get_or_create(code=DEMO_SCHEME["code"], defaults={"name": DEMO_SCHEME["name"]})
     if not CodeOfConduct.objects.exists():
         conduct_publish(title=conduct_text.TITLE, text=conduct_text.TEXT, by=None)
+    force, _ = Force.objects.get_or_create(name=DEMO_FORCE)
     logins = []
     for role, email, name in DEMO_PEOPLE:
         if role is roles.VOLUNTEER:
@@ -72,6 +82,7 @@ def demo_seed() -> list[DemoLogin]:
                 full_name=name,
                 role_codes=[role.code],
                 scheme=scheme if role.has_scheme else None,
+                force=force if role.has_force else None,
                 password=demo_password(role),
             )
         if role is roles.COURT and not user.recipient_kind:
@@ -87,8 +98,30 @@ def demo_seed() -> list[DemoLogin]:
                 secret = decrypt(existing.data["secret"])
         logins.append(DemoLogin(role.label, email, demo_password(role), secret))
     _seed_volunteer(scheme)
+    _seed_register(force)
     volunteer_login = DemoLogin(roles.VOLUNTEER.label, DEMO_PEOPLE[0][1], demo_password(roles.VOLUNTEER), "")
     return [volunteer_login, *logins]
+
+
+def _seed_register(force: Force) -> None:
+    """One entry on Dora's register, entered through the real service (so it is matched as any other)."""
+    from evidence.deconfliction.identifiers import identify
+    from evidence.deconfliction.register import register_entry_add
+    from evidence.models import RegisterEntry
+
+    if RegisterEntry.objects.filter(force=force).exists():
+        return
+    dora = User.objects.get(email=DEMO_PEOPLE[-1][1])
+    today = timezone.localdate()
+    register_entry_add(
+        force=force,
+        identifier=identify(DEMO_REGISTERED),
+        reference="DC-NIGHTJAR",
+        owner=dora,
+        expires_on=today + timedelta(days=180),
+        review_on=today + timedelta(days=60),
+        by=dora,
+    )
 
 
 def _seed_volunteer(scheme: Scheme) -> None:

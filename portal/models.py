@@ -24,6 +24,22 @@ class Scheme(models.Model):
         return self.name
 
 
+class Force(models.Model):
+    """A police force. Its deconfliction officers keep the force's register of identities of live police
+    interest (evidence.RegisterEntry); they belong to the force, not to any scheme."""
+
+    scheme_path = None  # platform-wide: a force is no scheme's; its register is scoped by force instead
+
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -60,6 +76,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         related_name="members",
         help_text="Volunteers, officers, welfare officers and scheme administrators belong to one scheme; "
         "court recipients and platform superusers to none.",
+    )
+    force = models.ForeignKey(
+        Force,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        help_text="Deconfliction officers only: the police force whose register they keep.",
     )
 
     class RecipientKind(models.TextChoices):

@@ -1,4 +1,4 @@
-"""The five roles, what each is called, whether it belongs to a scheme, and whether it must use MFA."""
+"""The six roles, what each is called, whether it belongs to a scheme (or a force), and whether it must use MFA."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Role:
     requires_mfa: bool
     is_staff: bool  # works in the Django admin
     admin_permissions: tuple[str, ...] = ()  # "app_label.codename" model permissions for the admin
+    has_force: bool = False  # belongs to a police force instead (deconfliction officers)
 
 
 # What supervising officers (and scheme administrators) do to volunteers' records in the admin. Never
@@ -119,7 +120,18 @@ SCHEME_ADMIN = Role(
     ),
 )
 
-ALL_ROLES: tuple[Role, ...] = (VOLUNTEER, OFFICER, WELFARE, COURT, SCHEME_ADMIN)
+# Keeps a force's register of identities of live police interest and agrees resolutions of matches against
+# it; sees no scheme's evidence and no other force's register (DESIGN.md, Deconfliction).
+DECONFLICTION = Role(
+    "deconfliction_officer",
+    "Deconfliction officer",
+    has_scheme=False,
+    requires_mfa=True,
+    is_staff=False,
+    has_force=True,
+)
+
+ALL_ROLES: tuple[Role, ...] = (VOLUNTEER, OFFICER, WELFARE, COURT, SCHEME_ADMIN, DECONFLICTION)
 BY_CODE: dict[str, Role] = {role.code: role for role in ALL_ROLES}
 SUPERUSER_LABEL = "Platform superuser"
 

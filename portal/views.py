@@ -88,6 +88,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("welfare_console")
     if roles.has_role(user, roles.COURT):
         return redirect("bundle_inbox")
+    if roles.has_role(user, roles.DECONFLICTION):
+        return redirect("deconfliction_register")
     if user.is_staff:
         return redirect("admin:index")
     volunteer = Volunteer.objects.filter(user=user).select_related("scheme").first()

@@ -94,6 +94,7 @@ def make_person(email: str, role: roles.Role | None, scheme=None, **extra):
         full_name=extra.get("full_name", email.split("@")[0].title()),
         role_codes=[role.code],
         scheme=scheme,
+        force=extra.get("force"),
         password=PASSWORD,
     )
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from evidence.deconfliction.blind import blind_index, blind_indexes, keys
 from evidence.deconfliction.identifiers import Identifier, Kind, NotAnIdentifier, identify
-from evidence.models import Assignment, DeconflictionMatch, Exhibit, Tasking, TaskingIdentifier
+from evidence.models import Assignment, DeconflictionMatch, Exhibit, RegisterEntry, Tasking, TaskingIdentifier
 from evidence.policy import authorisation_problem, may_resolve_match
 from portal.audit import audit_record
 from portal.models import User
@@ -66,14 +66,23 @@ def _live(queryset):
     return queryset.exclude(status=T.CLOSED).filter(window_end__gt=timezone.now())
 
 
-def _lock(indexes: Iterable[str]) -> None:
+# Taken shared by everything that records a tasking's identities, and exclusively by the register's additions
+# and imports: an entry added at the moment a tasking records the same identity cannot miss it, and the
+# register's import of thousands of indexes needs one lock, not one per index.
+REGISTER_LOCK = 0x6465636F6E  # "decon"
+
+
+def _lock(indexes: Iterable[str], *, register: str = "shared") -> None:
     """Two schemes recording one identifier at the same moment must not each miss the other: on
     PostgreSQL the check and the insert of one blind index are serialised by a transaction-scoped advisory
-    lock on it, taken before any row lock or the audit chain's lock (one order everywhere: these, then
-    rows, then the chain). SQLite takes its write lock at the start of each transaction: the same effect."""
+    lock on it, taken before any row lock or the audit chain's lock (one order everywhere: the register's
+    lock, these, then rows, then the chain). SQLite takes its write lock at the start of each transaction:
+    the same effect."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
+        shared = "_shared" if register == "shared" else ""
+        cursor.execute(f"SELECT pg_advisory_xact_lock{shared}(%s)", [REGISTER_LOCK])
         for value in sorted(set(indexes)):
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(value[:15], 16)])
 
@@ -132,25 +141,36 @@ def tasking_recheck(*, tasking: Tasking) -> list[DeconflictionMatch]:
         return _meet(tasking, _pairs(tasking, everies))
 
 
-def _pairs(tasking: Tasking, everies: list) -> dict[int, tuple[TaskingIdentifier, TaskingIdentifier]]:
-    """Each other tasking this one meets, once, with the identities that meet; then the taskings' rows are
-    locked, in one order, before anything is written to the audit chain."""
-    pairs: dict[int, tuple[TaskingIdentifier, TaskingIdentifier]] = {}
+def _pairs(tasking: Tasking, everies: list) -> dict[tuple[str, int], tuple[TaskingIdentifier, object]]:
+    """Each other tasking and each register entry this one meets, once, with the identities that meet; then
+    the taskings' rows are locked, in one order, before anything is written to the audit chain."""
+    pairs: dict[tuple[str, int], tuple[TaskingIdentifier, object]] = {}
     if not _live(Tasking.objects.filter(pk=tasking.pk)).exists():
         return pairs
     for row, other in counterparts(tasking, everies):
-        pairs.setdefault(other.tasking_id, (row, other))
+        pairs.setdefault(("tasking", other.tasking_id), (row, other))
+    for row, entry in register_counterparts(tasking, everies):
+        pairs.setdefault(("entry", entry.pk), (row, entry))
     if pairs:
-        list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=[tasking.pk, *pairs]).order_by("pk"))
+        locked = [tasking.pk, *(pk for what, pk in pairs if what == "tasking")]
+        list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=locked).order_by("pk"))
     return pairs
+
+
+def new_reference() -> str:
+    return "DX-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
 
 
 def _meet(tasking: Tasking, pairs: dict) -> list[DeconflictionMatch]:
     found = []
-    for row, other in pairs.values():
-        reference = "DX-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
-        found.append(_side(reference, tasking, row, other.tasking))
-        _side(reference, other.tasking, other, tasking)
+    for (what, _pk), (row, other) in pairs.items():
+        reference = new_reference()
+        if what == "entry":
+            found.append(_side(reference, tasking, row, entry=other))
+            _tell_register_owner(found[-1])
+            continue
+        found.append(_side(reference, tasking, row, other_tasking=other.tasking))
+        _side(reference, other.tasking, other, other_tasking=tasking)
     return found
 
 
@@ -208,16 +228,77 @@ def counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingIdentifier 
     return [(wanted[other.pk], other) for other in others]
 
 
-def _side(reference: str, tasking: Tasking, row: TaskingIdentifier, other: Tasking) -> DeconflictionMatch:
-    """One tasking's side of a match: recorded, the tasking paused, its controller told whom to call and
-    its volunteers that it is paused."""
+def register_counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingIdentifier | None, RegisterEntry]]:
+    """For (blind indexes under every key, this tasking's row) pairs: the live entries of any force's register
+    that hold the same identities, except those already in an open match with this tasking and those a row
+    has met before. One indexed query, as `counterparts`; the entries' plaintext is never read."""
+    mine = {(index.key_id, index.value): row for every, row in found for index in every}
+    if not mine:
+        return []
+    quote = connection.ops.quote_name
+    entry = RegisterEntry._meta
+    values = sorted({value for _key, value in mine})
+    sql = (
+        f"SELECT {quote(entry.pk.column)}, {quote('key_id')}, {quote('blind_index')} "  # noqa: S608
+        f"FROM {quote(entry.db_table)} WHERE {quote('blind_index')} IN ({', '.join(['%s'] * len(values))}) "
+        f"AND {quote('withdrawn_at')} IS NULL AND {quote('expires_on')} >= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, timezone.localdate()])
+        held = [(pk, mine[(key_id, value)]) for pk, key_id, value in cursor.fetchall() if (key_id, value) in mine]
+    if not held:
+        return []
+    sides = DeconflictionMatch.objects.filter(tasking=tasking, register_entry__isnull=False).values_list(
+        "register_entry", "identifier", "resolved_at"
+    )
+    in_open = {entry_id for entry_id, _identifier, resolved in sides if resolved is None}
+    met = {(identifier, entry_id) for entry_id, identifier, _resolved in sides}
+    wanted = {pk: row for pk, row in held if pk not in in_open and (row is None or (row.pk, pk) not in met)}
+    entries = RegisterEntry.objects.filter(pk__in=wanted).select_related("owner").defer("value").order_by("pk")
+    return [(wanted[each.pk], each) for each in entries]
+
+
+def _tell_register_owner(match: DeconflictionMatch) -> None:
+    """The register's side of a match: the entry's owner is told whom to contact and the reference. They
+    read their own entry's reference (it is their force's), nothing of the tasking but its controller."""
+    reference, entry, controller = match.reference, match.register_entry, match.tasking.controller
+    audit_record(
+        action="evidence.deconfliction_register_match",
+        actor=None,
+        detail={"reference": reference, "entry": entry.pk, "force": entry.force_id},
+    )
+    notify(
+        user=entry.owner,
+        subject=f"Deconfliction match {reference} against your register entry {entry.reference}",
+        text=(
+            f"A volunteer scheme's live tasking engages an identity on your force's register (your entry "
+            f"{entry.reference}). The tasking is paused: its volunteers can add nothing to it and are told only that "
+            f"it is paused. Its controller, {controller.full_name} ({controller.email}), will contact you about "
+            f"match reference {reference}; you may contact them first. Record what you agree on the match's page."
+        ),
+        url=reverse("deconfliction_match", args=[match.pk]),
+    )
+
+
+def _side(
+    reference: str,
+    tasking: Tasking,
+    row: TaskingIdentifier,
+    *,
+    other_tasking: Tasking | None = None,
+    entry: RegisterEntry | None = None,
+) -> DeconflictionMatch:
+    """One tasking's side of a match (with another tasking, or an entry on a force's register): recorded,
+    the tasking paused, its controller told whom to call and its volunteers that it is paused."""
     tasking = Tasking.objects.select_related("controller").get(pk=tasking.pk)  # locked by identifiers_record
+    contact = entry.owner if entry is not None else other_tasking.controller
     match = DeconflictionMatch.objects.create(
         reference=reference,
         tasking=tasking,
         identifier=row,
-        other_tasking=other,
-        contact=other.controller,
+        other_tasking=other_tasking,
+        register_entry=entry,
+        contact=contact,
         status_before=tasking.status if tasking.status != T.PAUSED else _paused_from(tasking),
     )
     if tasking.status != T.PAUSED:
@@ -229,7 +310,6 @@ def _side(reference: str, tasking: Tasking, row: TaskingIdentifier, other: Taski
         obj=tasking,
         detail={"reference": reference, "identifier": row.pk, "status_before": match.status_before},
     )
-    contact = other.controller
     notify(
         user=tasking.controller,
         subject=f"Deconfliction match {reference}: tasking {tasking.reference} is paused",

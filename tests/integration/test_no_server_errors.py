@@ -93,7 +93,7 @@ FUZZ = hypothesis.settings.get_profile("no-server-errors-ci" if IN_CI else "no-s
 
 # --- who uses which page -----------------------------------------------------------------------------
 
-VOLUNTEER, OFFICER, WELFARE, ADMINISTRATOR, COURT, SUPERUSER, VISITOR = (
+VOLUNTEER, OFFICER, WELFARE, ADMINISTRATOR, COURT, SUPERUSER, VISITOR, DECONFLICTION = (
     "volunteer",
     "officer",
     "welfare",
@@ -101,12 +101,14 @@ VOLUNTEER, OFFICER, WELFARE, ADMINISTRATOR, COURT, SUPERUSER, VISITOR = (
     "court",
     "superuser",
     "visitor",
+    "deconfliction",
 )
 # The admin's people, in the order a page is given to the first whose role may use it (else the superuser).
 ADMIN_ROLES = ((OFFICER, roles.OFFICER), (WELFARE, roles.WELFARE), (ADMINISTRATOR, roles.SCHEME_ADMIN))
 # Everything outside the model admins, by URL name (first match wins).
 PERSONA_BY_NAME = (
     (r"welfare_", WELFARE),
+    (r"deconfliction_", DECONFLICTION),
     (r"bundle_(inbox|download|verify)$", COURT),
     (r"bundle_(status|retry|sensitive_download)$", OFFICER),
     (r"mfa_", OFFICER),
@@ -793,12 +795,36 @@ def build_world(folder: Path) -> World:
     for each, by in ((matched, owen), (make_tasking(harbour, otto, reference="OP-HARBOUR"), otto)):
         identifiers_record(tasking=each, identifiers=[identify("kestrel_9", "Kik")], source="officer", by=by)
     match = matched.deconfliction_matches.get()
+    # Dora keeps Northshire's register; one of its entries meets that tasking too.
+    from evidence.deconfliction.register import register_entry_add
+    from portal.models import Force
 
-    users = {VOLUNTEER: vera.user, OFFICER: owen, WELFARE: wendy, ADMINISTRATOR: ada, COURT: carla, SUPERUSER: root}
+    northshire = Force.objects.create(name="Northshire Police")
+    dora = make_person("dora@northshire.example", roles.DECONFLICTION, force=northshire)
+    entry, register_matches = register_entry_add(
+        force=northshire,
+        identifier=identify("kestrel_9", "Kik"),
+        reference="NS-1",
+        owner=dora,
+        expires_on=timezone.localdate() + timedelta(days=30),
+        review_on=timezone.localdate() + timedelta(days=10),
+        by=dora,
+    )
+    register_match = next(each for each in register_matches if each.tasking_id == matched.pk)
+
+    users = {
+        VOLUNTEER: vera.user,
+        OFFICER: owen,
+        WELFARE: wendy,
+        ADMINISTRATOR: ada,
+        COURT: carla,
+        SUPERUSER: root,
+        DECONFLICTION: dora,
+    }
     clients = {persona: Client() for persona in [*users, VISITOR]}
     response = clients[VOLUNTEER].post("/accounts/login/", {"login": vera.user.email, "password": PASSWORD})
     assert response.status_code == 302, response.content[:500]
-    for persona in (OFFICER, WELFARE, ADMINISTRATOR, COURT, SUPERUSER):
+    for persona in (OFFICER, WELFARE, ADMINISTRATOR, COURT, SUPERUSER, DECONFLICTION):
         secret = enrol_totp(users[persona])
         RecoveryCodes.activate(users[persona])
         mfa_login(clients[persona], users[persona], secret)
@@ -839,6 +865,7 @@ def build_world(folder: Path) -> World:
             "schedule": "MG6D",
             "upload_id": str(resumable.pk),
             "match_id": str(match.pk),
+            "entry_id": str(entry.pk),
         },
         path_values_by_view={
             ("statement_pdf", "statement_id"): str(signed.pk),
@@ -846,6 +873,7 @@ def build_world(folder: Path) -> World:
             ("account_reset_password_from_key", "key"): default_token_generator.make_token(vera.user),
             ("staff_invitation_accept", "token"): staff_token,
             ("admin:evidence_tasking_deconfliction", "object_id"): str(matched.pk),
+            ("deconfliction_match", "match_id"): str(register_match.pk),
         },
         preferred={Exhibit: awaiting, Volunteer: vera, Tasking: tasking, StandDown: stand_down},
         counted=counted,

@@ -22,7 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.demo import demo_seed, demo_seed_evidence
+from portal.demo import DECONFLICTION_TRY, demo_seed, demo_seed_evidence
 
 
 def _free_port() -> int:
@@ -193,6 +193,7 @@ class Command(BaseCommand):
             self.stdout.write(line.rstrip())
         self.stdout.write("Current TOTP code for an account: make totp EMAIL=<address>")
         self.stdout.write(demo_seed_evidence().message)
+        self.stdout.write(DECONFLICTION_TRY)
         self.stdout.write(f"Logs: {log_dir}/{prefix}web.log, {prefix}worker.log, {prefix}control.log, {prefix}beat.log")
         self.stdout.write("Press Ctrl-C to stop the web server, the workers and beat.")
 
