@@ -223,6 +223,69 @@ class RegisterEntry(models.Model):
         return str(Identifier(Kind(self.kind), self.value, self.platform))
 
 
+class PartnerInstallation(models.Model):
+    """Another installation of the portal (another force's) whose signed blind-index sets this one imports.
+    Its certificate is pinned: a set is imported only if that certificate signed it. Obtain the certificate
+    from the partner through a trusted channel and confirm its fingerprint with them (docs/deployment.md)."""
+
+    scheme_path = None  # platform-wide: managed by the platform's superusers
+
+    name = models.CharField(max_length=200, unique=True, help_text="The partner force or installation.")
+    certificate = models.TextField(help_text="The partner's signing certificate (PEM), obtained by a trusted channel.")
+    fingerprint = models.CharField(max_length=95, editable=False)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerSet(models.Model):
+    """One signed set imported from a partner. Only the partner's newest set is matched against: a set
+    replaces the one before it, and an older or repeated set is refused."""
+
+    scheme_path = None
+
+    partner = models.ForeignKey(PartnerInstallation, on_delete=models.PROTECT, related_name="sets")
+    issuer = models.CharField(max_length=200)
+    contact_name = models.CharField(max_length=200)
+    contact_email = models.EmailField(max_length=254)
+    issued_at = models.DateTimeField()
+    signer_fingerprint = models.CharField(max_length=95)
+    entry_count = models.PositiveIntegerField()
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    imported_at = models.DateTimeField(default=timezone.now)
+    replaced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-imported_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["partner", "issued_at"], name="evidence_partnerset_once")]
+
+    def __str__(self) -> str:
+        return f"{self.partner} set of {self.issued_at:%Y-%m-%d %H:%M}"
+
+
+class PartnerEntry(models.Model):
+    """A blind index in a partner's set: which identity it stands for, nobody here can tell."""
+
+    scheme_path = None
+
+    set = models.ForeignKey(PartnerSet, on_delete=models.CASCADE, related_name="entries")
+    key_id = models.CharField(max_length=16)
+    blind_index = models.CharField(max_length=64)
+    expires_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["blind_index", "key_id"], name="evidence_partner_blind")]
+        verbose_name_plural = "partner entries"
+
+    def __str__(self) -> str:
+        return f"{self.key_id}:{self.blind_index[:12]}…"
+
+
 class DeconflictionMatch(models.Model):
     """One side of a match: a tasking of this scheme engages an identifier that another party's live work
     also engages. The tasking is paused until its controller records the resolution. Both sides of one
@@ -244,7 +307,11 @@ class DeconflictionMatch(models.Model):
     register_entry = models.ForeignKey(
         RegisterEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="matches"
     )
-    contact = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Or an entry of a set imported from a partner installation, whose contact is nobody here: named by value.
+    partner_entry = models.ForeignKey(PartnerEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    contact = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(max_length=254, blank=True)
     found_at = models.DateTimeField(default=timezone.now)
     status_before = models.CharField(max_length=10)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
@@ -273,6 +340,13 @@ class DeconflictionMatch(models.Model):
     @property
     def open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def whom_to_contact(self) -> str:
+        """The other owner: a person here, or a partner installation's contact, named by value."""
+        if self.contact is not None:
+            return f"{self.contact.get_full_name()} ({self.contact.email})"
+        return f"{self.contact_name} ({self.contact_email})"
 
 
 class TaskingUserObjectPermission(UserObjectPermissionBase):

@@ -329,7 +329,7 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
             (
                 match.reference,
                 f"{timezone.localtime(match.found_at):%-d %B %Y, %H:%M}",
-                f"{match.contact.full_name} ({match.contact.email})",
+                match.whom_to_contact,
                 reverse("admin:evidence_tasking_deconfliction", args=[obj.pk, match.pk]),
             )
             for match in open_matches(obj)
@@ -408,7 +408,7 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
             messages.warning(
                 request,
                 f"Deconfliction match {match.reference}: {tasking.reference} is paused. Before any further contact "
-                f"with the person, contact {match.contact.full_name} ({match.contact.email}) and quote the match "
+                f"with the person, contact {match.whom_to_contact} and quote the match "
                 "reference. Then record the resolution on the tasking's page, under Deconfliction.",
             )
 

@@ -26,7 +26,15 @@ from django.utils import timezone
 
 from evidence.deconfliction.blind import blind_index, blind_indexes, keys
 from evidence.deconfliction.identifiers import Identifier, Kind, NotAnIdentifier, identify
-from evidence.models import Assignment, DeconflictionMatch, Exhibit, RegisterEntry, Tasking, TaskingIdentifier
+from evidence.models import (
+    Assignment,
+    DeconflictionMatch,
+    Exhibit,
+    PartnerEntry,
+    RegisterEntry,
+    Tasking,
+    TaskingIdentifier,
+)
 from evidence.policy import authorisation_problem, may_resolve_match
 from portal.audit import audit_record
 from portal.models import User
@@ -151,6 +159,8 @@ def _pairs(tasking: Tasking, everies: list) -> dict[tuple[str, int], tuple[Taski
         pairs.setdefault(("tasking", other.tasking_id), (row, other))
     for row, entry in register_counterparts(tasking, everies):
         pairs.setdefault(("entry", entry.pk), (row, entry))
+    for row, entry in partner_counterparts(tasking, everies):
+        pairs.setdefault(("partner", entry.set_id), (row, entry))  # one match per partner set
     if pairs:
         locked = [tasking.pk, *(pk for what, pk in pairs if what == "tasking")]
         list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=locked).order_by("pk"))
@@ -168,6 +178,9 @@ def _meet(tasking: Tasking, pairs: dict) -> list[DeconflictionMatch]:
         if what == "entry":
             found.append(_side(reference, tasking, row, entry=other))
             _tell_register_owner(found[-1])
+            continue
+        if what == "partner":  # the partner learns of it when it imports this installation's set
+            found.append(_side(reference, tasking, row, partner_entry=other))
             continue
         found.append(_side(reference, tasking, row, other_tasking=other.tasking))
         _side(reference, other.tasking, other, other_tasking=tasking)
@@ -258,6 +271,37 @@ def register_counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingId
     return [(wanted[each.pk], each) for each in entries]
 
 
+def partner_counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingIdentifier | None, PartnerEntry]]:
+    """The same for the partner installations' current sets (evidence/deconfliction/partners.py): live
+    entries of each partner's newest set, except a set already in an open match with this tasking and a
+    (row, set) pair met before."""
+    mine = {(index.key_id, index.value): row for every, row in found for index in every}
+    if not mine:
+        return []
+    values = sorted({value for _key, value in mine})
+    held = (
+        PartnerEntry.objects.filter(blind_index__in=values, set__replaced_at__isnull=True)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=timezone.localdate()))
+        .select_related("set")
+        .order_by("pk")
+    )
+    held = [
+        (entry, mine[(entry.key_id, entry.blind_index)]) for entry in held if (entry.key_id, entry.blind_index) in mine
+    ]
+    if not held:
+        return []
+    sides = DeconflictionMatch.objects.filter(tasking=tasking, partner_entry__isnull=False).values_list(
+        "partner_entry__set", "identifier", "resolved_at"
+    )
+    in_open = {set_id for set_id, _identifier, resolved in sides if resolved is None}
+    met = {(identifier, set_id) for set_id, identifier, _resolved in sides}
+    return [
+        (row, entry)
+        for entry, row in held
+        if entry.set_id not in in_open and (row is None or (row.pk, entry.set_id) not in met)
+    ]
+
+
 def _tell_register_owner(match: DeconflictionMatch) -> None:
     """The register's side of a match: the entry's owner is told whom to contact and the reference. They
     read their own entry's reference (it is their force's), nothing of the tasking but its controller."""
@@ -287,18 +331,23 @@ def _side(
     *,
     other_tasking: Tasking | None = None,
     entry: RegisterEntry | None = None,
+    partner_entry: PartnerEntry | None = None,
 ) -> DeconflictionMatch:
     """One tasking's side of a match (with another tasking, or an entry on a force's register): recorded,
     the tasking paused, its controller told whom to call and its volunteers that it is paused."""
     tasking = Tasking.objects.select_related("controller").get(pk=tasking.pk)  # locked by identifiers_record
-    contact = entry.owner if entry is not None else other_tasking.controller
+    contact = entry.owner if entry is not None else other_tasking.controller if other_tasking is not None else None
+    partner = partner_entry.set if partner_entry is not None else None
     match = DeconflictionMatch.objects.create(
         reference=reference,
         tasking=tasking,
         identifier=row,
         other_tasking=other_tasking,
         register_entry=entry,
+        partner_entry=partner_entry,
         contact=contact,
+        contact_name=partner.contact_name if partner else "",
+        contact_email=partner.contact_email if partner else "",
         status_before=tasking.status if tasking.status != T.PAUSED else _paused_from(tasking),
     )
     if tasking.status != T.PAUSED:
@@ -316,8 +365,8 @@ def _side(
         text=(
             f"Someone this tasking engages online is also engaged by another party's live work. Tasking "
             f"{tasking.reference} is paused: no volunteer can add evidence to it, and its volunteers are told only "
-            f"that it is paused. Before any further contact with that person, contact {contact.full_name} "
-            f"({contact.email}) and quote match reference {reference}. Then record the resolution on the "
+            f"that it is paused. Before any further contact with that person, contact {match.whom_to_contact} "
+            f"and quote match reference {reference}. Then record the resolution on the "
             "tasking's page."
         ),
         url=reverse("admin:evidence_tasking_change", args=[tasking.pk]),
@@ -462,5 +511,18 @@ def identifiers_reindex(*, by: User | None = None) -> dict:
                 continue
             TaskingIdentifier.objects.filter(pk=row.pk).update(key_id=index.key_id, blind_index=index.value)
             counts["reindexed"] += 1
+    # The register's entries typed in on the portal are indexed again the same way. Those imported as blind
+    # indexes cannot be: the portal never held their identities. They still match while the old key is
+    # listed; the force computes them again with the new key and imports them before it is removed.
+    entered = RegisterEntry.objects.exclude(key_id=newest).exclude(value="").order_by("pk")
+    for entry in entered.iterator(chunk_size=500):
+        index = blind_index(Identifier(Kind(entry.kind), entry.value, entry.platform).key)
+        with transaction.atomic():
+            _lock([], register="exclusive")
+            RegisterEntry.objects.filter(pk=entry.pk).update(key_id=index.key_id, blind_index=index.value)
+            counts["reindexed"] += 1
+    counts["blind_only"] = (
+        RegisterEntry.objects.exclude(key_id=newest).filter(value="", withdrawn_at__isnull=True).count()
+    )
     audit_record(action="evidence.deconfliction_reindex", actor=by, detail={"key_id": newest, **counts})
     return counts

@@ -383,3 +383,28 @@ def test_an_entry_and_a_tasking_s_identity_recorded_at_the_same_moment_meet_exac
         missed += matched == 0
         assert Tasking.objects.get(pk=tasking.pk).status == (Tasking.Status.PAUSED if matched else "active")
     assert missed == 0, f"{missed} of 3 simultaneous recordings missed each other"
+
+
+def test_a_key_rotation_reindexes_entered_entries_and_names_the_imported_ones_still_to_redo(
+    settings, tasking, owen, dora, capsys
+):
+    from evidence.deconfliction.blind import keys
+
+    _enter(dora, "kestrel_9 on Kik", reference="OP-TYPED")
+    old = blind_index(identify("dave_77", "instagram").key)
+    register.register_import(
+        force=dora.force, rows=[(old.key_id, old.value)], reference="OP-FILE", owner=dora, by=dora, **_terms()
+    )
+    settings.PORTAL_DECONFLICTION_KEYS = [
+        "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0xMjM0NTY3OA==",
+        *settings.PORTAL_DECONFLICTION_KEYS,
+    ]
+    new = keys()[0].id
+    call_command("rotate_deconfliction_keys")
+    said = capsys.readouterr().out
+    assert "1 register entries imported as blind indexes are still under an older key" in said
+    assert RegisterEntry.objects.get(reference="OP-TYPED").key_id == new
+    assert RegisterEntry.objects.get(reference="OP-FILE").key_id == old.key_id
+    # Both still match while the old key is listed.
+    found = _record(tasking, "kestrel_9 on Kik", owen) + _record(tasking, "dave_77 on Instagram", owen)
+    assert sorted(match.register_entry.reference for match in found) == ["OP-FILE", "OP-TYPED"]

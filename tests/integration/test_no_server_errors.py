@@ -811,6 +811,9 @@ def build_world(folder: Path) -> World:
         by=dora,
     )
     register_match = next(each for each in register_matches if each.tasking_id == matched.pk)
+    from evidence.deconfliction.partners import partner_add
+
+    partner_add(name="Harbour installation", certificate=(folder / "cert.pem").read_text(), by=root)
 
     users = {
         VOLUNTEER: vera.user,

@@ -351,6 +351,11 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         by=dora,
     )
     people.update({DECON: dora, DECON_OTHER: sid})
+    from evidence.deconfliction.partners import partner_add
+
+    partner = partner_add(
+        name="Harbour installation", certificate=Path(django_settings.PORTAL_SIGNING_CERT_PATH).read_text(), by=root
+    )
     from evidence.models import ResumableUpload
 
     resumable = ResumableUpload.objects.create(
@@ -377,6 +382,7 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         "dora": dora.pk,
         "register_match": register_match.pk,
         "force": northshire.pk,
+        "partner": partner.pk,
         "unused": UnusedMaterial.objects.filter(exhibit=spare).first().pk,
         "authorisation": active.authorisation_id,
         "job": job.pk,
@@ -757,6 +763,9 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "evidence_handoverbundle": AdminModel("ready", officer="v", superuser="v"),
     "evidence_bundleshare": AdminModel("share", officer="va", superuser="v"),
     "evidence_bundleaccess": AdminModel("access", officer="v", superuser="v"),
+    # Partner installations whose signed deconfliction sets are imported: pinned by the platform's superusers,
+    # never changed in place.
+    "evidence_partnerinstallation": AdminModel("partner", superuser="va", scoped=False),
 }
 
 # Anyone not staff is sent to the admin's login page, which sends the signed-out on to sign in and refuses

@@ -19,6 +19,12 @@ class Command(BaseCommand):
                 f"Done: {counts['reindexed']} {'identity' if counts['reindexed'] == 1 else 'identities'} indexed "
                 "again under the newest key"
                 + (f"; {counts['already']} were already recorded under it." if counts["already"] else ".")
-                + " The older keys can now be removed from PORTAL_DECONFLICTION_KEYS."
+                + (
+                    f" {counts['blind_only']} register entries imported as blind indexes are still under an older key: "
+                    "their forces must compute them again with the new key and import them before the older keys are "
+                    "removed from PORTAL_DECONFLICTION_KEYS."
+                    if counts["blind_only"]
+                    else " The older keys can now be removed from PORTAL_DECONFLICTION_KEYS."
+                )
             )
         )
