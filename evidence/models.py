@@ -308,6 +308,7 @@ class DeconflictionMatch(models.Model):
         RegisterEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="matches"
     )
     # Or an entry of a set imported from a partner installation, whose contact is nobody here: named by value.
+    partner = models.ForeignKey(PartnerInstallation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     partner_entry = models.ForeignKey(PartnerEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     contact = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     contact_name = models.CharField(max_length=200, blank=True)

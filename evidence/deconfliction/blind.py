@@ -69,7 +69,7 @@ def keys() -> tuple[Key, ...]:
 
 
 def _index(key: Key, identifier_key: str) -> BlindIndex:
-    digest = hmac.new(key.secret, identifier_key.encode("utf-8"), hashlib.sha256).hexdigest()
+    digest = hmac.digest(key.secret, identifier_key.encode("utf-8"), "sha256").hex()
     return BlindIndex(key.id, digest)
 
 

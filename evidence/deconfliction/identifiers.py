@@ -33,6 +33,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
@@ -106,6 +107,7 @@ class Identifier:
         return self.value
 
 
+@lru_cache(maxsize=1024)  # a transcript names one platform thousands of times
 def platform_code(name: str) -> str:
     """A platform's canonical name: a known one's code, or the name case-folded with spaces collapsed."""
     text = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
@@ -213,6 +215,10 @@ def canonical(kind: Kind | str, value: str, platform: str = "") -> Identifier:
 
 
 _PHONE_LIKE = re.compile(r"^(tel:)?\+?[\d\s().-]{7,}$", re.IGNORECASE)
+_MAILTO = re.compile(r"^mailto:", re.IGNORECASE)
+_EMAIL_LIKE = re.compile(r"[^@\s/]+@[^@\s/]+\.[^@\s/]+")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_HOST_AND_PATH = re.compile(r"^(www\.)?[a-z0-9-]+(\.[a-z0-9-]+)+/", re.IGNORECASE)
 
 
 def identify(text: str, platform: str = "") -> Identifier:
@@ -220,11 +226,9 @@ def identify(text: str, platform: str = "") -> Identifier:
     e-mail; one with a scheme, or a host and a path, a web address; digits, a phone number; anything else
     an account name on `platform`."""
     value = _text(text)
-    if re.match(r"^mailto:", value, flags=re.IGNORECASE) or re.fullmatch(r"[^@\s/]+@[^@\s/]+\.[^@\s/]+", value):
+    if _MAILTO.match(value) or _EMAIL_LIKE.fullmatch(value):
         return email(value)
-    if re.match(r"^[a-z][a-z0-9+.-]*://", value, flags=re.IGNORECASE) or re.match(
-        r"^(www\.)?[a-z0-9-]+(\.[a-z0-9-]+)+/", value, flags=re.IGNORECASE
-    ):
+    if _SCHEME.match(value) or _HOST_AND_PATH.match(value):
         return url(value)
     if _PHONE_LIKE.match(value):
         return phone(value)

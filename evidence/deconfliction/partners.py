@@ -155,11 +155,18 @@ def set_import(*, partner: PartnerInstallation, data: bytes, by: User | None) ->
 
 
 def _set_meet(imported: PartnerSet) -> list[DeconflictionMatch]:
-    """A newly imported set against every live tasking's identities: each tasking met once per set."""
+    """A newly imported set against every live tasking's identities: each tasking met once per partner,
+    except where it is already in an open match with that partner, or the same identity met the partner
+    before (a match resolved is not raised again by each day's new set)."""
     hits: dict[int, tuple[int, tuple[str, str]]] = {}
     entries = PartnerEntry.objects.filter(set=imported).values_list("key_id", "blind_index")
     wanted = set(entries.iterator(chunk_size=5000))
     values = sorted({value for _key, value in wanted})
+    sides = DeconflictionMatch.objects.filter(partner=imported.partner_id).values_list(
+        "tasking", "identifier", "resolved_at"
+    )
+    in_open = {tasking for tasking, _identifier, resolved in sides if resolved is None}
+    met = {identifier for _tasking, identifier, _resolved in sides}
     for start in range(0, len(values), _BATCH):
         rows = (
             TaskingIdentifier.objects.filter(blind_index__in=values[start : start + _BATCH])
@@ -168,7 +175,7 @@ def _set_meet(imported: PartnerSet) -> list[DeconflictionMatch]:
             .order_by("pk")
         )
         for pk, key_id, value, tasking_id in rows:
-            if (key_id, value) in wanted:
+            if (key_id, value) in wanted and tasking_id not in in_open and pk not in met:
                 hits.setdefault(tasking_id, (pk, (key_id, value)))
     if not hits:
         return []

@@ -31,6 +31,7 @@ from evidence.models import (
     DeconflictionMatch,
     Exhibit,
     PartnerEntry,
+    PartnerSet,
     RegisterEntry,
     Tasking,
     TaskingIdentifier,
@@ -150,20 +151,26 @@ def tasking_recheck(*, tasking: Tasking) -> list[DeconflictionMatch]:
 
 
 def _pairs(tasking: Tasking, everies: list) -> dict[tuple[str, int], tuple[TaskingIdentifier, object]]:
-    """Each other tasking and each register entry this one meets, once, with the identities that meet; then
-    the taskings' rows are locked, in one order, before anything is written to the audit chain."""
-    pairs: dict[tuple[str, int], tuple[TaskingIdentifier, object]] = {}
+    """Each other tasking, register entry and partner set this one meets, once, with the identities that
+    meet, loaded as objects; then the taskings' rows are locked, in one order, before anything is written to
+    the audit chain."""
     if not _live(Tasking.objects.filter(pk=tasking.pk)).exists():
-        return pairs
-    for row, other in counterparts(tasking, everies):
-        pairs.setdefault(("tasking", other.tasking_id), (row, other))
-    for row, entry in register_counterparts(tasking, everies):
-        pairs.setdefault(("entry", entry.pk), (row, entry))
-    for row, entry in partner_counterparts(tasking, everies):
-        pairs.setdefault(("partner", entry.set_id), (row, entry))  # one match per partner set
-    if pairs:
-        locked = [tasking.pk, *(pk for what, pk in pairs if what == "tasking")]
-        list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=locked).order_by("pk"))
+        return {}
+    found = lookup(tasking, everies)
+    if not found:
+        return {}
+    ids = {what: [pk for (kind, _key), (_row, pk) in found.items() if kind == what] for what in SOURCES}
+    others = {
+        "tasking": TaskingIdentifier.objects.filter(pk__in=ids["tasking"])
+        .select_related("tasking", "tasking__controller")
+        .defer("value"),  # another scheme's plaintext is never read, not even decrypted in passing
+        "entry": RegisterEntry.objects.filter(pk__in=ids["entry"]).select_related("owner").defer("value"),
+        "partner": PartnerEntry.objects.filter(pk__in=ids["partner"]).select_related("set"),
+    }
+    loaded = {what: {each.pk: each for each in rows} for what, rows in others.items()}
+    pairs = {key: (row, loaded[key[0]][pk]) for key, (row, pk) in sorted(found.items())}
+    locked = [tasking.pk, *(pk for what, pk in pairs if what == "tasking")]
+    list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=locked).order_by("pk"))
     return pairs
 
 
@@ -194,112 +201,89 @@ def _under_any_key(every) -> Q:
     return looked_up
 
 
-def counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingIdentifier | None, TaskingIdentifier]]:
-    """For (blind indexes under every key, this tasking's row or None) pairs: the same identities on other
-    schemes' live taskings, except those already in an open match with this tasking and those a row has met
-    before (a match resolved is not raised again for the same pair).
+SOURCES = ("tasking", "entry", "partner")
+
+
+def lookup(tasking: Tasking, found: list) -> dict[tuple[str, int], tuple[TaskingIdentifier | None, int]]:
+    """For (blind indexes under every key, this tasking's row or None) pairs: who else holds the same
+    identities, as {(source, its id): (this tasking's row, the id of the row that holds it)} — source
+    "tasking" (another scheme's live tasking: keyed by that tasking), "entry" (a live entry on a force's
+    register) or "partner" (a live entry in a partner installation's newest set: keyed by the partner, so a
+    match resolved is not raised again by the partner's next set). Left out:
+    what is already in an open match with this tasking, and a pair one of its rows has met before (a match
+    resolved is not raised again).
 
     Nobody else holds most identities, and that answer comes from one indexed query for the whole list (a
-    transcript's senders), written as SQL: composing it through the ORM cost more than the database took to
-    answer (bench/deconfliction.py). Only what it finds is loaded as objects."""
+    transcript's senders) across the three, written as SQL: composing it through the ORM cost more than the
+    database took to answer (bench/deconfliction.py). Nothing is loaded as an object here, and no other
+    party's plaintext is ever read."""
     mine = {(index.key_id, index.value): row for every, row in found for index in every}
     if not mine:
-        return []
-    quote = connection.ops.quote_name
-    identity, task = TaskingIdentifier._meta, Tasking._meta
+        return {}
+    q = connection.ops.quote_name
     values = sorted({value for _key, value in mine})
-    sql = (
-        f"SELECT i.{quote(identity.pk.column)}, i.{quote('key_id')}, i.{quote('blind_index')}, "  # noqa: S608
-        f"i.{quote('tasking_id')} FROM {quote(identity.db_table)} i JOIN {quote(task.db_table)} t "
-        f"ON t.{quote(task.pk.column)} = i.{quote('tasking_id')} "
-        f"WHERE i.{quote('blind_index')} IN ({', '.join(['%s'] * len(values))}) AND t.{quote('scheme_id')} <> %s "
-        f"AND t.{quote('status')} <> %s AND t.{quote('window_end')} > %s"
+    # PostgreSQL is given the values once, as one array: a statement with hundreds of placeholders, or the
+    # same array three times, costs the driver more to prepare than the database takes to answer it.
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        head, among, given = "WITH wanted(b) AS (SELECT unnest(%s::varchar[])) ", "IN (SELECT b FROM wanted)", []
+    else:
+        head, among, given = "", f"IN ({', '.join(['%s'] * len(values))})", values
+    identity, task, match = (
+        TaskingIdentifier._meta.db_table,
+        Tasking._meta.db_table,
+        DeconflictionMatch._meta.db_table,
     )
+    entry, partner, partner_set = (
+        RegisterEntry._meta.db_table,
+        PartnerEntry._meta.db_table,
+        PartnerSet._meta.db_table,
+    )
+    sql = (  # names from the models, values as parameters
+        f"{head}SELECT 'tasking', i.{q('id')}, i.{q('key_id')}, i.{q('blind_index')}, i.{q('tasking_id')} "  # noqa: S608
+        f"FROM {q(identity)} i JOIN {q(task)} t ON t.{q('id')} = i.{q('tasking_id')} "
+        f"WHERE i.{q('blind_index')} {among} AND t.{q('scheme_id')} <> %s AND t.{q('status')} <> %s "
+        f"AND t.{q('window_end')} > %s "
+        f"UNION ALL SELECT 'entry', e.{q('id')}, e.{q('key_id')}, e.{q('blind_index')}, e.{q('id')} "
+        f"FROM {q(entry)} e WHERE e.{q('blind_index')} {among} AND e.{q('withdrawn_at')} IS NULL "
+        f"AND e.{q('expires_on')} >= %s "
+        f"UNION ALL SELECT 'partner', p.{q('id')}, p.{q('key_id')}, p.{q('blind_index')}, s.{q('partner_id')} "
+        f"FROM {q(partner)} p JOIN {q(partner_set)} s ON s.{q('id')} = p.{q('set_id')} "
+        f"WHERE p.{q('blind_index')} {among} AND s.{q('replaced_at')} IS NULL "
+        f"AND (p.{q('expires_on')} IS NULL OR p.{q('expires_on')} >= %s)"
+    )
+    now, today = timezone.now(), timezone.localdate()
+    parameters = [*given, tasking.scheme_id, T.CLOSED, now, *given, today, *given, today]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, tasking.scheme_id, T.CLOSED, timezone.now()])
+        cursor.execute(sql, [values, *parameters] if postgres else parameters)
         held = [
-            (pk, mine[(key_id, value)], other_tasking)
-            for pk, key_id, value, other_tasking in cursor.fetchall()
+            (source, pk, mine[(key_id, value)], other)
+            for source, pk, key_id, value, other in cursor.fetchall()
             if (key_id, value) in mine
         ]
-    if not held:
-        return []
-    sides = DeconflictionMatch.objects.filter(tasking=tasking).values_list("other_tasking", "identifier", "resolved_at")
-    in_open = {other for other, _identifier, resolved in sides if resolved is None}
-    met = {(identifier, other) for other, identifier, _resolved in sides}
-    wanted = {
-        pk: row
-        for pk, row, other_tasking in held
-        if other_tasking not in in_open and (row is None or (row.pk, other_tasking) not in met)
-    }
-    others = (
-        TaskingIdentifier.objects.filter(pk__in=wanted)
-        .select_related("tasking", "tasking__controller")
-        .defer("value")  # another scheme's plaintext is never read, not even decrypted in passing
-        .order_by("pk")
-    )
-    return [(wanted[other.pk], other) for other in others]
-
-
-def register_counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingIdentifier | None, RegisterEntry]]:
-    """For (blind indexes under every key, this tasking's row) pairs: the live entries of any force's register
-    that hold the same identities, except those already in an open match with this tasking and those a row
-    has met before. One indexed query, as `counterparts`; the entries' plaintext is never read."""
-    mine = {(index.key_id, index.value): row for every, row in found for index in every}
-    if not mine:
-        return []
-    quote = connection.ops.quote_name
-    entry = RegisterEntry._meta
-    values = sorted({value for _key, value in mine})
-    sql = (
-        f"SELECT {quote(entry.pk.column)}, {quote('key_id')}, {quote('blind_index')} "  # noqa: S608
-        f"FROM {quote(entry.db_table)} WHERE {quote('blind_index')} IN ({', '.join(['%s'] * len(values))}) "
-        f"AND {quote('withdrawn_at')} IS NULL AND {quote('expires_on')} >= %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, timezone.localdate()])
-        held = [(pk, mine[(key_id, value)]) for pk, key_id, value in cursor.fetchall() if (key_id, value) in mine]
-    if not held:
-        return []
-    sides = DeconflictionMatch.objects.filter(tasking=tasking, register_entry__isnull=False).values_list(
-        "register_entry", "identifier", "resolved_at"
-    )
-    in_open = {entry_id for entry_id, _identifier, resolved in sides if resolved is None}
-    met = {(identifier, entry_id) for entry_id, identifier, _resolved in sides}
-    wanted = {pk: row for pk, row in held if pk not in in_open and (row is None or (row.pk, pk) not in met)}
-    entries = RegisterEntry.objects.filter(pk__in=wanted).select_related("owner").defer("value").order_by("pk")
-    return [(wanted[each.pk], each) for each in entries]
-
-
-def partner_counterparts(tasking: Tasking, found: list) -> list[tuple[TaskingIdentifier | None, PartnerEntry]]:
-    """The same for the partner installations' current sets (evidence/deconfliction/partners.py): live
-    entries of each partner's newest set, except a set already in an open match with this tasking and a
-    (row, set) pair met before."""
-    mine = {(index.key_id, index.value): row for every, row in found for index in every}
-    if not mine:
-        return []
-    values = sorted({value for _key, value in mine})
-    held = (
-        PartnerEntry.objects.filter(blind_index__in=values, set__replaced_at__isnull=True)
-        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=timezone.localdate()))
-        .select_related("set")
-        .order_by("pk")
-    )
-    held = [
-        (entry, mine[(entry.key_id, entry.blind_index)]) for entry in held if (entry.key_id, entry.blind_index) in mine
-    ]
-    if not held:
-        return []
-    sides = DeconflictionMatch.objects.filter(tasking=tasking, partner_entry__isnull=False).values_list(
-        "partner_entry__set", "identifier", "resolved_at"
-    )
-    in_open = {set_id for set_id, _identifier, resolved in sides if resolved is None}
-    met = {(identifier, set_id) for set_id, identifier, _resolved in sides}
-    return [
-        (row, entry)
-        for entry, row in held
-        if entry.set_id not in in_open and (row is None or (row.pk, entry.set_id) not in met)
-    ]
+        if not held:
+            return {}
+        # What this tasking has met before, and what is open: read as plainly.
+        cursor.execute(
+            f"SELECT {q('other_tasking_id')}, {q('register_entry_id')}, {q('partner_id')}, "  # noqa: S608
+            f"{q('identifier_id')}, {q('resolved_at')} IS NULL FROM {q(match)} WHERE {q('tasking_id')} = %s",
+            [tasking.pk],
+        )
+        sides = cursor.fetchall()
+    in_open, met = set(), set()
+    for other_tasking, register_entry, partner_id, identifier, still_open in sides:
+        for source, other in (("tasking", other_tasking), ("entry", register_entry), ("partner", partner_id)):
+            if other is not None:
+                met.add((source, other, identifier))
+                if still_open:
+                    in_open.add((source, other))
+    wanted: dict[tuple[str, int], tuple[TaskingIdentifier | None, int]] = {}
+    for source, pk, row, other in sorted(held, key=lambda each: each[1]):
+        key = (source, other)
+        if key in in_open or (row is not None and (source, other, row.pk) in met):
+            continue
+        wanted.setdefault(key, (row, pk))
+    return wanted
 
 
 def _tell_register_owner(match: DeconflictionMatch) -> None:
@@ -345,6 +329,7 @@ def _side(
         other_tasking=other_tasking,
         register_entry=entry,
         partner_entry=partner_entry,
+        partner=partner.partner if partner else None,
         contact=contact,
         contact_name=partner.contact_name if partner else "",
         contact_email=partner.contact_email if partner else "",

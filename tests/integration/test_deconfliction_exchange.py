@@ -197,6 +197,19 @@ def test_a_partner_set_meets_identities_recorded_after_it_and_only_its_newest_se
         tasking=tasking, identifiers=[identify("@Kestrel_9", "kik")], source="officer", by=owen
     )
     assert match.whom_to_contact == "Nell North (nell@north.example)"
+    # Resolved (proceed, agreed with Nell): the partner's next day's set, still holding the identity, does not
+    # raise it again, nor does the tasking recording it again.
+    from evidence.deconfliction.services import match_resolve
+
+    match_resolve(match=match, outcome="proceed", reasons="Agreed with Nell North by phone.", by=owen)
+    assert Tasking.objects.get(pk=tasking.pk).status == Tasking.Status.ACTIVE
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        _, again = set_import(partner=partner, data=sign("kestrel_9 on Kik"), by=root)
+    assert again == []
+    assert (
+        identifiers_record(tasking=tasking, identifiers=[identify("kestrel_9", "kik")], source="officer", by=owen) == []
+    )
+    assert Tasking.objects.get(pk=tasking.pk).status == Tasking.Status.ACTIVE
     # A newer set without that identity replaces the old: a new tasking engaging it is not paused.
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         set_import(partner=partner, data=sign("someone_else on Kik"), by=root)
