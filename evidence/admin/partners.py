@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from evidence.deconfliction.partners import partner_add
 from evidence.models import PartnerInstallation, PartnerSet
@@ -20,6 +23,15 @@ class PartnerForm(forms.ModelForm):
         model = PartnerInstallation
         fields = ["name", "certificate"]
         widgets = {"certificate": forms.Textarea(attrs={"rows": 12, "spellcheck": "false"})}
+
+
+class SetImportForm(forms.Form):
+    file = forms.FileField(
+        label="The partner's signed set",
+        help_text="The file the partner's installation exported (Export the deconfliction set, under Taskings). It "
+        "is imported only if this partner's certificate signed it unaltered and it is newer than the set held.",
+        error_messages={"required": "Choose the file the partner sent", "empty": "The chosen file is empty"},
+    )
 
 
 class PartnerSetInline(admin.TabularInline):
@@ -41,6 +53,56 @@ class PartnerInstallationAdmin(admin.ModelAdmin):
     list_display = ["name", "fingerprint", "added_at"]
     search_fields = ["name"]
     inlines = [PartnerSetInline]
+
+    change_form_template = "admin/evidence/partnerinstallation/change_form.html"
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name="evidence_partnerinstallation_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Import a set the partner sent: checked, then matched at once against the live taskings here."""
+        from evidence.deconfliction.partners import set_import
+
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        partner = get_object_or_404(PartnerInstallation, pk=pk)
+        form = SetImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                imported, matches = set_import(partner=partner, data=upload.read(), by=request.user)
+            except ValidationError as exc:
+                form.add_error("file", exc.messages)
+            else:
+                found = (
+                    f" {len(matches)} live tasking{'s' if len(matches) != 1 else ''} matched and paused; their "
+                    "controllers have been told whom to contact."
+                    if matches
+                    else " No live tasking here matches it."
+                )
+                indexes = f"{imported.entry_count:,} blind index{'es' if imported.entry_count != 1 else ''}"
+                messages.success(
+                    request,
+                    f"Imported {partner.name}'s set of {indexes}, issued "
+                    f"{imported.issued_at:%-d %B %Y %H:%M} UTC; contact {imported.contact_name} "
+                    f"({imported.contact_email}).{found}",
+                )
+                return redirect("admin:evidence_partnerinstallation_change", partner.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": partner,
+            "title": f"Import a set from {partner.name}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/evidence/partnerinstallation/import.html", context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # A pinned certificate is never edited in place: a partner's new key is added as a new partner entry

@@ -237,6 +237,13 @@ class TaskingForm(forms.ModelForm):
         ]
 
 
+def services_live_identities(scheme) -> int:
+    """How many identities the scheme's live taskings engage (what its set will hold, before de-duplication)."""
+    from evidence.deconfliction.services import _live
+
+    return TaskingIdentifier.objects.filter(tasking__in=_live(Tasking.objects.filter(scheme=scheme))).count()
+
+
 @admin.register(Tasking)
 class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
     form = TaskingForm
@@ -471,6 +478,11 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
 
         return [
             path(
+                "deconfliction-set/",
+                self.admin_site.admin_view(self.deconfliction_set_view),
+                name="evidence_tasking_deconfliction_set",
+            ),
+            path(
                 "<path:object_id>/request-bundle/",
                 self.admin_site.admin_view(require_POST(self.request_bundle_view)),
                 name="evidence_tasking_request_bundle",
@@ -488,6 +500,42 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        from evidence.deconfliction.partners import may_export_set
+
+        scheme = request.user.scheme
+        may = scheme is not None and may_export_set(request.user, scheme)
+        return super().changelist_view(request, {**(extra_context or {}), "may_export_deconfliction_set": may})
+
+    def deconfliction_set_view(self, request: HttpRequest) -> HttpResponse:
+        """The scheme's signed deconfliction set, for a partner installation: what it is (GET), the file (POST)."""
+        from django.template.response import TemplateResponse
+
+        from evidence.deconfliction.partners import may_export_set, set_export
+
+        scheme = request.user.scheme
+        if scheme is None or not may_export_set(request.user, scheme):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                signed = set_export(scheme=scheme, by=request.user)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+                return redirect(request.path)
+            name = f"{scheme.code}-deconfliction-set-{timezone.localdate():%Y-%m-%d}.txt"
+            response = HttpResponse(signed, content_type="text/plain; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+        live = services_live_identities(scheme)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Export the deconfliction set",
+            "scheme": scheme,
+            "count": live,
+        }
+        return TemplateResponse(request, "admin/evidence/tasking/deconfliction_set.html", context)
 
     def request_bundle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The "Request handover bundle" button on a tasking's page."""

@@ -219,3 +219,43 @@ def test_a_partner_set_meets_identities_recorded_after_it_and_only_its_newest_se
     assert found == []
     assert PartnerSet.objects.filter(replaced_at__isnull=True).count() == 1
     assert PartnerEntry.objects.count() == 1
+
+
+def test_an_officer_exports_the_set_in_the_admin_and_a_platform_administrator_imports_a_partner_s(
+    client, tmp_path, signing_key, tasking, owen, otto, root
+):
+    from django.urls import reverse
+
+    from evidence.deconfliction.blind import keys
+    from tests.conftest import enrol_totp, mfa_login
+
+    identifiers_record(tasking=tasking, identifiers=[identify("dave_77", "Instagram")], source="officer", by=owen)
+    mfa_login(client, owen, enrol_totp(owen))
+    listed = client.get(reverse("admin:evidence_tasking_changelist"))
+    assert reverse("admin:evidence_tasking_deconfliction_set") in listed.content.decode()
+    page = client.get(reverse("admin:evidence_tasking_deconfliction_set"))
+    assert "live taskings engage 1 identity" in page.content.decode()
+    download = client.post(reverse("admin:evidence_tasking_deconfliction_set"))
+    assert download["Content-Disposition"].startswith('attachment; filename="lantern-deconfliction-set-')
+    read = exchange.set_read(
+        download.content,
+        trusted_certificates=[Path(settings.PORTAL_SIGNING_CERT_PATH).read_bytes()],
+        known_key_ids={key.id for key in keys()},
+    )
+    assert read.contact_email == owen.email and len(read.entries) == 1 and read.issuer == "Lantern Partnership"
+
+    # The platform administrator imports it as a partner's (this installation's own certificate, pinned).
+    client.logout()
+    mfa_login(client, root, enrol_totp(root))
+    partner = partner_add(
+        name="Lantern installation", certificate=Path(settings.PORTAL_SIGNING_CERT_PATH).read_text(), by=root
+    )
+    url = reverse("admin:evidence_partnerinstallation_import", args=[partner.pk])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    tampered = download.content.replace(read.entries[0].blind_index.encode(), b"0" * 64)
+    refused = client.post(url, {"file": SimpleUploadedFile("set.txt", tampered)})
+    assert "do not match its signature" in refused.content.decode() and not PartnerSet.objects.exists()
+    done = client.post(url, {"file": SimpleUploadedFile("set.txt", download.content)}, follow=True)
+    assert "Imported Lantern installation&#x27;s set of 1 blind index," in done.content.decode()
+    assert PartnerSet.objects.get().contact_email == owen.email

@@ -894,6 +894,20 @@ ADMIN_ROUTES.update(
                 admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=200),
             )
         },
+        # The scheme's signed deconfliction set: its supervising officers export it (each their own scheme's).
+        "admin:evidence_tasking_deconfliction_set": {
+            "": Cell(
+                no_kwargs,
+                admin_expect(officer=200, officer_other_scheme=200, welfare=403, scheme_admin=403, superuser=403),
+            )
+        },
+        # A partner's set is imported by the platform's superusers only.
+        "admin:evidence_partnerinstallation_import": {
+            "": Cell(
+                lambda ids: {"pk": ids["partner"]},
+                admin_expect(officer=403, officer_other_scheme=403, welfare=403, scheme_admin=403, superuser=200),
+            )
+        },
         "admin:evidence_safeguardingalert_acknowledge": {
             "": Cell(lambda ids: {"pk": ids["alert"]}, admin_expect(**dict.fromkeys(STAFF, 405)))
         },

@@ -38,5 +38,7 @@ class Command(BaseCommand):
         output.write_bytes(signed)
         entries = max(signed.count(b"\n", 0, signed.find(b"-----BEGIN CMS-----")) - 1, 0)
         self.stdout.write(
-            self.style.SUCCESS(f"Wrote {scheme.name}'s signed set, {entries} blind indexes, to {output}.")
+            self.style.SUCCESS(
+                f"Wrote {scheme.name}'s signed set, {entries} blind index{'es' if entries != 1 else ''}, to {output}."
+            )
         )

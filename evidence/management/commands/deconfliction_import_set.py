@@ -40,10 +40,11 @@ class Command(BaseCommand):
             imported, matches = set_import(partner=partner, data=data, by=by)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
+        indexes = f"{imported.entry_count:,} blind index{'es' if imported.entry_count != 1 else ''}"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {partner.name}'s set issued {imported.issued_at:%Y-%m-%d %H:%M} UTC: {imported.entry_count} "
-                f"blind indexes; contact {imported.contact_name} ({imported.contact_email}). "
+                f"Imported {partner.name}'s set issued {imported.issued_at:%Y-%m-%d %H:%M} UTC: {indexes}; contact "
+                f"{imported.contact_name} ({imported.contact_email}). "
                 + (
                     f"{len(matches)} live tasking{'s' if len(matches) != 1 else ''} matched and paused; their "
                     "controllers have been told whom to contact."
