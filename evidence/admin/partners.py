@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from evidence.admin.common import ReadOnlyInline
 from evidence.deconfliction.partners import partner_add
 from evidence.models import PartnerInstallation, PartnerSet
 
@@ -34,17 +35,12 @@ class SetImportForm(forms.Form):
     )
 
 
-class PartnerSetInline(admin.TabularInline):
+class PartnerSetInline(ReadOnlyInline):
     model = PartnerSet
-    extra = 0
-    can_delete = False
     fields = ["issued_at", "issuer", "contact_name", "contact_email", "entry_count", "imported_at", "replaced_at"]
     readonly_fields = fields
     verbose_name = "imported set"
     verbose_name_plural = "imported sets (the newest is matched against)"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(PartnerInstallation)

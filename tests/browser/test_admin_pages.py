@@ -114,6 +114,7 @@ def admin_paths(world) -> list[str]:
         _url("training_matrix"),
         _url("evidence_tasking_change", world.match.tasking_id),
         _url("evidence_tasking_deconfliction", world.match.tasking_id, world.match.pk),
+        _url("evidence_tasking_deconfliction_set"),
     ]
     return [path for path in dict.fromkeys(paths) if path]
 
@@ -188,3 +189,42 @@ def test_every_admin_page_passes_axe_and_fits_at_1280_and_320_px_for_each_admin_
     assert opened["welfare officer"] >= 8, opened
     report = "\n".join(f"- {f.who}, {f.path} at {f.width} px: " + "; ".join(f.problems) for f in findings)
     assert not findings, f"{len(findings)} admin pages fail axe or scroll sideways:\n{report}"
+
+
+def test_the_platform_administrator_s_own_admin_pages_pass_axe_and_fit(page, live_server, settings, tmp_path):
+    """What only the platform's superusers open: police forces, partner installations and a set's import."""
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    from evidence.deconfliction.partners import partner_add
+    from portal.models import Force
+
+    require(AXE.exists(), "axe-core is not installed: run npm ci")
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "cert.pem")
+    call_command("create_signing_key", "--force")
+    root = make_person("root@platform.example", None)
+    force = Force.objects.create(name="Northshire Police")
+    partner = partner_add(
+        name="Harbour installation", certificate=Path(settings.PORTAL_SIGNING_CERT_PATH).read_text(), by=root
+    )
+    paths = [
+        _url("portal_force_changelist"),
+        _url("portal_force_add"),
+        _url("portal_force_change", force.pk),
+        _url("evidence_partnerinstallation_changelist"),
+        _url("evidence_partnerinstallation_add"),
+        _url("evidence_partnerinstallation_change", partner.pk),
+        _url("evidence_partnerinstallation_import", partner.pk),
+        _url("portal_user_add"),
+    ]
+    context = page.context.browser.new_context(bypass_csp=True, locale="en-GB", timezone_id="Europe/London")
+    context.add_init_script(path=str(AXE))
+    own_page = context.new_page()
+    _sign_in(own_page, live_server.url, root)
+    findings, opened = walk(own_page, live_server.url, "platform superuser", paths, set())
+    context.close()
+    assert opened == len(paths), opened
+    report = "\n".join(f"- {f.path} at {f.width} px: " + "; ".join(f.problems) for f in findings)
+    assert not findings, f"{len(findings)} pages fail axe or scroll sideways:\n{report}"
