@@ -21,6 +21,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -38,8 +39,7 @@ class Key:
     secret: bytes
 
 
-@dataclass(frozen=True)
-class BlindIndex:
+class BlindIndex(NamedTuple):  # made for every identity checked: a tuple costs a fifth of a frozen dataclass
     key_id: str
     value: str  # 64 hex digits
 

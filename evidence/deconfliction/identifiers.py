@@ -151,13 +151,16 @@ def email(value: str) -> Identifier:
     return Identifier(Kind.EMAIL, f"{local}@{_host(domain, value)}")
 
 
+_SPACE_OR_SLASH = re.compile(r"[\s/]")
+
+
 def handle(value: str, platform: str) -> Identifier:
     code = platform_code(platform)
     if not code:
         raise NotAnIdentifier(f"Say which platform the account '{value}' is on.")
     text = _text(value).casefold()
     text = text.removeprefix("@").removeprefix("u/").removeprefix("/u/")
-    if not text or any(ch.isspace() for ch in text) or "/" in text:
+    if not text or _SPACE_OR_SLASH.search(text):
         raise NotAnIdentifier(
             f"'{value}' is not an account name: give the name alone (as it appears after @), or the profile's "
             "web address."
