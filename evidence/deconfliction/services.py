@@ -250,33 +250,30 @@ def lookup(tasking: Tasking, found: list) -> dict[tuple[str, int], tuple[Tasking
         f"UNION ALL SELECT 'partner', p.{q('id')}, p.{q('key_id')}, p.{q('blind_index')}, s.{q('partner_id')} "
         f"FROM {q(partner)} p JOIN {q(partner_set)} s ON s.{q('id')} = p.{q('set_id')} "
         f"WHERE p.{q('blind_index')} {among} AND s.{q('replaced_at')} IS NULL "
-        f"AND (p.{q('expires_on')} IS NULL OR p.{q('expires_on')} >= %s)"
+        f"AND (p.{q('expires_on')} IS NULL OR p.{q('expires_on')} >= %s) "
+        # What this tasking has met before, and whether it is still open, in the same round trip.
+        f"UNION ALL SELECT CASE WHEN m.{q('other_tasking_id')} IS NOT NULL THEN 'met:tasking' "
+        f"WHEN m.{q('register_entry_id')} IS NOT NULL THEN 'met:entry' ELSE 'met:partner' END, "
+        f"m.{q('identifier_id')}, CASE WHEN m.{q('resolved_at')} IS NULL THEN 'open' ELSE '' END, '', "
+        f"COALESCE(m.{q('other_tasking_id')}, m.{q('register_entry_id')}, m.{q('partner_id')}) "
+        f"FROM {q(match)} m WHERE m.{q('tasking_id')} = %s"
     )
     now, today = timezone.now(), timezone.localdate()
-    parameters = [*given, tasking.scheme_id, T.CLOSED, now, *given, today, *given, today]
+    parameters = [*given, tasking.scheme_id, T.CLOSED, now, *given, today, *given, today, tasking.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, [values, *parameters] if postgres else parameters)
-        held = [
-            (source, pk, mine[(key_id, value)], other)
-            for source, pk, key_id, value, other in cursor.fetchall()
-            if (key_id, value) in mine
-        ]
-        if not held:
-            return {}
-        # What this tasking has met before, and what is open: read as plainly.
-        cursor.execute(
-            f"SELECT {q('other_tasking_id')}, {q('register_entry_id')}, {q('partner_id')}, "  # noqa: S608
-            f"{q('identifier_id')}, {q('resolved_at')} IS NULL FROM {q(match)} WHERE {q('tasking_id')} = %s",
-            [tasking.pk],
-        )
-        sides = cursor.fetchall()
-    in_open, met = set(), set()
-    for other_tasking, register_entry, partner_id, identifier, still_open in sides:
-        for source, other in (("tasking", other_tasking), ("entry", register_entry), ("partner", partner_id)):
-            if other is not None:
-                met.add((source, other, identifier))
-                if still_open:
-                    in_open.add((source, other))
+        rows = cursor.fetchall()
+    held, in_open, met = [], set(), set()
+    for source, pk, key_id, value, other in rows:
+        if source.startswith("met:"):
+            source = source.removeprefix("met:")
+            met.add((source, other, pk))  # pk: this tasking's identity that met it
+            if key_id == "open":
+                in_open.add((source, other))
+        elif (key_id, value) in mine:
+            held.append((source, pk, mine[(key_id, value)], other))
+    if not held:
+        return {}
     wanted: dict[tuple[str, int], tuple[TaskingIdentifier | None, int]] = {}
     for source, pk, row, other in sorted(held, key=lambda each: each[1]):
         key = (source, other)
