@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -163,7 +163,7 @@ def register_entry_add(
             actor=by,
             detail={"entry": entry.pk, "force": force.pk, "kind": identifier.kind, "blind_index": index.value},
         )
-        matches = _entries_meet([entry])
+        matches = _entries_meet({(entry.key_id, entry.blind_index): entry}, force=force)
     return entry, matches
 
 
@@ -239,37 +239,68 @@ def register_import(
         for start in range(0, len(rows), _BATCH):
             batch = [value for _key, value in rows[start : start + _BATCH]]
             held.update(_live_entries().filter(force=force, blind_index__in=batch).values_list("key_id", "blind_index"))
-        entries = RegisterEntry.objects.bulk_create(
-            [
-                RegisterEntry(
-                    force=force,
-                    reference=reference,
-                    key_id=key_id,
-                    blind_index=value,
-                    source=RegisterEntry.Source.IMPORTED,
-                    owner=owner,
-                    expires_on=expires_on,
-                    review_on=review_on,
-                    added_by=by,
-                )
-                for key_id, value in rows
-                if (key_id, value) not in held
-            ],
-            batch_size=2000,
-        )
-        if entries and entries[0].pk is None:  # backends that do not return keys from a bulk insert
-            entries = list(
-                RegisterEntry.objects.filter(force=force, reference=reference, added_by=by).order_by("-pk")[
-                    : len(entries)
-                ]
-            )
+        fresh = [(key_id, value) for key_id, value in rows if (key_id, value) not in held]
+        _insert_imported(fresh, force=force, reference=reference, owner=owner, terms=(expires_on, review_on), by=by)
         audit_record(
             action="evidence.register_import",
             actor=by,
-            detail={"force": force.pk, "reference": reference, "added": len(entries), "already": len(held)},
+            detail={"force": force.pk, "reference": reference, "added": len(fresh), "already": len(held)},
         )
-        matches = _entries_meet(entries)
-    return Added(len(entries), matches)
+        # Only the entries a live tasking meets are loaded, to be matched.
+        matches = _entries_meet({index: None for index in fresh}, force=force, reference=reference)
+    return Added(len(fresh), matches)
+
+
+def _insert_imported(rows: list, *, force: Force, reference: str, owner: User, terms: tuple, by: User) -> None:
+    """Write imported entries: by COPY on PostgreSQL (200,000 through the ORM took 28 s, too long for a web
+    request), through the ORM elsewhere."""
+    expires_on, review_on = terms
+    now, source = timezone.now(), RegisterEntry.Source.IMPORTED
+    if connection.vendor == "postgresql":
+        columns = [
+            "force_id", "reference", "kind", "platform", "value", "key_id", "blind_index", "source", "owner_id",
+            "expires_on", "review_on", "added_by_id", "added_at",
+        ]  # fmt: skip
+        quote = connection.ops.quote_name
+        sql = f"COPY {quote(RegisterEntry._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for key_id, value in rows:
+                copy.write_row(
+                    (
+                        force.pk,
+                        reference,
+                        "",
+                        "",
+                        "",
+                        key_id,
+                        value,
+                        source,
+                        owner.pk,
+                        expires_on,
+                        review_on,
+                        by.pk,
+                        now,
+                    )
+                )
+        return
+    RegisterEntry.objects.bulk_create(
+        [
+            RegisterEntry(
+                force=force,
+                reference=reference,
+                key_id=key_id,
+                blind_index=value,
+                source=source,
+                owner=owner,
+                expires_on=expires_on,
+                review_on=review_on,
+                added_by=by,
+                added_at=now,
+            )
+            for key_id, value in rows
+        ],
+        batch_size=2000,
+    )
 
 
 def register_entry_withdraw(*, entry: RegisterEntry, by: User) -> RegisterEntry:
@@ -292,13 +323,15 @@ def _live_entries() -> QuerySet[RegisterEntry]:
 # --- matching the register against the taskings -------------------------------------------------------------
 
 
-def _entries_meet(entries: list[RegisterEntry]) -> list[DeconflictionMatch]:
-    """New entries against every scheme's live taskings' identities: each (tasking, entry) met once. The
+def _entries_meet(
+    by_index: dict[tuple[str, str], RegisterEntry | None], *, force: Force, reference: str = ""
+) -> list[DeconflictionMatch]:
+    """New entries, by (key id, blind index), against every scheme's live taskings' identities: each
+    (tasking, entry) met once. An entry given as None (an import's) is loaded only if a tasking meets it. The
     caller holds the register's lock exclusively, so no tasking records an identity meanwhile."""
-    by_index = {(entry.key_id, entry.blind_index): entry for entry in entries}
     if not by_index:
         return []
-    hits: dict[tuple[int, int], tuple[int, RegisterEntry]] = {}
+    hits: dict[tuple[int, tuple[str, str]], int] = {}
     values = sorted({value for _key, value in by_index})
     for start in range(0, len(values), _BATCH):
         rows = (
@@ -307,18 +340,24 @@ def _entries_meet(entries: list[RegisterEntry]) -> list[DeconflictionMatch]:
             .values_list("pk", "key_id", "blind_index", "tasking_id")
         )
         for pk, key_id, value, tasking_id in rows:
-            entry = by_index.get((key_id, value))
-            if entry is not None:
-                hits.setdefault((tasking_id, entry.pk), (pk, entry))
+            if (key_id, value) in by_index:
+                hits.setdefault((tasking_id, (key_id, value)), pk)
     if not hits:
         return []
-    taskings = sorted({tasking_id for tasking_id, _entry in hits})
+    for index in {index for _tasking, index in hits if by_index[index] is None}:
+        by_index[index] = (
+            RegisterEntry.objects.filter(
+                force=force, reference=reference, key_id=index[0], blind_index=index[1], withdrawn_at__isnull=True
+            )
+            .order_by("-pk")
+            .first()
+        )
+    taskings = sorted({tasking_id for tasking_id, _index in hits})
     list(Tasking.objects.select_for_update(no_key=True).filter(pk__in=taskings).order_by("pk"))
-    rows = {row.pk: row for row in TaskingIdentifier.objects.filter(pk__in=[pk for pk, _e in hits.values()])}
+    rows = {row.pk: row for row in TaskingIdentifier.objects.filter(pk__in=hits.values())}
     found = []
-    for (tasking_id, _entry_id), (row_pk, entry) in sorted(hits.items()):
-        tasking = Tasking.objects.get(pk=tasking_id)
-        match = _side(new_reference(), tasking, rows[row_pk], entry=entry)
+    for (tasking_id, index), row_pk in sorted(hits.items()):
+        match = _side(new_reference(), Tasking.objects.get(pk=tasking_id), rows[row_pk], entry=by_index[index])
         _tell_register_owner(match)
         found.append(match)
     return found
