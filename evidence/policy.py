@@ -266,6 +266,41 @@ def may_resolve_match(user: User, match) -> bool:
     return user.is_authenticated and user.is_active and match.tasking.controller_id == user.pk
 
 
+def may_keep_register(user: User, force) -> bool:
+    """A force's register is kept (read, added to, withdrawn from) by that force's deconfliction officers,
+    and by nobody else: not a scheme's officers, not another force's, not the platform's superusers."""
+    from portal import roles
+
+    return (
+        user.is_authenticated
+        and user.is_active
+        and roles.has_role(user, roles.DECONFLICTION)
+        and user.force_id is not None
+        and user.force_id == force.pk
+    )
+
+
+def may_agree_match(user: User, match) -> bool:
+    """The force's side of a match against its register is recorded by that force's deconfliction officers."""
+    return match.register_entry_id is not None and may_keep_register(user, match.register_entry.force)
+
+
+def may_export_deconfliction_set(user: User, scheme) -> bool:
+    """A scheme's signed deconfliction set is exported by its supervising officers (the set names the exporter
+    as its contact), or by a platform superuser on the command line."""
+    from portal import roles
+
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or (roles.has_role(user, roles.OFFICER) and user.scheme_id == scheme.pk)
+
+
+def may_exchange_with_partners(user: User) -> bool:
+    """Pinning a partner installation's certificate and importing its sets is the platform superusers' work:
+    what they trust decides what can pause any scheme's taskings."""
+    return user.is_authenticated and user.is_active and user.is_superuser
+
+
 def may_sign_schedules(user: User, tasking) -> bool:
     """The disclosure officer's act: a supervising officer of the tasking's scheme who may request its bundle."""
     return may_request_bundle(user, tasking)

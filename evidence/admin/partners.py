@@ -17,6 +17,7 @@ from django.urls import path
 from evidence.admin.common import ReadOnlyInline
 from evidence.deconfliction.partners import partner_add
 from evidence.models import PartnerInstallation, PartnerSet
+from evidence.policy import may_exchange_with_partners
 
 
 class PartnerForm(forms.ModelForm):
@@ -66,7 +67,7 @@ class PartnerInstallationAdmin(admin.ModelAdmin):
         """Import a set the partner sent: checked, then matched at once against the live taskings here."""
         from evidence.deconfliction.partners import set_import
 
-        if not request.user.is_superuser:
+        if not may_exchange_with_partners(request.user):
             raise PermissionDenied
         partner = get_object_or_404(PartnerInstallation, pk=pk)
         form = SetImportForm(request.POST or None, request.FILES or None)

@@ -35,6 +35,7 @@ from evidence.models import (
 )
 from evidence.policy import (
     may_download_bundle,
+    may_export_deconfliction_set,
     may_follow_bundle,
     may_share_bundle,
     may_sign_schedules,
@@ -235,13 +236,6 @@ class TaskingForm(forms.ModelForm):
             "officer_in_case",
             "court",
         ]
-
-
-def services_live_identities(scheme) -> int:
-    """How many identities the scheme's live taskings engage (what its set will hold, before de-duplication)."""
-    from evidence.deconfliction.services import _live
-
-    return TaskingIdentifier.objects.filter(tasking__in=_live(Tasking.objects.filter(scheme=scheme))).count()
 
 
 @admin.register(Tasking)
@@ -502,20 +496,18 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        from evidence.deconfliction.partners import may_export_set
-
         scheme = request.user.scheme
-        may = scheme is not None and may_export_set(request.user, scheme)
+        may = scheme is not None and may_export_deconfliction_set(request.user, scheme)
         return super().changelist_view(request, {**(extra_context or {}), "may_export_deconfliction_set": may})
 
     def deconfliction_set_view(self, request: HttpRequest) -> HttpResponse:
         """The scheme's signed deconfliction set, for a partner installation: what it is (GET), the file (POST)."""
         from django.template.response import TemplateResponse
 
-        from evidence.deconfliction.partners import may_export_set, set_export
+        from evidence.deconfliction.partners import set_export, set_size
 
         scheme = request.user.scheme
-        if scheme is None or not may_export_set(request.user, scheme):
+        if scheme is None or not may_export_deconfliction_set(request.user, scheme):
             raise PermissionDenied
         if request.method == "POST":
             try:
@@ -527,7 +519,7 @@ class TaskingAdmin(ReferenceColumnsMixin, SchemeScopedAdmin):
             response = HttpResponse(signed, content_type="text/plain; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
-        live = services_live_identities(scheme)
+        live = set_size(scheme)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

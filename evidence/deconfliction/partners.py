@@ -29,17 +29,17 @@ from evidence.models import (
     Tasking,
     TaskingIdentifier,
 )
+from evidence.policy import may_exchange_with_partners, may_export_deconfliction_set
 from evidence.verify import certificate_fingerprint
-from portal import roles
 from portal.audit import audit_record
 from portal.models import Scheme, User
 
 _BATCH = 500
 
 
-def may_export_set(user: User, scheme: Scheme) -> bool:
-    """A scheme's supervising officers export its set (they are its contact); the platform's superusers too."""
-    return user.is_superuser or (roles.has_role(user, roles.OFFICER) and user.scheme_id == scheme.pk)
+def set_size(scheme: Scheme) -> int:
+    """How many identities the scheme's live taskings engage: what its set holds, before de-duplication."""
+    return TaskingIdentifier.objects.filter(tasking__in=_live(Tasking.objects.filter(scheme=scheme))).count()
 
 
 def certificate_check(certificate: str) -> str:
@@ -60,7 +60,7 @@ def certificate_check(certificate: str) -> str:
 
 def partner_add(*, name: str, certificate: str, by: User) -> PartnerInstallation:
     """Pin a partner installation's signing certificate (PEM). Platform superusers only."""
-    if not by.is_superuser:
+    if not may_exchange_with_partners(by):
         raise PermissionDenied("Only the platform's administrators add partner installations.")
     fingerprint = certificate_check(certificate)
     partner = PartnerInstallation.objects.create(
@@ -75,7 +75,7 @@ def set_export(*, scheme: Scheme, by: User) -> bytes:
     the last day of its tasking's window). The exporting officer is the set's contact."""
     from evidence.bundles.plan import signing_pair
 
-    if not may_export_set(by, scheme):
+    if not may_export_deconfliction_set(by, scheme):
         raise PermissionDenied("Only the scheme's supervising officers export its deconfliction set.")
     key_path, cert_path = signing_pair()
     live = _live(Tasking.objects.filter(scheme=scheme))
@@ -102,7 +102,10 @@ def set_export(*, scheme: Scheme, by: User) -> bytes:
 
 
 def set_import(*, partner: PartnerInstallation, data: bytes, by: User | None) -> tuple[PartnerSet, list]:
-    """Check and import a partner's signed set; it replaces their previous one and is matched at once."""
+    """Check and import a partner's signed set; it replaces their previous one and is matched at once. `by`
+    is None only when the platform's operator runs the import command."""
+    if by is not None and not may_exchange_with_partners(by):
+        raise PermissionDenied("Only the platform's administrators import partner installations' sets.")
     read = exchange.set_read(
         data, trusted_certificates=[partner.certificate.encode()], known_key_ids={key.id for key in keys()}
     )

@@ -32,6 +32,7 @@ from evidence.deconfliction.services import (
     new_reference,
 )
 from evidence.models import DeconflictionMatch, RegisterEntry, Tasking, TaskingIdentifier
+from evidence.policy import may_agree_match, may_keep_register
 from portal import roles
 from portal.audit import audit_record
 from portal.models import Force, User
@@ -82,8 +83,7 @@ def register_owners(force: Force) -> QuerySet[User]:
 
 
 def _check(by: User, force: Force) -> None:
-    mine = register_force(by)
-    if mine is None or mine.pk != force.pk:
+    if not may_keep_register(by, force):
         raise RegisterRefused("Only the force's own deconfliction officers can change its register.")
 
 
@@ -369,8 +369,7 @@ def _entries_meet(
 def match_agree(*, match: DeconflictionMatch, agreement: str, by: User) -> DeconflictionMatch:
     """The register owner's side: what the force agreed with the controller (proceed, hand over, withdraw,
     and on what terms). On the record; the tasking's resolution stays its controller's to record."""
-    force = register_force(by)
-    if force is None or match.register_entry_id is None or match.register_entry.force_id != force.pk:
+    if not may_agree_match(by, match):
         raise RegisterRefused("Only the deconfliction officers of the register's force can record its side.")
     agreement = agreement.strip()
     if not agreement:

@@ -161,6 +161,11 @@ def test_two_installations_deconflict_through_signed_sets_and_refuse_anything_el
     )
     with pytest.raises(exchange.SetRefused, match="not the partner certificate"):
         set_import(partner=harbour, data=forged, by=root)
+    # Only the platform's administrators import: an officer, even with the right file, is refused.
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        set_import(partner=harbour, data=from_b.read_bytes(), by=owen)
     assert PartnerSet.objects.count() == 1 and PartnerEntry.objects.filter(blind_index="a" * 64).count() == 0
 
 

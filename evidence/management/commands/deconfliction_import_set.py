@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from evidence.deconfliction.partners import set_import
@@ -38,8 +38,8 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {options['file']}: {exc.strerror}.") from None
         try:
             imported, matches = set_import(partner=partner, data=data, by=by)
-        except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from None
+        except (PermissionDenied, ValidationError) as exc:
+            raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
         indexes = f"{imported.entry_count:,} blind index{'es' if imported.entry_count != 1 else ''}"
         self.stdout.write(
             self.style.SUCCESS(
