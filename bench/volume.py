@@ -1261,8 +1261,8 @@ def verify() -> dict:
 
     out = {}
     for command, pattern in (
-        ("verify_audit", r"Audit chain intact: (\d+) rows verified"),
-        ("verify_custody", r"Custody intact: (\d+) exhibits"),
+        ("verify_audit", r"Audit chain (?:intact|self-consistent): (\d+) rows verified"),
+        ("verify_custody", r"Custody (?:intact|self-consistent): (\d+) exhibits"),
     ):
         stdout = io.StringIO()
         start = time.perf_counter()

@@ -10,3 +10,8 @@ class EvidenceConfig(AppConfig):
 
     def ready(self) -> None:
         from evidence import tasks  # noqa: F401  (register Celery tasks)
+        from evidence.custody import custody_heads_since
+        from portal.anchors import register_chain
+
+        # Each exhibit's custody chain head is time-stamped with the audit chain's (portal/anchors.py).
+        register_chain("custody", custody_heads_since)

@@ -7,10 +7,11 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Max, Subquery
 from django.utils import timezone
 
 from evidence.models import CustodyEvent, Exhibit
-from portal import hashchain
+from portal import anchors, hashchain
 from portal.models import User
 from portal.roles import role_codes
 
@@ -55,29 +56,51 @@ def custody_verify_exhibit(exhibit: Exhibit) -> str | None:
     return next(custody_verify_exhibits([exhibit]))[1]
 
 
-def custody_verify_exhibits(exhibits: Iterable[Exhibit]) -> Iterator[tuple[Exhibit, str | None]]:
-    """(exhibit, problem or None) for each, in order: its custody chain re-computed and its stored file
-    hashed. The events of a batch of exhibits are read in one query, so checking the whole platform costs
-    a query per BATCH exhibits, not one per exhibit."""
+def custody_verify_exhibits(
+    exhibits: Iterable[Exhibit], report: anchors.AnchorReport | None = None
+) -> Iterator[tuple[Exhibit, str | None]]:
+    """(exhibit, problem or None) for each, in order: its custody chain re-computed, checked to pass through
+    every head a time-stamp anchored for it (`report`, from anchors.anchors_check(); read here if not
+    given), and its stored file hashed. The events of a batch of exhibits are read in one query, so
+    checking the whole platform costs a query per BATCH exhibits, not one per exhibit."""
+    report = report or anchors.anchors_check()
     pending: list[Exhibit] = []
     for exhibit in exhibits:
         pending.append(exhibit)
         if len(pending) == BATCH:
-            yield from _verify_batch(pending)
+            yield from _verify_batch(pending, report)
             pending = []
     if pending:
-        yield from _verify_batch(pending)
+        yield from _verify_batch(pending, report)
 
 
-def custody_verify_all() -> Iterator[tuple[Exhibit, str | None]]:
+def custody_verify_all(report: anchors.AnchorReport | None = None) -> Iterator[tuple[Exhibit, str | None]]:
     """Every exhibit of the platform, by id (manage.py verify_custody)."""
-    return custody_verify_exhibits(Exhibit.objects.select_related("tasking").order_by("id").iterator(chunk_size=BATCH))
+    return custody_verify_exhibits(
+        Exhibit.objects.select_related("tasking").order_by("id").iterator(chunk_size=BATCH), report
+    )
+
+
+def custody_heads_since(watermark: int | None) -> tuple[list[list], int | None]:
+    """For portal.anchors: the last event of each exhibit's chain written to since `watermark` (the last
+    event id the previous anchor saw), and the new watermark."""
+    top = CustodyEvent.objects.aggregate(top=Max("id"))["top"]
+    if top is None:
+        return [], watermark
+    changed = (
+        CustodyEvent.objects.filter(id__gt=watermark or 0, id__lte=top)
+        .values("exhibit_id")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
+    rows = CustodyEvent.objects.filter(id__in=Subquery(changed)).values_list("exhibit_id", "id", "hash")
+    return [[f"custody:{exhibit_id}", event_id, event_hash] for exhibit_id, event_id, event_hash in rows], top
 
 
 BATCH = 2000
 
 
-def _verify_batch(exhibits: list[Exhibit]) -> Iterator[tuple[Exhibit, str | None]]:
+def _verify_batch(exhibits: list[Exhibit], report: anchors.AnchorReport) -> Iterator[tuple[Exhibit, str | None]]:
     by_id = {exhibit.pk: exhibit for exhibit in exhibits}
     events = CustodyEvent.objects.filter(exhibit_id__in=list(by_id)).order_by("exhibit_id", "id")
     chains: dict[int, list[CustodyEvent]] = {pk: [] for pk in by_id}
@@ -87,7 +110,16 @@ def _verify_batch(exhibits: list[Exhibit]) -> Iterator[tuple[Exhibit, str | None
     for exhibit in exhibits:
         rows = ((event.pk, _row(event), event.prev_hash, event.hash) for event in chains[exhibit.pk])
         broken = hashchain.first_break(rows)
-        yield exhibit, (f"custody event {broken.row_id}: {broken.reason}" if broken else _file_problem(exhibit))
+        if broken:
+            yield exhibit, f"custody event {broken.row_id}: {broken.reason}"
+            continue
+        cut = anchors.heads_problems(
+            report, f"custody:{exhibit.pk}", {event.pk: event.hash for event in chains[exhibit.pk]}
+        )
+        if cut:
+            yield exhibit, "its custody chain " + "; ".join(problem.replace("row ", "event ", 1) for problem in cut)
+            continue
+        yield exhibit, _file_problem(exhibit)
 
 
 def _file_problem(exhibit: Exhibit) -> str | None:

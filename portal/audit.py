@@ -135,3 +135,43 @@ def audit_verify() -> tuple[int, hashchain.Break | None]:
 
     broken = hashchain.first_break(counted())
     return count, broken
+
+
+def audit_verdict() -> tuple[bool, str]:
+    """(intact?, what to tell the operator): the chain re-computed row by row, then checked against every
+    head an RFC 3161 time-stamp anchored (portal/anchors.py). Without anchors it can only be shown to be
+    self-consistent, and the message says so."""
+    from portal import anchors
+
+    checked, broken = audit_verify()
+    if broken is not None:
+        return False, f"Audit chain broken at row {broken.row_id}: {broken.reason}. ({checked} rows read.)"
+    report = anchors.anchors_check()
+    anchored_ids = [row_id for row_id, _, _ in report.heads.get("audit", [])]
+    rows: dict[int, str] = {}
+    for start in range(0, len(anchored_ids), 500):
+        rows.update(AuditEvent.objects.filter(id__in=anchored_ids[start : start + 500]).values_list("id", "hash"))
+    problems = report.problems + anchors.heads_problems(report, "audit", rows)
+    if problems:
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        return False, (
+            f"Audit chain NOT shown intact: its {checked} rows link up, but the time-stamped anchors show:\n{listed}"
+        )
+    if report.newest is None:
+        why = (
+            "No time-stamping authority is configured (PORTAL_TSA_URL)"
+            if not report.tsa_configured
+            else "No anchor has been made yet (the daily job, or `manage.py anchor_chains`, makes one)"
+        )
+        return True, (
+            f"Audit chain self-consistent: {checked} rows verified. {why}, so nothing outside the database fixes "
+            "where the chain ends: someone able to write the database could delete its newest rows, or rewrite it "
+            "whole, and it would still check."
+        )
+    head_id = report.heads["audit"][-1][0] if report.heads.get("audit") else 0
+    since = AuditEvent.objects.filter(id__gt=head_id).count()
+    return True, (
+        f"Audit chain intact: {checked} rows verified. It passes through all {len(anchored_ids)} anchored heads, "
+        f"the newest time-stamped on {report.describe_newest()}; the {since} rows written since then are only "
+        "self-consistent until the next anchor."
+    )

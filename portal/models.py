@@ -166,6 +166,32 @@ class AuditEvent(models.Model):
         return f"#{self.pk} {self.action} by {self.actor_email or 'system'}"
 
 
+class ChainAnchor(models.Model):
+    """Where every hash chain stood at one moment, time-stamped by an RFC 3161 authority (portal/anchors.py).
+
+    `statement` is the document the authority's token covers (by SHA-256 of its canonical JSON): the heads
+    of the audit chain and of each custody chain written to since the previous anchor, and that anchor's
+    digest, so anchors chain too. A database superuser can rewrite a chain whole, but not forge the
+    authority's signature: `verify_audit` and `verify_custody` check the chains still pass through every
+    anchored head. Append-only, in the database as well (migration 0010).
+    """
+
+    made_at = models.DateTimeField(default=timezone.now, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    previous_digest = models.CharField(max_length=64)
+    statement = models.JSONField()
+    token = models.BinaryField(help_text="The authority's time-stamp token (DER CMS ContentInfo).")
+    stamped_at = models.DateTimeField(help_text="The time the authority put in its token.")
+    tsa_url = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["id"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"Anchor {self.digest[:12]}… time-stamped {self.stamped_at:%Y-%m-%d %H:%M} UTC"
+
+
 class Job(models.Model):
     """The database's record of one background job; the broker only carries a pointer to it."""
 

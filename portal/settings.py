@@ -356,6 +356,9 @@ CELERY_RESULT_EXPIRES = 86400
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The time-stamping authority (PORTAL_TSA_URL, below) time-stamps where the audit chain and every custody
+# chain stand this often (portal/anchors.py): a chain cut or rewritten behind an anchor is then caught.
+PORTAL_ANCHOR_HOURS = env_int("PORTAL_ANCHOR_HOURS", 24, minimum=1)
 # A job whose broker message is lost, or whose worker died, is found by this sweep and sent again.
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "portal.jobs_sweep", "schedule": float(env_int("PORTAL_SWEEP_SECONDS", 60, minimum=5))},
@@ -366,6 +369,8 @@ CELERY_BEAT_SCHEDULE = {
     # Records lapsed or cancelled authorisations (the policy already refuses at once) and tells the handler.
     "evidence-freeze-lapsed-taskings": {"task": "evidence.freeze_lapsed_taskings", "schedule": 300.0},
     # Daily, early morning UK time: vetting, integrity-review and screening expiry reminders.
+    # Time-stamps the heads of the audit and custody chains (does nothing, and says so, without a TSA).
+    "portal-anchor-chains": {"task": "portal.anchor_chains", "schedule": float(PORTAL_ANCHOR_HOURS * 3600)},
     "volunteers-expiry-reminders": {
         "task": "volunteers.expiry_reminders",
         "schedule": crontab(hour=env_int("PORTAL_REMINDER_HOUR_UTC", 6, minimum=0), minute=0),
@@ -382,6 +387,7 @@ CELERY_TASK_ROUTES = {
     for name in (
         "portal.jobs_sweep",
         "portal.partial_uploads_sweep",
+        "portal.anchor_chains",
         "evidence.expire_resumable_uploads",
         "evidence.freeze_lapsed_taskings",
         "volunteers.expiry_reminders",

@@ -121,7 +121,7 @@ def test_a_backup_taken_while_the_portal_runs_restores_elsewhere_and_everything_
 
     restored = manage(env, "restore_portal", str(backup_dir))
     assert restored.returncode == 0, restored.stderr + restored.stdout
-    assert "Audit chain intact" in restored.stdout and "Custody intact: 2 exhibits" in restored.stdout
+    assert "Audit chain self-consistent" in restored.stdout and "Custody self-consistent: 2 exhibits" in restored.stdout
 
     # A restored exhibit downloads byte-identical.
     for exhibit in exhibits:

@@ -122,7 +122,7 @@ def test_the_tasking_page_states_the_decision(vera_client, tasking):
 def test_verify_custody_passes_then_names_a_changed_file(vera_client, tasking, capsys):
     _upload(vera_client, tasking)
     call_command("verify_custody")
-    assert "Custody intact: 1 exhibits" in capsys.readouterr().out
+    assert "Custody self-consistent: 1 exhibits" in capsys.readouterr().out
     exhibit = Exhibit.objects.get()
     with open(default_storage.path(exhibit.stored_name), "r+b") as handle:
         handle.write(b"X")
