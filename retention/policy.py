@@ -1,0 +1,55 @@
+"""Who may record a case's outcome and place or lift legal holds: the one place these questions are answered.
+
+Both change when records may be disposed of, so both are the supervising officers' of the scheme the record
+belongs to — the people who answer for its cases (DESIGN.md, "Who uses it"). Not a scheme administrator (who
+manages the scheme, not its evidence), a welfare officer, a volunteer, a court recipient, another scheme's
+officer, nor the platform's superuser (who belongs to no scheme). Views, admin and services all ask here.
+"""
+
+from __future__ import annotations
+
+from portal import roles
+from portal.models import User
+from portal.permissions import scheme_id_of
+
+
+def _officer_of(user: User, scheme_id: int | None) -> bool:
+    return (
+        user.is_authenticated
+        and user.is_active
+        and scheme_id is not None
+        and roles.has_role(user, roles.OFFICER)
+        and user.scheme_id == scheme_id
+    )
+
+
+def hold_scheme_id(target) -> int | None:
+    """The scheme a hold on this tasking, exhibit or person belongs to (a person's own scheme)."""
+    if isinstance(target, User):
+        return target.scheme_id
+    return scheme_id_of(target)
+
+
+def may_record_outcome(user: User, tasking) -> bool:
+    """Recording what became of a tasking's case (charged, convicted, no further action…)."""
+    return _officer_of(user, tasking.scheme_id) and user.has_perm("retention.change_caseoutcome")
+
+
+def may_place_holds(user: User) -> bool:
+    """Whether the person places legal holds at all (to offer the link); `may_place_hold` decides each one."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and roles.has_role(user, roles.OFFICER)
+        and user.has_perm("retention.add_legalhold")
+    )
+
+
+def may_place_hold(user: User, target) -> bool:
+    """A legal hold on a tasking, an exhibit or a person of the officer's own scheme."""
+    return may_place_holds(user) and _officer_of(user, hold_scheme_id(target))
+
+
+def may_lift_hold(user: User, hold) -> bool:
+    """Lifting a hold lets disposal go ahead again: an officer of the hold's scheme, with a reason (the service)."""
+    return _officer_of(user, hold.scheme_id) and user.has_perm("retention.change_legalhold")

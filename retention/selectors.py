@@ -1,0 +1,200 @@
+"""When, and why, an item may be disposed of: the single source of truth disposal (and every page) asks.
+
+`disposal_status(item)` takes a tasking, an exhibit, anything else of a tasking (a note, a statement, a
+bundle…), a person (a User or a Volunteer: all their records) or one of a person's records (vetting,
+training, welfare), and answers with the earliest disposal date (None: keep, no date yet), the rule and
+its reason and source (retention/rules.py), and the legal holds standing over it. `may_dispose_now` is true
+only on or after that date and while no hold stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Q
+from django.utils import timezone
+
+from evidence.models import Exhibit, Tasking
+from portal.models import User
+from retention import rules
+from retention.models import CaseOutcome, LegalHold
+from retention.periods import periods_for
+from volunteers.models import StatusChange, Volunteer
+
+# Which of a person's records each model is, by label: its retention rule counts from the day they left. (A
+# Volunteer, or a User, is the person as a whole: all three kinds, the one kept longest deciding.)
+PERSON_RECORDS = {
+    "volunteers.statuschange": "vetting",
+    "volunteers.vettingrecord": "vetting",
+    "volunteers.vettingcheck": "vetting",
+    "volunteers.adverseinformation": "vetting",
+    "volunteers.integrityreview": "vetting",
+    "volunteers.codeofconductacceptance": "training",
+    "training.attempt": "training",
+    "training.attemptreset": "training",
+    "training.certificate": "training",
+    "volunteers.screeningrecord": "welfare",
+    "volunteers.screeningrequest": "welfare",
+    "volunteers.exposureevent": "welfare",
+    "volunteers.standdown": "welfare",
+}
+RECORD_KINDS = ("vetting", "training", "welfare")
+LEFT = ("withdrawn", "refused")  # the statuses in which a volunteer has left the scheme (both are final)
+
+
+@dataclass(frozen=True)
+class DisposalStatus:
+    """Whether an item may be disposed of, and why (or why not)."""
+
+    earliest: date | None  # None: keep, no disposal date yet
+    rule: str
+    reason: str
+    source: str
+    holds: tuple[LegalHold, ...]
+    today: date
+
+    @property
+    def may_dispose_now(self) -> bool:
+        return not self.holds and self.earliest is not None and self.earliest <= self.today
+
+    @property
+    def summary(self) -> str:
+        """One sentence: "Keep until 12 March 2027: six months from conviction (CPIA Code 5.9) — …", after what
+        holds it, if anything does."""
+        if self.earliest is None:
+            text = f"keep: no disposal date yet — {self.reason}."
+        elif self.earliest > self.today:
+            text = f"keep until {rules.day(self.earliest)}: {self.reason}."
+        else:
+            text = f"may be disposed of from {rules.day(self.earliest)}: {self.reason}."
+        if not self.holds:
+            return text[:1].upper() + text[1:]
+        count = len(self.holds)
+        held = "; ".join(f"{hold.get_kind_display().lower()} on {hold.target_label}" for hold in self.holds)
+        stand = f"{count} legal hold{'s' if count > 1 else ''} stand{'' if count > 1 else 's'}"
+        return (
+            f"Held: nothing may be disposed of while {stand} ({held}). Without {'them' if count > 1 else 'it'}, {text}"
+        )
+
+
+def _today(today: date | None) -> date:
+    return today or timezone.localdate()
+
+
+def case_facts(tasking: Tasking) -> rules.CaseFacts:
+    """The outcome recorded for the tasking's case; an open case until one is recorded."""
+    outcome = CaseOutcome.objects.filter(tasking_id=tasking.pk).first()
+    return outcome.facts() if outcome is not None else rules.CaseFacts()
+
+
+def case_outcome(tasking: Tasking) -> CaseOutcome | None:
+    return CaseOutcome.objects.filter(tasking_id=tasking.pk).select_related("recorded_by").first()
+
+
+def standing_holds(*, tasking: Tasking | None = None, exhibit: Exhibit | None = None, person=None) -> list[LegalHold]:
+    """Holds standing over a tasking (its own, and those on any of its exhibits: disposing of the tasking
+    disposes of them), over an exhibit (its own and its tasking's), or over a person's records."""
+    if exhibit is not None:
+        over = Q(exhibit=exhibit) | Q(tasking_id=exhibit.tasking_id)
+    elif tasking is not None:
+        over = Q(tasking=tasking) | Q(exhibit__tasking=tasking)
+    elif person is not None:
+        over = Q(person=person)
+    else:
+        raise TypeError("standing_holds needs a tasking, an exhibit or a person")
+    return list(
+        LegalHold.objects.filter(over, lifted_at__isnull=True)
+        .select_related("tasking", "exhibit", "person", "set_by")
+        .order_by("set_at", "pk")
+    )
+
+
+def left_on(person: User) -> date | None:
+    """The day a volunteer left the scheme (withdrawn or refused: both final), in UK time; None while they are
+    in it, and for people who are not volunteers (the portal does not record when staff leave)."""
+    volunteer = Volunteer.objects.filter(user=person).only("pk", "status").first()
+    if volunteer is None or volunteer.status not in LEFT:
+        return None
+    at = (
+        StatusChange.objects.filter(volunteer=volunteer, to_status=volunteer.status)
+        .order_by("-at", "-pk")
+        .values_list("at", flat=True)
+        .first()
+    )
+    return timezone.localdate(at) if at is not None else None
+
+
+def tasking_of(item) -> tuple[Tasking, Exhibit | None] | None:
+    """The tasking an item of case material belongs to, and the exhibit when it is one or hangs off one (a custody
+    event, an unused-material entry). Everything of a tasking takes the tasking's retention date."""
+    if isinstance(item, Tasking):
+        return item, None
+    if isinstance(item, Exhibit):
+        return item.tasking, item
+    if getattr(item, "exhibit_id", None):
+        return item.exhibit.tasking, item.exhibit
+    if getattr(item, "tasking_id", None):  # a note, a statement, a bundle, an alert, a schedule…
+        return item.tasking, None
+    for hop in ("statement", "bundle"):  # a statement's draft; a bundle's share or download
+        if getattr(item, f"{hop}_id", None):
+            return tasking_of(getattr(item, hop))
+    return None
+
+
+def _person_of(record) -> User:
+    for hop in ("person", "user"):
+        if hasattr(record, f"{hop}_id"):
+            return getattr(record, hop)
+    if hasattr(record, "volunteer_id"):
+        return record.volunteer.user
+    return record.record.volunteer.user  # a vetting check, through its vetting record
+
+
+def disposal_status(item, *, today: date | None = None) -> DisposalStatus:
+    """When the item may be disposed of and why, with the legal holds standing over it (see the module's
+    docstring for what an item may be). Raises TypeError for anything the retention rules do not cover."""
+    today = _today(today)
+    if isinstance(item, User):
+        return person_disposal_status(item, today=today)
+    label = item._meta.label_lower
+    if label == "volunteers.volunteer":
+        return person_disposal_status(item.user, today=today)
+    if label in PERSON_RECORDS:
+        return person_records_status(_person_of(item), PERSON_RECORDS[label], today=today)
+    case = tasking_of(item)
+    if case is None:
+        raise TypeError(f"No retention rule covers {item._meta.label}: add it to retention/selectors.py.")
+    tasking, exhibit = case
+    found = rules.case_retention(case_facts(tasking), periods_for(tasking.scheme))
+    holds = standing_holds(exhibit=exhibit) if exhibit is not None else standing_holds(tasking=tasking)
+    return DisposalStatus(found.earliest, found.rule, found.reason, found.source, tuple(holds), today)
+
+
+def person_records_status(person: User, records: str, *, today: date | None = None) -> DisposalStatus:
+    """One kind of a person's records (vetting, training or welfare)."""
+    found = rules.person_retention(records, left_on(person), periods_for(person.scheme))
+    holds = standing_holds(person=person)
+    return DisposalStatus(found.earliest, found.rule, found.reason, found.source, tuple(holds), _today(today))
+
+
+def person_statuses(person: User, *, today: date | None = None) -> dict[str, DisposalStatus]:
+    """Each kind of the person's records, in the order they are shown."""
+    today = _today(today)
+    leaving = left_on(person)
+    periods = periods_for(person.scheme)
+    holds = tuple(standing_holds(person=person))
+    statuses = {}
+    for kind in RECORD_KINDS:
+        found = rules.person_retention(kind, leaving, periods)
+        statuses[kind] = DisposalStatus(found.earliest, found.rule, found.reason, found.source, holds, today)
+    return statuses
+
+
+def person_disposal_status(person: User, *, today: date | None = None) -> DisposalStatus:
+    """All of a person's records together (their account and profile): the kind kept longest decides."""
+    statuses = list(person_statuses(person, today=today).values())
+    undated = [status for status in statuses if status.earliest is None]
+    if undated:
+        return undated[0]
+    return max(statuses, key=lambda status: status.earliest)
