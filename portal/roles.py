@@ -67,6 +67,14 @@ OFFICER_EVIDENCE_PERMISSIONS = (
     "evidence.view_bundleshare",
     "evidence.add_bundleshare",
     "evidence.view_bundleaccess",
+    # Retention: a case's outcome and legal holds (retention/policy.py decides each one).
+    "retention.view_caseoutcome",
+    "retention.add_caseoutcome",
+    "retention.change_caseoutcome",
+    "retention.view_legalhold",
+    "retention.add_legalhold",
+    "retention.change_legalhold",
+    "retention.view_schemeretention",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)
@@ -117,6 +125,9 @@ SCHEME_ADMIN = Role(
         "volunteers.view_schemevolunteersettings",
         "volunteers.change_schemevolunteersettings",
         "volunteers.add_schemevolunteersettings",
+        "retention.view_schemeretention",
+        "retention.change_schemeretention",
+        "retention.add_schemeretention",
     ),
 )
 
