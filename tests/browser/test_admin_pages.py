@@ -91,6 +91,7 @@ def admin_paths(world) -> list[str]:
     """The home page, then each registered ModelAdmin's list, add form and first record of the scheme, and
     the pages of our own that hang off them (exhibit review, share a bundle)."""
     from evidence.models import Exhibit
+    from retention.models import LegalHold
     from tests.integration.test_admin_cross_scheme import reaching
 
     paths = [reverse("admin:index")]
@@ -115,6 +116,12 @@ def admin_paths(world) -> list[str]:
         _url("evidence_tasking_change", world.match.tasking_id),
         _url("evidence_tasking_deconfliction", world.match.tasking_id, world.match.pk),
         _url("evidence_tasking_deconfliction_set"),
+        # Retention: the case's outcome, a legal hold placed on a tasking, an exhibit and a person, and lifted.
+        _url("evidence_tasking_outcome", world.tasking.pk),
+        _url("retention_legalhold_place", "tasking", world.tasking.pk),
+        _url("retention_legalhold_place", "exhibit", exhibit.pk),
+        _url("retention_legalhold_place", "person", world.volunteer.user_id),
+        _url("retention_legalhold_lift", LegalHold.objects.filter(scheme=world.scheme).order_by("pk").first().pk),
     ]
     return [path for path in dict.fromkeys(paths) if path]
 
