@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "training",
     "volunteers",
     "evidence",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -420,6 +421,14 @@ PORTAL_HEAVY_EXPOSURE_MINUTES_PER_YEAR = env_int("PORTAL_HEAVY_EXPOSURE_MINUTES_
 PORTAL_EXPOSURE_THRESHOLD_MINUTES = env_int("PORTAL_EXPOSURE_THRESHOLD_MINUTES", 600, minimum=1)
 PORTAL_EXPOSURE_WINDOW_DAYS = env_int("PORTAL_EXPOSURE_WINDOW_DAYS", 30, minimum=1)
 PORTAL_REMINDER_DAYS = env_int_list("PORTAL_REMINDER_DAYS", [30, 7, 0])
+
+# --- Retention (retention/rules.py): the platform's periods; a scheme may lengthen them, never shorten them ------
+# Case material is kept at least as long as the CPIA Code of Practice requires for its outcome (fixed in the
+# rules), plus these months. Volunteers' records are kept for these years after they leave the scheme.
+PORTAL_RETENTION_CASE_EXTRA_MONTHS = env_int("PORTAL_RETENTION_CASE_EXTRA_MONTHS", 0, minimum=0)
+PORTAL_RETENTION_VETTING_YEARS = env_int("PORTAL_RETENTION_VETTING_YEARS", 6, minimum=1)
+PORTAL_RETENTION_TRAINING_YEARS = env_int("PORTAL_RETENTION_TRAINING_YEARS", 6, minimum=1)
+PORTAL_RETENTION_WELFARE_YEARS = env_int("PORTAL_RETENTION_WELFARE_YEARS", 6, minimum=1)
 
 # Where people reach the portal: used in links that leave it (certificate PDFs, e-mails from jobs).
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")

@@ -170,6 +170,21 @@ def build_scheme(marker: str, town: str, *, court, version, folder: Path) -> Sch
     sign_schedules(tasking, officer)
     bundle = bundle_build(bundle_request(tasking=tasking, by=officer))
     evidence.bundle_share(bundle=bundle, recipient=court, until=now + timedelta(days=30), by=officer)
+    # Retention: the case's outcome, a legal hold on the tasking, and the scheme's own (longer) periods.
+    from retention.models import SchemeRetention
+    from retention.services import hold_place, outcome_record
+
+    outcome_record(
+        tasking=tasking, by=officer, outcome="charged", decided_on=timezone.localdate(), note=f"{marker} charge"
+    )
+    hold_place(
+        target=tasking,
+        kind="civil_claim",
+        reason=f"{marker} claim against the force",
+        review_on=timezone.localdate() + timedelta(days=30),
+        by=officer,
+    )
+    SchemeRetention.objects.create(scheme=scheme, vetting_years=10)
     job = job_create(kind="portal.ping", payload={"echo": marker}, by=officer)
     job_fail(job_id=job.pk, error=f"{marker} worker went away")
 

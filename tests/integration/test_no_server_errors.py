@@ -814,6 +814,13 @@ def build_world(folder: Path) -> World:
     from evidence.deconfliction.partners import partner_add
 
     partner_add(name="Harbour installation", certificate=(folder / "cert.pem").read_text(), by=root)
+    # Retention: the case's outcome, a legal hold standing on the tasking, and the scheme's own periods.
+    from retention.models import SchemeRetention
+    from retention.services import hold_place, outcome_record
+
+    outcome_record(tasking=tasking, by=owen, outcome="charged", decided_on=timezone.localdate())
+    hold_place(target=tasking, kind="appeal", reason="Appeal lodged.", review_on=timezone.localdate(), by=owen)
+    SchemeRetention.objects.create(scheme=lantern, vetting_years=10)
 
     users = {
         VOLUNTEER: vera.user,
@@ -839,7 +846,7 @@ def build_world(folder: Path) -> World:
 
     counted = [
         model
-        for label in ("evidence", "volunteers", "training")
+        for label in ("evidence", "volunteers", "training", "retention")
         for model in apps.get_app_config(label).get_models(include_auto_created=True)
     ]
     counted.append(User)
@@ -869,6 +876,8 @@ def build_world(folder: Path) -> World:
             "upload_id": str(resumable.pk),
             "match_id": str(match.pk),
             "entry_id": str(entry.pk),
+            "target": "tasking",
+            "target_id": str(tasking.pk),
         },
         path_values_by_view={
             ("statement_pdf", "statement_id"): str(signed.pk),

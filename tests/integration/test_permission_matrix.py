@@ -356,6 +356,18 @@ def build_world(folder: Path) -> tuple[dict, dict]:
     partner = partner_add(
         name="Harbour installation", certificate=Path(django_settings.PORTAL_SIGNING_CERT_PATH).read_text(), by=root
     )
+    # Retention: a legal hold Owen placed on OP-ACTIVE, and Lantern's own (longer) retention periods.
+    from retention.models import SchemeRetention
+    from retention.services import hold_place
+
+    hold = hold_place(
+        target=active,
+        kind="appeal",
+        reason="Appeal lodged.",
+        review_on=timezone.localdate() + timedelta(days=30),
+        by=owen,
+    )
+    retention_settings = SchemeRetention.objects.create(scheme=lantern, vetting_years=10)
     from evidence.models import ResumableUpload
 
     resumable = ResumableUpload.objects.create(
@@ -405,6 +417,8 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         "staff_token": staff_token,
         "newcomer": newcomer.pk,
         "tasking_ct": ContentType.objects.get_for_model(type(active)).pk,
+        "hold": hold.pk,
+        "retention_settings": retention_settings.pk,
     }
     return ids, people
 
@@ -584,6 +598,11 @@ PORTAL: dict[str, dict[str, Cell]] = {
         "unknown": Cell(lambda ids: {"token": "not-a-token"}, expect(404)),
     },
     "conduct": {"": Cell(no_kwargs, signed_in(200))},
+    # Her own personal data (UK GDPR Art. 15): every volunteer, deployable or not, gets her own and nothing
+    # else (no id in the address); anyone who is not a volunteer is refused, the superuser too.
+    "personal_data": {"": Cell(no_kwargs, signed_in(403, volunteers=200))},
+    "personal_data_pdf": {"": Cell(no_kwargs, signed_in(403, volunteers=200))},
+    "personal_data_json": {"": Cell(no_kwargs, signed_in(403, volunteers=200))},
     # --- sign-in (allauth): the pages our rules depend on; the rest are listed in EXCLUDED ---
     "account_login": {"": Cell(no_kwargs, SIGN_IN_PAGE)},
     # Every account starts from an invitation: the sign-up page only says so (no form; see
@@ -766,6 +785,11 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     # Partner installations whose signed deconfliction sets are imported: pinned by the platform's superusers,
     # never changed in place.
     "evidence_partnerinstallation": AdminModel("partner", superuser="va", scoped=False),
+    # Legal holds are placed from the page of what they hold and lifted on their own page (both routes below):
+    # never added, changed or deleted through the admin's own forms. The superuser reads them, audited.
+    "retention_legalhold": AdminModel("hold", officer="v", superuser="v"),
+    # A scheme's own retention periods: its administrator sets them (longer than the platform's, never shorter).
+    "retention_schemeretention": AdminModel("retention_settings", officer="v", scheme_admin="vac", superuser="vac"),
 }
 
 # Anyone not staff is sent to the admin's login page, which sends the signed-out on to sign in and refuses
@@ -927,6 +951,36 @@ ADMIN_ROUTES.update(
             "": Cell(
                 lambda ids: {"pk": ids["exhibit"]},
                 admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=404),
+            )
+        },
+        # Recording a case's outcome, placing and lifting legal holds: supervising officers of the scheme (the
+        # superuser reads the records but is no scheme's officer). Whoever cannot see the record is told it does
+        # not exist: welfare and the scheme administrator never see taskings, exhibits or holds; the scheme
+        # administrator does see the scheme's people, so is refused a hold on one.
+        "admin:evidence_tasking_outcome": {
+            "": Cell(
+                lambda ids: {"object_id": ids["active"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
+            )
+        },
+        "admin:retention_legalhold_place": {
+            "tasking": Cell(
+                lambda ids: {"target": "tasking", "target_id": ids["active"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
+            ),
+            "exhibit": Cell(
+                lambda ids: {"target": "exhibit", "target_id": ids["exhibit"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
+            ),
+            "person": Cell(
+                lambda ids: {"target": "person", "target_id": ids["vera_user"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=403, superuser=403),
+            ),
+        },
+        "admin:retention_legalhold_lift": {
+            "": Cell(
+                lambda ids: {"pk": ids["hold"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
             )
         },
     }
@@ -1342,6 +1396,49 @@ ACTIONS: dict[str, Action] = {
         },
         _field("volunteers.Volunteer", "vera", "status"),
         acts=(OFFICER, ADMIN, ROOT),
+    ),
+    # What became of the case, a legal hold placed, a legal hold lifted: supervising officers of the scheme only.
+    "admin:evidence_tasking_outcome": Action(
+        lambda ids: reverse("admin:evidence_tasking_outcome", args=[ids["active"]]),
+        {"outcome": "nfa", "decided_on": timezone.localdate().isoformat()},
+        {
+            **ADMIN_REFUSED,
+            OFFICER: "→/admin/evidence/tasking/{active}/change/",
+            OFFICER_OTHER: 404,
+            WELFARE: 404,
+            ADMIN: 404,
+            ROOT: 403,
+        },
+        _count("retention.CaseOutcome", tasking_id="active"),
+        acts=(OFFICER,),
+    ),
+    "admin:retention_legalhold_place": Action(
+        lambda ids: reverse("admin:retention_legalhold_place", args=["tasking", ids["active"]]),
+        {"kind": "civil_claim", "reason": "A claim against the force.", "review_on": timezone.localdate().isoformat()},
+        {
+            **ADMIN_REFUSED,
+            OFFICER: "→/admin/evidence/tasking/{active}/change/",
+            OFFICER_OTHER: 404,
+            WELFARE: 404,
+            ADMIN: 404,
+            ROOT: 403,
+        },
+        _count("retention.LegalHold"),
+        acts=(OFFICER,),
+    ),
+    "admin:retention_legalhold_lift": Action(
+        lambda ids: reverse("admin:retention_legalhold_lift", args=[ids["hold"]]),
+        {"reason": "The appeal was dismissed."},
+        {
+            **ADMIN_REFUSED,
+            OFFICER: "→/admin/evidence/tasking/{active}/change/",
+            OFFICER_OTHER: 404,
+            WELFARE: 404,
+            ADMIN: 404,
+            ROOT: 403,
+        },
+        _field("retention.LegalHold", "hold", "lifted_at"),
+        acts=(OFFICER,),
     ),
 }
 
