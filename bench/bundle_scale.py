@@ -1146,6 +1146,7 @@ def main() -> None:
             "DJANGO_ALLOWED_HOSTS": "localhost",
             "PORTAL_FIELD_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "PORTAL_DECONFLICTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "PORTAL_FILE_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "PORTAL_STATIC_MANIFEST": "false",
         }
         os.environ.update(throwaway)  # before django.setup(): this process's Celery producer uses this broker

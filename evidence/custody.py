@@ -126,9 +126,13 @@ def _file_problem(exhibit: Exhibit) -> str | None:
     if not default_storage.exists(exhibit.stored_name):
         return "the stored file is missing"
     from evidence.verify import sha256_of
+    from portal.filecrypt import FileDecryptionError
 
-    with default_storage.open(exhibit.stored_name, "rb") as handle:
-        actual = sha256_of(handle)[0]
+    try:
+        with default_storage.open(exhibit.stored_name, "rb") as handle:
+            actual = sha256_of(handle)[0]
+    except FileDecryptionError as exc:
+        return f"the stored file cannot be read: {exc}"
     if actual != exhibit.sha256:
         return f"the stored file's SHA-256 is {actual}, not {exhibit.sha256}"
     return None

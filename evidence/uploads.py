@@ -443,12 +443,13 @@ def promote(upload: HashedUpload, *, storage: Storage, name: str) -> str:
 
     The bytes are never read into memory. On a FileSystemStorage the file is hard-linked into place (a
     rename that refuses to overwrite: an existing exhibit is never replaced, FileExistsError instead), or
-    copied when the temporary directory is on another filesystem. Other storages get storage.save().
+    copied when the temporary directory is on another filesystem. Other storages, and a folder storage that
+    encrypts what it stores, get storage.save().
     """
     if not upload.pending:
         raise ValueError("This upload was already promoted or discarded.")
     upload._close_handle()
-    if isinstance(storage, FileSystemStorage):
+    if isinstance(storage, FileSystemStorage) and not getattr(storage, "encrypts", False):
         stored = _move_into_filesystem(upload.temp_path, storage, name)
     else:
         with open(upload.temp_path, "rb") as fh:

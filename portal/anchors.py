@@ -309,14 +309,12 @@ def _copies_problems(anchors: list[ChainAnchor]) -> list[str]:
 
 
 def _storage_files(folder: str) -> list[str]:
+    from portal.storage import walk_files
+
     try:
-        folders, files = default_storage.listdir(folder)
+        return [name for name in walk_files(default_storage, f"{folder}/") if name.endswith(".json")]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    names = [f"{folder}/{name}" for name in files if name.endswith(".json")]
-    for sub in folders:
-        names.extend(_storage_files(f"{folder}/{sub}"))
-    return names
 
 
 def _freshness_problems(report: AnchorReport) -> list[str]:

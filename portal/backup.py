@@ -30,7 +30,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +39,12 @@ from django.core.files.storage import Storage, default_storage
 from django.db import connection
 from django.utils import timezone
 
+from portal.storage import walk_files
+
 FORMAT = "portal-backup/1"
-NOT_INCLUDED = "the private signing key, DJANGO_SECRET_KEY and PORTAL_FIELD_KEYS: keep them in the secret store"
+NOT_INCLUDED = (
+    "the private signing key, DJANGO_SECRET_KEY, PORTAL_FIELD_KEYS and PORTAL_FILE_KEYS: keep them in the secret store"
+)
 CHUNK = 1024 * 1024
 
 
@@ -57,12 +60,8 @@ class Summary:
     bytes: int
 
 
-def _walk(storage: Storage, prefix: str = "") -> Iterator[str]:
-    directories, files = storage.listdir(prefix)
-    for name in sorted(files):
-        yield f"{prefix}{name}"
-    for directory in sorted(directories):
-        yield from _walk(storage, f"{prefix}{directory}/")
+def _open_as_stored(storage: Storage, name: str):
+    return storage.open_raw(name) if getattr(storage, "encrypts", False) else storage.open(name, "rb")
 
 
 def _copy_hashing(source, target_path: Path) -> tuple[int, str]:
@@ -166,8 +165,9 @@ def backup(folder: Path, *, storage: Storage | None = None) -> Summary:
         database = {"file": "database.sqlite3", "sha256": _sha256(folder / "database.sqlite3")}
     # 2. Storage, after the snapshot: everything the database names is already there.
     files, total = [], 0
-    for name in _walk(storage):
-        with storage.open(name, "rb") as source:
+    for name in walk_files(storage):
+        # As stored: encrypted files stay encrypted in the backup (and are put back as they are).
+        with _open_as_stored(storage, name) as source:
             size, digest = _copy_hashing(source, folder / "files" / name)
         files.append({"name": name, "size": size, "sha256": digest})
         total += size
@@ -251,7 +251,10 @@ def restore(folder: Path, *, storage: Storage | None = None) -> Summary:
     total = 0
     for entry in manifest["files"]:
         with open(folder / "files" / entry["name"], "rb") as fh:
-            stored = storage.save(entry["name"], File(fh, name=entry["name"]))
+            if getattr(storage, "encrypts", False):
+                stored = storage.save_raw(entry["name"], File(fh, name=entry["name"]))
+            else:
+                stored = storage.save(entry["name"], File(fh, name=entry["name"]))
         if stored != entry["name"]:
             raise BackupError(f"Storage renamed {entry['name']} to {stored}: restore into empty storage.")
         total += entry["size"]

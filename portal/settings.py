@@ -231,7 +231,7 @@ def s3_storage(
     """The private storage on an S3-compatible bucket (django-storages). Without keys, boto3's own chain
     (instance role, AWS_* variables, ~/.aws) supplies the credentials."""
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "portal.encrypted_storage.EncryptedS3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "location": prefix,
@@ -267,7 +267,7 @@ PRIVATE_STORAGE = (
     )
     if env_str("PORTAL_S3_BUCKET")
     else {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "portal.encrypted_storage.EncryptedFileSystemStorage",
         "OPTIONS": {"location": str(Path(env_str("PORTAL_PRIVATE_STORAGE", str(VAR_DIR / "private"))))},
     }
 )
@@ -504,6 +504,17 @@ if not PORTAL_FIELD_KEYS:
     PORTAL_FIELD_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(b"field-keys:" + SECRET_KEY.encode()).digest()).decode()
     ]
+
+# --- Encryption at rest of every stored file (portal/encrypted_storage.py): key-encryption keys, newest first.
+# Each is 32 bytes in URL-safe base64. The first wraps new files' data keys; any in the list unwraps. To rotate:
+# put a new key first, run `manage.py rotate_file_keys`, then drop the old one. Lose them all and every
+# stored file is unreadable (docs/deployment.md).
+PORTAL_FILE_KEYS = [key for key in env_secret("PORTAL_FILE_KEYS", "").split(",") if key.strip()]
+if not PORTAL_FILE_KEYS:
+    if not DEBUG:
+        raise EnvError("PORTAL_FILE_KEYS (or PORTAL_FILE_KEYS_FILE) must be set when DJANGO_DEBUG is false.")
+    # Development only, as the field keys above.
+    PORTAL_FILE_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(b"file-keys:" + SECRET_KEY.encode()).digest()).decode()]
 
 # --- Deconfliction (evidence/deconfliction): the blind-index keys, newest first, and the phone region ----
 PORTAL_DECONFLICTION_KEYS = [key for key in env_secret("PORTAL_DECONFLICTION_KEYS", "").split(",") if key.strip()]

@@ -33,7 +33,10 @@ STORAGE_TRANSIENT: tuple[type[Exception], ...] = (EndpointUnreachable, HTTPClien
 
 
 def is_folder(storage: Storage = default_storage) -> bool:
-    """Whether the storage is a folder on this machine's disk (its files have a path)."""
+    """Whether the storage is a folder on this machine's disk whose files have a path holding their bytes
+    (not so when the portal encrypts what it stores: portal/encrypted_storage.py)."""
+    if getattr(storage, "encrypts", False):
+        return False
     try:
         storage.path("")
     except NotImplementedError:
@@ -78,6 +81,10 @@ def scratch_folder(near: str, storage: Storage = default_storage) -> Iterator[Pa
 def put_file(local: Path, name: str, storage: Storage = default_storage) -> str:
     """Put the local file at `name`, replacing any file stored there, whole or not at all (a reader sees
     the old file or the new one, never part of one). The local file is consumed. Returns `name`."""
+    if getattr(storage, "encrypts", False):
+        stored = storage.put_replacing(name, local)
+        local.unlink(missing_ok=True)
+        return stored
     if is_folder(storage):
         target = Path(storage.path(name))
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -132,3 +139,12 @@ def list_files(prefix: str, storage: Storage = default_storage) -> list[str]:
         return storage.listdir(prefix)[1]
     except FileNotFoundError:
         return []
+
+
+def walk_files(storage: Storage = default_storage, prefix: str = "") -> Iterator[str]:
+    """Every file stored under `prefix` ("" for all), folder by folder, in name order."""
+    directories, files = storage.listdir(prefix)
+    for name in sorted(files):
+        yield f"{prefix}{name}"
+    for directory in sorted(directories):
+        yield from walk_files(storage, f"{prefix}{directory}/")

@@ -50,7 +50,10 @@ def _fast_and_isolated(settings, tmp_path):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+        "default": {
+            "BACKEND": "portal.encrypted_storage.EncryptedFileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
     }
     settings.PORTAL_SIGNING_EARLIER_DIR = str(tmp_path / "signing-earlier")  # key rotations stay in one test
     from django.core.cache import cache
@@ -311,8 +314,18 @@ class ObjectStore:
         pages = self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
-    def read(self, key: str) -> bytes:
+    def read_raw(self, key: str) -> bytes:
+        """The object as the bucket holds it: encrypted by the portal."""
         return self.server.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def read(self, key: str) -> bytes:
+        """The object's original bytes, decrypted with the portal's file keys."""
+        import io
+
+        from portal.encrypted_storage import file_keys
+        from portal.filecrypt import DecryptingReader
+
+        return DecryptingReader(io.BytesIO(self.read_raw(key)), file_keys()).read()
 
 
 @pytest.fixture(scope="session")

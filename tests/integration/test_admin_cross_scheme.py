@@ -243,7 +243,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         STORAGES={
             **django_settings.STORAGES,
             "default": {
-                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "BACKEND": "portal.encrypted_storage.EncryptedFileSystemStorage",
                 "OPTIONS": {"location": str(folder / "storage")},
             },
         },

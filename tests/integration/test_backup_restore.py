@@ -123,15 +123,27 @@ def test_a_backup_taken_while_the_portal_runs_restores_elsewhere_and_everything_
     assert restored.returncode == 0, restored.stderr + restored.stdout
     assert "Audit chain self-consistent" in restored.stdout and "Custody self-consistent: 2 exhibits" in restored.stdout
 
-    # A restored exhibit downloads byte-identical.
+    # The backup holds the files as stored, encrypted; restored, an exhibit decrypts byte-identical.
     for exhibit in exhibits:
         with default_storage.open(exhibit.stored_name, "rb") as original:
-            assert (place / "storage" / exhibit.stored_name).read_bytes() == original.read()
+            plain = original.read()
+        assert plain not in (backup_dir / "files" / exhibit.stored_name).read_bytes()
+        assert _decrypted(place / "storage" / exhibit.stored_name) == plain
     # Every bundle part still verifies there, as a court would, against the restored records.
     for name in (populated.pdf_name, populated.sensitive_pdf_name):
-        checked = manage(env, "verify_bundle", str(place / "storage" / name))
+        downloaded = backup_dir.parent / Path(name).name
+        downloaded.write_bytes(_decrypted(place / "storage" / name))
+        checked = manage(env, "verify_bundle", str(downloaded))
         assert checked.returncode == 0, checked.stderr + checked.stdout
         assert "the portal issued this file" in checked.stdout
+
+
+def _decrypted(path: Path) -> bytes:
+    from portal.encrypted_storage import file_keys
+    from portal.filecrypt import DecryptingReader
+
+    with path.open("rb") as raw:
+        return DecryptingReader(raw, file_keys()).read()
 
 
 def test_a_damaged_backup_is_refused_before_anything_is_restored(exhibits, backup_dir, elsewhere):
@@ -162,5 +174,5 @@ def test_the_backup_names_the_engine_and_what_it_leaves_out(exhibits, backup_dir
     call_command("backup_portal", str(backup_dir))
     said = capsys.readouterr().out
     assert f"Backed up the {connection.vendor} database" in said
-    assert "Not included: the private signing key, DJANGO_SECRET_KEY and PORTAL_FIELD_KEYS" in said
+    assert "Not included: the private signing key, DJANGO_SECRET_KEY, PORTAL_FIELD_KEYS and PORTAL_FILE_KEYS" in said
     assert settings.PORTAL_SIGNING_CERT_PATH  # the public certificate is carried for verifying bundles

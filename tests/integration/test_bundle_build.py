@@ -18,6 +18,7 @@ from evidence.models import HandoverBundle
 from evidence.statements import statement_save_draft, statement_sign
 from evidence.verify import verify, verify_package
 from portal.models import AuditEvent, Job
+from portal.storage import local_copy
 from tests.integration.bundle_helpers import sign_schedules
 from tests.integration.test_bundles import CHAT, _exhibit, signing_key  # noqa: F401 (fixture)
 
@@ -190,7 +191,7 @@ def test_a_rerun_renders_only_what_is_missing_and_lands_once(many, owen, signing
     bundle = bundles.bundle_request(tasking=many, by=owen)
     bundles.bundle_start(bundle)
     first = bundles.bundle_render_chunk(bundle, 3)  # a worker rendered one part, then the build stopped
-    record = Path(default_storage.path(bundles.WorkArea(bundle).name("chunk-0003.json")))
+    record = Path(default_storage.raw_path(bundles.WorkArea(bundle).name("chunk-0003.json")))
     stamp = record.stat().st_mtime_ns
     bundle.refresh_from_db()
     built = bundles.bundle_build(bundle)
@@ -216,7 +217,7 @@ def test_two_assemblies_racing_land_exactly_one_bundle(many, owen, signing_key):
         assert hashlib.sha256(handle.read()).hexdigest() == landed.pdf_sha256
     assert HandoverBundle.objects.filter(tasking=many).count() == 1
     assert AuditEvent.objects.filter(action="evidence.bundle_built").count() == 1
-    work = Path(default_storage.path(bundles.WorkArea(bundle).prefix))
+    work = Path(default_storage.raw_path(bundles.WorkArea(bundle).prefix))
     leftovers = [p.name for p in work.iterdir() if p.name.startswith(".")]
     assert leftovers == []  # no temporary file left behind
 
@@ -239,7 +240,8 @@ def test_natives_too_large_to_embed_travel_beside_the_pdf_in_a_package(
     beside = sorted(f["name"] for f in bundle.manifest["files"] if f["location"] == "beside")
     assert beside == ["VD_1.png", "VD_2.txt", "VD_4.mp4", "VD_5.txt"]
     assert bundle.package_name.endswith(".zip") and len(bundle.package_sha256) == 64
-    path = default_storage.path(bundle.package_name)
+    path = tmp_path / "stored.zip"
+    path.write_bytes(default_storage.open(bundle.package_name).read())
     with zipfile.ZipFile(path) as archive:
         names = sorted(archive.namelist())
     assert names == [
@@ -270,7 +272,8 @@ def test_the_embedded_total_is_capped_so_memory_stays_bounded(many, owen, signin
     bundle = bundles.bundle_build(bundles.bundle_request(tasking=many, by=owen))
     embedded = [f for f in bundle.manifest["files"] if f["location"] == "embedded" and f.get("exhibit")]
     assert sum(f["size"] for f in embedded) <= 5000
-    assert bundle.package_name and verify_package(default_storage.path(bundle.package_name), _cert()).ok
+    with local_copy(bundle.package_name) as path:
+        assert bundle.package_name and verify_package(path, _cert()).ok
 
 
 def test_a_build_that_fails_says_why_and_a_retry_finishes_it(many, owen, settings, tmp_path):

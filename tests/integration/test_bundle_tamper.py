@@ -11,6 +11,7 @@ import hashlib
 import io
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pikepdf
@@ -57,9 +58,14 @@ def _sha(data: bytes) -> str:
 
 
 def _replace_stored(bundle, pdf: bytes) -> Path:
-    """The insider also swaps the file the portal holds; verify_bundle is then run on that file."""
-    path = Path(default_storage.path(bundle.pdf_name))
-    path.write_bytes(pdf)
+    """The insider (holding the file keys too) also swaps the file the portal holds; verify_bundle is then
+    run on a copy of that file."""
+    from django.core.files.base import ContentFile
+
+    default_storage.delete(bundle.pdf_name)
+    assert default_storage._save(bundle.pdf_name, ContentFile(pdf)) == bundle.pdf_name
+    path = Path(tempfile.mkdtemp()) / Path(bundle.pdf_name).name
+    path.write_bytes(default_storage.open(bundle.pdf_name).read())
     return path
 
 

@@ -5,6 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -124,9 +125,20 @@ def test_verify_custody_passes_then_names_a_changed_file(vera_client, tasking, c
     call_command("verify_custody")
     assert "Custody self-consistent: 1 exhibits" in capsys.readouterr().out
     exhibit = Exhibit.objects.get()
-    with open(default_storage.path(exhibit.stored_name), "r+b") as handle:
-        handle.write(b"X")
+    # Someone holding the file keys stores other bytes under the exhibit's name: the hash shows it.
+    default_storage.delete(exhibit.stored_name)
+    default_storage._save(exhibit.stored_name, ContentFile(PNG + b"X"))
     with pytest.raises(CommandError, match=r"Exhibit VD/1 .*stored file's SHA-256"):
+        call_command("verify_custody")
+    # Someone without them changes a byte of what is stored: it no longer authenticates.
+    with open(default_storage.raw_path(exhibit.stored_name), "r+b") as handle:
+        handle.seek(-5, 2)
+        last = handle.read(1)
+        handle.seek(-5, 2)
+        handle.write(bytes([last[0] ^ 1]))
+    with pytest.raises(
+        CommandError, match=r"Exhibit VD/1 .*stored file cannot be read: chunk 1 .* does not authenticate"
+    ):
         call_command("verify_custody")
 
 

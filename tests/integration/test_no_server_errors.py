@@ -926,7 +926,7 @@ def storages(folder: Path) -> dict:
     location = {"location": str(folder / "storage")}
     return {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": location},
+        "default": {"BACKEND": "portal.encrypted_storage.EncryptedFileSystemStorage", "OPTIONS": location},
     }
 
 

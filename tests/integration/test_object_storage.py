@@ -225,8 +225,15 @@ def test_a_file_is_stored_whole_or_not_at_all(where, request, tmp_path, monkeypa
     assert _files_under(tmp_path) == sorted(before + stored)  # no temporary file left anywhere
 
 
-def test_a_file_put_in_place_from_another_filesystem_is_copied_then_renamed(tmp_path, monkeypatch):
+def test_a_file_put_in_place_from_another_filesystem_is_copied_then_renamed(tmp_path, monkeypatch, settings):
+    """On a plain folder storage (one that does not encrypt: the encrypting one writes its own temporary file
+    beside the target)."""
     import errno
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
 
     from portal import storage
 

@@ -464,7 +464,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         STORAGES={
             **django_settings.STORAGES,
             "default": {
-                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "BACKEND": "portal.encrypted_storage.EncryptedFileSystemStorage",
                 "OPTIONS": {"location": str(folder / "storage")},
             },
         },
@@ -497,7 +497,7 @@ def world_storage(_fast_and_isolated, settings, world):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "portal.encrypted_storage.EncryptedFileSystemStorage",
             "OPTIONS": {"location": world.storage},
         },
     }

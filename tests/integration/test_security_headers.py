@@ -44,6 +44,7 @@ def test_production_settings_turn_on_hsts_and_secure_cookies():
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "PORTAL_FIELD_KEYS": "kZ8ZsZ1m0dJ5p2yq3Vq8m3mJxYJ6n2m0aQb3zv1xkqY=",
         "PORTAL_DECONFLICTION_KEYS": "ZGVjb25mbGljdGlvbi10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
+        "PORTAL_FILE_KEYS": "kZ8ZsZ1m0dJ5p2yq3Vq8m3mJxYJ6n2m0aQb3zv1xkqY=",
     }
     code = (
         "import django, json; django.setup(); from django.conf import settings as s; "

@@ -100,6 +100,16 @@ FERNET_KEY = "kZ8ZsZ1m0dJ5p2yq3Vq8m3mJxYJ6n2m0aQb3zv1xkqY="
                 "DJANGO_ALLOWED_HOSTS": "portal.example.police.uk",
                 "PORTAL_FIELD_KEYS": FERNET_KEY,
             },
+            "PORTAL_FILE_KEYS (or PORTAL_FILE_KEYS_FILE) must be set",
+        ),
+        (
+            {
+                "DJANGO_DEBUG": "false",
+                "DJANGO_SECRET_KEY": "s" * 64,
+                "DJANGO_ALLOWED_HOSTS": "portal.example.police.uk",
+                "PORTAL_FIELD_KEYS": FERNET_KEY,
+                "PORTAL_FILE_KEYS": FERNET_KEY,
+            },
             "PORTAL_DECONFLICTION_KEYS (or PORTAL_DECONFLICTION_KEYS_FILE) must be set",
         ),
         ({"DJANGO_DEBUG": "nope"}, "DJANGO_DEBUG='nope' is not a yes/no value"),

@@ -30,6 +30,7 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(
-            "Not included: the private signing key, DJANGO_SECRET_KEY and PORTAL_FIELD_KEYS (keep them in the "
-            "secret store; without PORTAL_FIELD_KEYS the welfare notes in this backup cannot be read)."
+            "Not included: the private signing key, DJANGO_SECRET_KEY, PORTAL_FIELD_KEYS and PORTAL_FILE_KEYS (keep "
+            "them in the secret store; without PORTAL_FIELD_KEYS the welfare notes in this backup cannot be read, "
+            "and without PORTAL_FILE_KEYS none of its files can)."
         )
