@@ -137,6 +137,10 @@ class ScopedAdminMixin(ScopedChoicesMixin):
     def get_inlines(self, request: HttpRequest, obj: Any) -> list:
         return [_scoped_inline(inline) for inline in super().get_inlines(request, obj)]
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        # Django looks an empty `?_to_field=` up as a field named "" and answers 500: empty means the pk.
+        return super().get_object(request, object_id, from_field or None)
+
 
 def _scoped_filter(model: Any, spec: Any) -> Any:
     path, filter_class = (spec, None) if isinstance(spec, str) else (spec if isinstance(spec, tuple) else (None, None))

@@ -281,3 +281,14 @@ def test_a_moment_reads_in_uk_time_in_summer_and_winter_alike():
     assert when(date(2026, 12, 2)) == "2 December 2026"
     assert value_in_words("2015-01-01", key="from") == "1 January 2015"
     assert value_in_words(True) == "Yes" and value_in_words(None) == "—"
+
+
+def test_an_empty_to_field_in_a_record_page_s_address_opens_the_record(officer, tasking):
+    """Django reads `?_to_field=` as a field named "" and fails; the portal reads it as the record's id."""
+    for path in (
+        f"/admin/evidence/tasking/{tasking.pk}/change/",
+        f"/admin/evidence/authorisation/{tasking.authorisation_id}/change/",
+    ):
+        response = officer.get(f"{path}?_to_field=")
+        assert response.status_code == 200, path
+        assert tasking.reference in response.content.decode() or "authorisation" in path
