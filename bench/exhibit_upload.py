@@ -1,22 +1,35 @@
-"""A 1 GiB exhibit through the real endpoints and storage, over HTTP on loopback, against openssl (same run).
+"""A 1 GiB exhibit through the real endpoints and storage, over HTTP on loopback, against openssl (same run):
+with the portal's encrypted storage and, beside it, with plain unencrypted storage.
 
 The JavaScript path (the file as the raw request body, POST /taskings/<id>/exhibits/stream/) and the
-no-JavaScript path (multipart/form-data, POST /taskings/<id>/exhibits/) are each sent to a real gunicorn
-(one sync worker) from the file on disk, streamed in chunks with an exact Content-Length. Reported per path:
-throughput as a ratio to `openssl dgst -sha256` over the same file (goal for the streamed path: >= 0.4) and
-the peak RSS of the gunicorn worker during the upload (goal: < 150 MB). Each upload is checked: the exhibit's
-recorded SHA-256 and the stored file's bytes must both match the file sent. For context (not a goal), the
-speed of writing and fsyncing the same bytes on the same disk is reported too: every upload does that.
+no-JavaScript path (multipart/form-data, POST /taskings/<id>/exhibits/, the form on the exhibits page) are
+each sent from the file on disk, streamed in chunks with an exact Content-Length, to two real gunicorns (one
+sync worker each) over the same throwaway database and storage folder: one with the portal's settings (the
+default storage encrypts every file, portal/encrypted_storage.py) and one with bench/plain_storage_settings.py
+(the same settings, the default storage a plain FileSystemStorage at the same folder; benchmark only).
+Reported per path and storage: MiB/s, the ratio to `openssl dgst -sha256` over the same file (goal for the
+streamed path with encryption: >= 0.4) and the peak RSS of the gunicorn worker during the upload (goal:
+< 150 MiB, every path). Each upload is checked: the exhibit's recorded SHA-256 must be the file's. Stored with
+encryption, the bytes on disk must not be the file (larger by the format's header and tags, the header where
+the file's first 64 bytes were) while reading them back through the storage in this process and downloading
+them through /exhibits/<id>/download/ from a third gunicorn (the portal's settings, downloads only, so the
+uploading workers' memory is the uploads') both give the file's SHA-256; stored plainly, the bytes on disk
+must be the file's. All three servers and this process get the same DJANGO_SECRET_KEY and PORTAL_FILE_KEYS,
+made up for the run. For context (not a goal), the speed of writing and fsyncing the same bytes on the same
+disk is reported too: every upload does that. Then, in this process, the two steps of an upload are timed
+apart with the portal's own functions (evidence.uploads.receive_stream, then promote into each storage),
+beside the cipher alone, to show where the time goes.
 
 Everything lives in a throwaway directory (PORTAL_VAR_DIR: SQLite test database, private storage, upload
-spool, cache) that is deleted afterwards, with the server. With DATABASE_URL set to PostgreSQL a throwaway
+spool, cache) that is deleted afterwards, with the servers. With DATABASE_URL set to PostgreSQL a throwaway
 `test_bench_…` database is used instead of SQLite. BENCH_SIZE_MIB (default 1024) shrinks the file for a
-quick run; BENCH_RUNS (default 3) sets the measured uploads per path (after one warm-up each; interleaved;
-the median time and the highest peak are reported).
+quick run; BENCH_RUNS (default 3) sets the measured uploads per path and storage (after one warm-up each;
+interleaved, the order rotated each round; the median time and the highest peak are reported).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.client
@@ -49,6 +62,10 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))  # uploads per path, interleaved; 
 OPENSSL_RUNS = 3  # median
 GOAL_RATIO = 0.4
 GOAL_RSS_MIB = 150
+HEAD_CHECKED = 64  # an encrypted file on disk must not begin with the original's first bytes
+# The two servers: the portal's own settings (encrypting storage) and the same with plain storage.
+VARIANTS = {"encrypted": "portal.settings", "plain": "bench.plain_storage_settings"}
+PATHS = ("stream", "multipart")
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"  # enough for evidence.sniff to say image/png
 FILE_NAME = "bench capture.png"
 VOLUNTEER_EMAIL = "val@bench.example"
@@ -189,6 +206,9 @@ class Server:
                 "600",
                 "--access-logfile",
                 "-",
+                # The default control socket ($HOME/.gunicorn/gunicorn.ctl) is one path for every gunicorn
+                # of the user: two servers here (and anyone else's) would take it from each other.
+                "--no-control-socket",
             ],
             cwd=ROOT,
             env=env,
@@ -318,6 +338,22 @@ class Client:
         finally:
             conn.close()
 
+    def download_sha256(self, path: str) -> tuple[int, str, int]:
+        """GET path, the body hashed as it arrives (never held whole): status, SHA-256, size."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+        try:
+            cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            conn.request("GET", path, headers={"Cookie": cookie})
+            response = conn.getresponse()
+            sha = hashlib.sha256()
+            size = 0
+            while data := response.read(4 * MIB):
+                sha.update(data)
+                size += len(data)
+            return response.status, sha.hexdigest(), size
+        finally:
+            conn.close()
+
     def login(self, email: str, password: str) -> None:
         status, _, page = self.request("GET", "/accounts/login/")
         check(status == 200, f"GET /accounts/login/ answered {status}")
@@ -385,10 +421,10 @@ def multipart_body(fields: dict[str, str], path: Path, size: int) -> tuple[str, 
 
 def send_multipart(client: Client, tasking_id: int, path: Path, size: int) -> float:
     """As a browser without JavaScript sends it: the form, multipart, with the CSRF token as a field."""
-    status, _, page = client.request("GET", f"/taskings/{tasking_id}/")
-    check(status == 200, f"GET the tasking page answered {status}")
+    status, _, page = client.request("GET", f"/taskings/{tasking_id}/exhibits/")
+    check(status == 200, f"GET the exhibits page answered {status}")
     match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    check(match is not None, "no csrfmiddlewaretoken on the tasking page")
+    check(match is not None, "no csrfmiddlewaretoken on the exhibits page")
     fields = {"csrfmiddlewaretoken": match.group(1).decode(), **exhibit_fields()}
     content_type, length, body = multipart_body(fields, path, size)
     headers = {"Content-Type": content_type, "Content-Length": str(length)}
@@ -396,25 +432,84 @@ def send_multipart(client: Client, tasking_id: int, path: Path, size: int) -> fl
     status, headers_in, answer = client.request("POST", f"/taskings/{tasking_id}/exhibits/", headers, body)
     seconds = time.perf_counter() - start
     check(
-        status == 302 and headers_in["Location"] == f"/taskings/{tasking_id}/",
+        status == 302 and headers_in["Location"] == f"/taskings/{tasking_id}/exhibits/",
         f"multipart upload answered {status} {headers_in.get('Location')}: {answer[:800]!r}",
     )
     return seconds
 
 
-def verify_stored(tasking_id: int, count_before: int, size: int, sha256: str) -> None:
-    """The exhibit just recorded carries the file's hash, and the bytes in storage hash the same."""
-    from django.core.files.storage import default_storage
-
+def stored_exhibit(tasking_id: int, count_before: int, size: int, sha256: str):
+    """The exhibit just recorded: exactly one more, carrying the file's hash and size."""
     from evidence.models import Exhibit
 
     exhibits = Exhibit.objects.filter(tasking_id=tasking_id).order_by("sequence")
     check(exhibits.count() == count_before + 1, "the upload did not record exactly one exhibit")
     exhibit = exhibits.last()
     check(exhibit.sha256 == sha256 and exhibit.size == size, f"{exhibit.reference} recorded another file")
-    stored = Path(default_storage.path(exhibit.stored_name))
-    check(sha256_of(stored) == sha256, f"the stored bytes of {exhibit.reference} do not hash to the file's SHA-256")
-    stored.unlink()  # the next upload needs the room more than this throwaway copy does
+    return exhibit
+
+
+class Reader:
+    """A third gunicorn, with the portal's settings, that only serves the downloads checking what the
+    encrypting one stored: another process holding the same keys must read the file back, and the uploading
+    workers' memory is measured over uploads alone. Its own peak RSS while serving a download is kept."""
+
+    def __init__(self, server: Server, client: Client) -> None:
+        self.server = server
+        self.client = client
+        self.downloads: list[tuple[float, PeakRss]] = []
+
+    def sha256(self, exhibit_id: int) -> tuple[int, str, int]:
+        with PeakRss(self.server.worker_pid) as rss:
+            start = time.perf_counter()
+            answer = self.client.download_sha256(f"/exhibits/{exhibit_id}/download/")
+            self.downloads.append((time.perf_counter() - start, rss))
+        return answer
+
+
+def verify_stored(
+    variant: str, reader: Reader, tasking_id: int, count_before: int, size: int, sha256: str, head: bytes
+) -> None:
+    """The exhibit carries the file's hash; what lies on disk is ciphertext or the file, as the storage says;
+    and an encrypted file reads back (here, and downloaded from another server) as the original."""
+    from django.core.files.storage import default_storage
+
+    from portal import filecrypt
+
+    exhibit = stored_exhibit(tasking_id, count_before, size, sha256)
+    # Both servers store into the same folder; this process has the encrypting storage.
+    on_disk = Path(default_storage.raw_path(exhibit.stored_name))
+    with on_disk.open("rb") as fh:
+        first = fh.read(HEAD_CHECKED)
+    if variant == "plain":
+        check(
+            on_disk.stat().st_size == size and first == head and sha256_of(on_disk) == sha256,
+            f"plain storage did not keep {exhibit.reference} as the file's own bytes",
+        )
+    else:
+        check(
+            on_disk.stat().st_size > size and not first.startswith(head) and first.startswith(filecrypt.MAGIC),
+            f"{exhibit.reference} lies on disk unencrypted (or not in the portal's format)",
+        )
+        check(on_disk.stat().st_size == encrypted_size(size), f"{exhibit.reference} has an unexpected stored size")
+        with default_storage.open(exhibit.stored_name, "rb") as stored:
+            read_back = hashlib.sha256()
+            while data := stored.read(4 * MIB):
+                read_back.update(data)
+        check(read_back.hexdigest() == sha256, f"{exhibit.reference} decrypted here does not hash to the file")
+        status, downloaded, length = reader.sha256(exhibit.pk)
+        check(
+            status == 200 and downloaded == sha256 and length == size,
+            f"downloading {exhibit.reference} gave {status}, {length} bytes, SHA-256 {downloaded}",
+        )
+    on_disk.unlink()  # the next upload needs the room more than this throwaway copy does
+
+
+def encrypted_size(size: int) -> int:
+    from portal import filecrypt
+
+    chunks = max(1, -(-size // filecrypt.CHUNK))  # an empty file is one empty chunk
+    return filecrypt.HEADER + size + chunks * filecrypt.TAG
 
 
 def upload_once(server: Server, send, verify) -> tuple[float, PeakRss]:
@@ -427,12 +522,16 @@ def upload_once(server: Server, send, verify) -> tuple[float, PeakRss]:
     return seconds, rss
 
 
-def report(name: str, runs: list[tuple[float, PeakRss]], size: int, baseline: float, disk: float, goals: bool) -> None:
+Runs = list[tuple[float, PeakRss]]
+
+
+def result(path: str, variant: str, runs: Runs, size: int, baseline: float, disk: float) -> dict[str, str]:
     seconds = statistics.median(s for s, _ in runs)
     peak = max(rss.peak_kib for _, rss in runs) / 1024
     mib = size / MIB
     fields = {
-        "path": name,
+        "path": path,
+        "storage": variant,
         "size_mib": f"{mib:g}",
         "runs": str(len(runs)),
         "seconds": f"{seconds:.3f}",
@@ -445,42 +544,182 @@ def report(name: str, runs: list[tuple[float, PeakRss]], size: int, baseline: fl
         "rss_before_mib": f"{min(rss.before_kib for _, rss in runs) / 1024:.1f}",
         "rss_source": "vmhwm+poll" if all(rss.hwm_reset for _, rss in runs) else "poll",
         "sha256_verified": "true",  # every run; a mismatch stops the benchmark
+        "goal_rss_mib": f"{GOAL_RSS_MIB}",
+        "rss_goal_met": str(peak < GOAL_RSS_MIB).lower(),
     }
-    if goals:
+    if path == "stream" and variant == "encrypted":  # the issue's goal: the streamed path, as production stores
         met = baseline / seconds >= GOAL_RATIO and peak < GOAL_RSS_MIB
-        fields.update(goal_ratio=f"{GOAL_RATIO}", goal_rss_mib=f"{GOAL_RSS_MIB}", goal_met=str(met).lower())
+        fields.update(goal_ratio=f"{GOAL_RATIO}", goal_met=str(met).lower())
     print("RESULT " + " ".join(f"{k}={v}" for k, v in fields.items()), flush=True)
+    return fields
+
+
+def table(results: list[dict[str, str]]) -> None:
+    """Encrypted beside plain, per path."""
+    by = {(r["path"], r["storage"]): r for r in results}
+    print(
+        f"\n{'path':<10} {'storage':<10} {'MiB/s':>7} {'x openssl':>10} {'peak RSS MiB':>13}   "
+        f"{'encrypted / plain':>17}",
+        flush=True,
+    )
+    for path in PATHS:
+        plain = float(by[path, "plain"]["mib_s"])
+        for variant in VARIANTS:
+            r = by[path, variant]
+            versus = f"{float(r['mib_s']) / plain:.2f}" if variant == "encrypted" else ""
+            print(
+                f"{path:<10} {variant:<10} {r['mib_s']:>7} {r['ratio_to_openssl']:>10} {r['peak_rss_mib']:>13}   "
+                f"{versus:>17}",
+                flush=True,
+            )
+    print(flush=True)
+
+
+# --- where the time goes: the two steps of an upload, apart, in this process ---------------------------
+
+
+def phases(source: Path, size: int, sha256: str, baseline: float, streamed_plain: float) -> None:
+    """An upload is two passes over the bytes: receive_stream (read, SHA-256, write to the spool, fsync) and
+    promote (plain: a hard link; encrypted: read the spool again, encrypt, write the stored copy, no fsync).
+    Each is timed here with the portal's own functions on the same file (no HTTP, no Django request), median
+    of OPENSSL_RUNS, beside what the encrypting pass is made of, what an fsync of its output would add, and a
+    one-pass spool that encrypts as it hashes (the same loop without the cipher beside it): what the streamed
+    path would cost if the spool held the ciphertext and promote only linked it into place."""
+    from django.conf import settings
+    from django.core.files.storage import FileSystemStorage, default_storage
+
+    from evidence.uploads import CHUNK_SIZE, promote, receive_stream
+    from portal import filecrypt
+    from portal.encrypted_storage import file_keys
+
+    plain = FileSystemStorage(location=default_storage.location)
+    spool_dir = Path(settings.PORTAL_UPLOAD_TEMP_DIR)
+    samples: dict[str, list[float]] = {}
+
+    def timed(label: str, work, *args, sync: bool = True, **kwargs):
+        if sync:
+            os.sync()
+        start = time.perf_counter()
+        value = work(*args, **kwargs)
+        samples.setdefault(label, []).append(time.perf_counter() - start)
+        return value
+
+    def spool():
+        with source.open("rb") as fh:
+            return receive_stream(
+                fh,
+                declared_length=size,
+                max_bytes=settings.PORTAL_MAX_UPLOAD_BYTES,
+                temp_dir=settings.PORTAL_UPLOAD_TEMP_DIR,
+                name=FILE_NAME,
+            )
+
+    def encrypt_only():  # the cipher and the reading, nothing written
+        with source.open("rb") as fh:
+            for _ in filecrypt.encrypt_chunks(filecrypt.read_pieces(fh, filecrypt.CHUNK), file_keys()[0]):
+                pass
+
+    def fsync(path: Path) -> None:
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+
+    def one_pass(encrypt: bool) -> str:
+        """Read CHUNK_SIZE at a time, hash, write (encrypted or not), fsync: a spool, in one pass."""
+        sha = hashlib.sha256()
+        target = spool_dir / "one-pass.bin"
+        with source.open("rb") as fh, target.open("wb") as out:
+
+            def pieces() -> Iterator[bytes]:
+                while data := fh.read(CHUNK_SIZE):
+                    sha.update(data)
+                    yield data
+
+            for piece in filecrypt.encrypt_chunks(pieces(), file_keys()[0]) if encrypt else pieces():
+                out.write(piece)
+            out.flush()
+            os.fsync(out.fileno())
+        target.unlink()
+        return sha.hexdigest()
+
+    for run in range(OPENSSL_RUNS):
+        upload = timed("spool", spool)
+        check(upload.sha256 == sha256, "receive_stream hashed another file")
+        name = timed("promote_encrypted", promote, upload, storage=default_storage, name=f"phase/e{run}.png")
+        stored = Path(default_storage.raw_path(name))
+        # What making the stored copy durable would add (promote leaves it in the page cache).
+        timed("fsync_encrypted_copy", fsync, stored, sync=False)
+        stored.unlink()
+        upload = spool()
+        name = timed("promote_plain", promote, upload, storage=plain, name=f"phase/p{run}.png")
+        Path(plain.path(name)).unlink()
+        timed("encrypt_only", encrypt_only)
+        timed("sha256_only", sha256_of, source)
+        check(timed("one_pass_plain", one_pass, False) == sha256, "the one-pass spool hashed another file")
+        check(timed("one_pass_encrypting", one_pass, True) == sha256, "the one-pass spool hashed another file")
+
+    mib = size / MIB
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    for name, seconds in median.items():
+        print(
+            f"PHASE {name}={seconds:.3f}s ({mib / seconds:.0f} MiB/s, {seconds / median['spool']:.2f} x spool)",
+            flush=True,
+        )
+    encrypted = median["spool"] + median["promote_encrypted"]
+    plain_total = median["spool"] + median["promote_plain"]
+    print(
+        f"PHASE model, no HTTP: spool + promote encrypted {encrypted:.3f}s = {baseline / encrypted:.3f} x openssl, "
+        f"plain {plain_total:.3f}s = {baseline / plain_total:.3f} x openssl",
+        flush=True,
+    )
+    # The cipher's own cost (encrypt_only: AES-GCM over the file read from the page cache) is steady; the two
+    # one-pass spools are bound by the disk and differ by less than this machine's noise.
+    predicted = streamed_plain + median["encrypt_only"]
+    print(
+        f"PHASE if the spool encrypted as it hashed (and promote only linked the ciphertext into place), the "
+        f"streamed path with encryption would take about {predicted:.3f}s = {baseline / predicted:.3f} x openssl "
+        f"(streamed plain {streamed_plain:.3f}s + encrypt_only {median['encrypt_only']:.3f}s; one-pass spool "
+        f"encrypting minus plain: {median['one_pass_encrypting'] - median['one_pass_plain']:+.3f}s)",
+        flush=True,
+    )
 
 
 def main() -> None:
     check(SIZE_MIB >= 1 and RUNS >= 1, "BENCH_SIZE_MIB and BENCH_RUNS must be at least 1")
     check(shutil.which("openssl") is not None, "openssl is needed for the baseline")
     work = Path(tempfile.mkdtemp(prefix="bench-exhibit-"))
-    server: Server | None = None
+    servers: dict[str, Server] = {}
     old_name: str | None = None
-    # A SIGTERM (make interrupted, CI timeout) must still stop the server and delete the temporary files.
+    # A SIGTERM (make interrupted, CI timeout) must still stop the servers and delete the temporary files.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        # This process and the server share one throwaway var dir: database, private storage, spool, cache.
+        # This process and both servers share one throwaway var dir (database, private storage, spool,
+        # cache) and one set of secrets made up for the run: what one encrypts, the others decrypt.
         throwaway = {
             "PORTAL_VAR_DIR": str(work / "var"),
             "PORTAL_PRIVATE_STORAGE": str(work / "var" / "private"),
             "PORTAL_UPLOAD_TEMP_DIR": str(work / "var" / "uploads"),
             "DJANGO_DEBUG": "true",
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DJANGO_SETTINGS_MODULE": VARIANTS["encrypted"],
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "PORTAL_FILE_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         }
+        for name in ("DJANGO_SECRET_KEY_FILE", "PORTAL_FILE_KEYS_FILE", "PORTAL_S3_BUCKET"):
+            os.environ.pop(name, None)  # the run's own secrets, and folder storage, whatever the shell has
         os.environ.update(throwaway)
         import django
 
         django.setup()
         from django.conf import settings
+        from django.core.files.storage import default_storage
         from django.db import connection
         from django.test.utils import setup_test_environment
 
         from evidence.models import Exhibit
+        from portal.encrypted_storage import EncryptedFileSystemStorage
         from tests.conftest import PASSWORD, shared_database_url
 
         check(SIZE_MIB * MIB <= settings.PORTAL_MAX_UPLOAD_BYTES, "BENCH_SIZE_MIB is over PORTAL_MAX_UPLOAD_BYTES")
+        check(isinstance(default_storage, EncryptedFileSystemStorage), "the default storage does not encrypt")
         setup_test_environment()
         if connection.vendor == "postgresql":
             connection.settings_dict["TEST"]["NAME"] = f"test_bench_upload_{os.getpid()}"  # never a suite's DB
@@ -492,6 +731,8 @@ def main() -> None:
         size = SIZE_MIB * MIB
         source = work / "exhibit.bin"
         sha256 = make_file(source, size)
+        with source.open("rb") as fh:
+            head = fh.read(HEAD_CHECKED)
         baseline = openssl_seconds(source, sha256)
         disk = disk_write_seconds(source, Path(settings.PORTAL_UPLOAD_TEMP_DIR))
         print(
@@ -501,42 +742,64 @@ def main() -> None:
             flush=True,
         )
 
-        server = Server({**os.environ, **throwaway, "DATABASE_URL": database_url}, work / "gunicorn.log")
-        server.wait_ready()
-        client = Client(server.port)
-        client.login(VOLUNTEER_EMAIL, PASSWORD)
-        status, _, _ = client.request("GET", f"/taskings/{tasking_id}/")
-        check(status == 200, f"the volunteer cannot open the tasking: {status}")
+        clients: dict[str, Client] = {}
+        for variant, module in {**VARIANTS, "reader": VARIANTS["encrypted"]}.items():
+            env = {**os.environ, **throwaway, "DJANGO_SETTINGS_MODULE": module, "DATABASE_URL": database_url}
+            servers[variant] = Server(env, work / f"gunicorn-{variant}.log")
+        for variant, server in servers.items():
+            server.wait_ready()
+            client = clients[variant] = Client(server.port)
+            client.login(VOLUNTEER_EMAIL, PASSWORD)
+            status, _, _ = client.request("GET", f"/taskings/{tasking_id}/exhibits/")
+            check(status == 200, f"the volunteer cannot open the exhibits page ({variant}): {status}")
+        reader = Reader(servers["reader"], clients["reader"])
+        idle = (f"{name} {status_kib(server.worker_pid, 'VmRSS') / 1024:.1f} MiB" for name, server in servers.items())
+        print(f"worker RSS after start-up and sign-in (before any upload): {', '.join(idle)}", flush=True)
 
         def count() -> int:
             return Exhibit.objects.filter(tasking_id=tasking_id).count()
 
-        senders = {
-            "stream": lambda: send_stream(client, tasking_id, source, size, sha256),
-            "multipart": lambda: send_multipart(client, tasking_id, source, size),
-        }
-        runs: dict[str, list[tuple[float, PeakRss]]] = {name: [] for name in senders}
-        # One unmeasured (but verified) upload per path first: on this machine the first uploads after start-up
-        # ran 2-3x slower than later ones, whichever path sent them. Then the measured
-        # runs, interleaved and alternating which path goes first, so drift hits both paths alike.
+        def sender(path: str, client: Client):
+            if path == "stream":
+                return lambda: send_stream(client, tasking_id, source, size, sha256)
+            return lambda: send_multipart(client, tasking_id, source, size)
+
+        kinds = [(path, variant) for path in PATHS for variant in VARIANTS]
+        runs: dict[tuple[str, str], Runs] = {kind: [] for kind in kinds}
+        # One unmeasured (but verified) upload of each kind first: on this machine the first uploads after
+        # start-up ran 2-3x slower than later ones, whichever path sent them. Then the measured runs,
+        # interleaved, the order rotated each round, so drift hits every kind alike.
         for round_ in range(RUNS + 1):
-            order = list(senders) if round_ % 2 else list(senders)[::-1]
-            for name in order:
+            for path, variant in kinds[round_ % len(kinds) :] + kinds[: round_ % len(kinds)]:
                 before = count()
                 seconds_rss = upload_once(
-                    server, senders[name], lambda before=before: verify_stored(tasking_id, before, size, sha256)
+                    servers[variant],
+                    sender(path, clients[variant]),
+                    lambda before=before, variant=variant: verify_stored(
+                        variant, reader, tasking_id, before, size, sha256, head
+                    ),
                 )
                 if round_:
-                    runs[name].append(seconds_rss)
-        report("stream", runs["stream"], size, baseline, disk, goals=True)
-        report("multipart", runs["multipart"], size, baseline, disk, goals=False)
+                    runs[path, variant].append(seconds_rss)
+        results = [result(path, variant, runs[path, variant], size, baseline, disk) for path, variant in kinds]
+        table(results)
+        seconds = statistics.median(s for s, _ in reader.downloads)
+        print(
+            f"For context: {len(reader.downloads)} downloads of the encrypted exhibits (decrypted by a third "
+            f"worker), median {SIZE_MIB / seconds:.0f} MiB/s, that worker's peak RSS "
+            f"{max(rss.peak_kib for _, rss in reader.downloads) / 1024:.1f} MiB",
+            flush=True,
+        )
+        for server in servers.values():
+            server.stop()  # the phases below run alone on the machine's cores
+        phases(source, size, sha256, baseline, statistics.median(s for s, _ in runs["stream", "plain"]))
         connection.close()
     except BenchFailed as exc:
-        log = f"\n--- gunicorn log ---\n{server.output()}" if server else ""
+        log = "".join(f"\n--- gunicorn log ({name}) ---\n{server.output()}" for name, server in servers.items())
         print(f"FAILED: {exc}{log}", file=sys.stderr)
         raise SystemExit(1) from None
     finally:
-        if server is not None:
+        for server in servers.values():
             server.stop()
         if old_name is not None:
             from django.db import connection
