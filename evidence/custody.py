@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max, Subquery
@@ -119,7 +120,41 @@ def _verify_batch(exhibits: list[Exhibit], report: anchors.AnchorReport) -> Iter
         if cut:
             yield exhibit, "its custody chain " + "; ".join(problem.replace("row ", "event ", 1) for problem in cut)
             continue
+        if exhibit.disposed_at is not None or any(event.action == DISPOSED for event in chains[exhibit.pk]):
+            yield exhibit, _disposal_problem(exhibit, chains[exhibit.pk])
+            continue
         yield exhibit, _file_problem(exhibit)
+
+
+DISPOSED = CustodyEvent.Action.DISPOSED
+
+
+def _disposal_problem(exhibit: Exhibit, chain: list[CustodyEvent]) -> str | None:
+    """A disposed exhibit has no file by design: it checks out when it is marked disposed, its chain ends with the
+    one "disposed" event, that event and its tombstone (written by the retention app's disposal, reached through
+    the reverse accessor so evidence imports nothing above it) record the exhibit's own SHA-256 and size, and
+    no content is left in storage."""
+    events = [event for event in chain if event.action == DISPOSED]
+    if exhibit.disposed_at is None:
+        return "its custody chain records a disposal, but the exhibit is not marked disposed of"
+    if not events:
+        return "it is marked disposed of, but its custody chain records no disposal"
+    if len(events) > 1 or chain[-1].action != DISPOSED:
+        return "its custody chain continues after its disposal"
+    recorded = events[0].detail or {}
+    if recorded.get("sha256") != exhibit.sha256 or recorded.get("size") != exhibit.size:
+        return "its disposal event records a SHA-256 or size other than the exhibit's"
+    try:
+        tombstone = exhibit.tombstone
+    except ObjectDoesNotExist:
+        return "it is marked disposed of, but it has no tombstone"
+    if (tombstone.sha256, tombstone.size, tombstone.reference) != (exhibit.sha256, exhibit.size, exhibit.reference):
+        return "its tombstone records a reference, SHA-256 or size other than the exhibit's"
+    if recorded.get("tombstone") != tombstone.pk:
+        return "its disposal event and its tombstone do not name each other"
+    if default_storage.exists(exhibit.stored_name):
+        return "it is disposed of, but its content is still stored"
+    return None
 
 
 def _file_problem(exhibit: Exhibit) -> str | None:

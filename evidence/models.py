@@ -442,6 +442,9 @@ class Exhibit(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Set once, when the retention app's two-person disposal removes the content (its tombstone says what
+    # and why); the row, its hash and its custody chain stay. Never cleared (a trigger refuses it).
+    disposed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["tasking", "producer", "sequence"]
@@ -490,6 +493,7 @@ class CustodyEvent(models.Model):
         SENSITIVITY_CHANGED = "sensitivity_changed", "Sensitivity changed"
         INCLUDED_IN_BUNDLE = "included_in_bundle", "Included in bundle"
         DISCLOSED = "disclosed", "Disclosed"
+        DISPOSED = "disposed", "Disposed of"
 
     exhibit = models.ForeignKey(Exhibit, on_delete=models.PROTECT, related_name="custody")
     at = models.DateTimeField(default=timezone.now)

@@ -75,6 +75,11 @@ OFFICER_EVIDENCE_PERMISSIONS = (
     "retention.add_legalhold",
     "retention.change_legalhold",
     "retention.view_schemeretention",
+    # Disposal: proposed by one officer, approved by another (retention/policy.py).
+    "retention.view_disposalproposal",
+    "retention.add_disposalproposal",
+    "retention.approve_disposal",
+    "retention.view_tombstone",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)

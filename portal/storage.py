@@ -148,3 +148,26 @@ def walk_files(storage: Storage = default_storage, prefix: str = "") -> Iterator
         yield f"{prefix}{name}"
     for directory in sorted(directories):
         yield from walk_files(storage, f"{prefix}{directory}/")
+
+
+def delete_every_version(name: str, storage: Storage = default_storage) -> int:
+    """Remove a stored file for good: on a folder, the file; on a bucket, every version of the object and every
+    delete marker (a versioned bucket keeps the old bytes behind a plain delete). Returns how many objects or
+    versions were removed; deleting what is already gone is not an error."""
+    if is_folder(storage) or not hasattr(storage, "bucket_name"):
+        existed = storage.exists(name)
+        storage.delete(name)
+        return 1 if existed else 0
+    client = storage.connection.meta.client
+    key = storage._normalize_name(name)
+    removed = 0
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=storage.bucket_name, Prefix=key):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            if version["Key"] != key:  # the prefix matches longer names too
+                continue
+            client.delete_object(Bucket=storage.bucket_name, Key=key, VersionId=version["VersionId"])
+            removed += 1
+    if storage.exists(name):  # a bucket that does not answer for versions: the plain delete
+        storage.delete(name)
+        removed += 1
+    return removed

@@ -169,3 +169,72 @@ class SchemeRetention(models.Model):
         problems = rules.lengthening_problems(platform_periods(), {name: getattr(self, name) for name in PERIOD_FIELDS})
         if problems:
             raise ValidationError(problems)
+
+
+class DisposalProposal(models.Model):
+    """One officer's proposal to dispose of an exhibit's content, awaiting a different officer's approval
+    (retention/disposal.py). The rule and date are those `disposal_status` gave when it was proposed; approval
+    asks it again. Never deleted (a trigger refuses it on PostgreSQL): a refused or withdrawn proposal stays."""
+
+    scheme_path = "exhibit__tasking__scheme"
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", "Awaiting approval"
+        APPROVED = "approved", "Approved: disposed of"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    exhibit = models.ForeignKey("evidence.Exhibit", on_delete=models.PROTECT, related_name="disposal_proposals")
+    reason = models.TextField()
+    rule = models.CharField(max_length=60)
+    earliest = models.DateField()
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PROPOSED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        permissions = [("approve_disposal", "Approve the disposal of an item another officer proposed")]
+        constraints = [
+            # At most one proposal awaiting approval for an exhibit at a time.
+            models.UniqueConstraint(
+                fields=["exhibit"], condition=models.Q(state="proposed"), name="retention_one_open_proposal"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Disposal of {self.exhibit.reference} ({self.get_state_display().lower()})"
+
+
+class Tombstone(models.Model):
+    """What stays of a disposed exhibit: its reference, hash and size, what was disposed of, when, by whom
+    (proposed and approved) and under which rule. Written once by retention.disposal.disposal_approve; on
+    PostgreSQL a trigger refuses any UPDATE or DELETE."""
+
+    scheme_path = "exhibit__tasking__scheme"
+
+    exhibit = models.OneToOneField("evidence.Exhibit", on_delete=models.PROTECT, related_name="tombstone")
+    proposal = models.OneToOneField(DisposalProposal, on_delete=models.PROTECT, related_name="tombstone")
+    reference = models.CharField(max_length=20)
+    tasking_reference = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    what = models.TextField(help_text="What was disposed of.")
+    disposed_at = models.DateTimeField(default=timezone.now)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    rule = models.CharField(max_length=60)
+    rule_reason = models.TextField()
+    legal_source = models.TextField()
+    earliest = models.DateField()
+
+    class Meta:
+        ordering = ["-disposed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Tombstone of {self.reference} (disposed of {when(self.disposed_at)})"

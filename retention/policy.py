@@ -53,3 +53,28 @@ def may_place_hold(user: User, target) -> bool:
 def may_lift_hold(user: User, hold) -> bool:
     """Lifting a hold lets disposal go ahead again: an officer of the hold's scheme, with a reason (the service)."""
     return _officer_of(user, hold.scheme_id) and user.has_perm("retention.change_legalhold")
+
+
+def may_review_disposals(user: User) -> bool:
+    """Whether the person sees the disposal review list at all: a supervising officer with the permission."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and roles.has_role(user, roles.OFFICER)
+        and user.has_perm("retention.add_disposalproposal")
+    )
+
+
+def may_propose_disposal(user: User, exhibit) -> bool:
+    """Proposing that an exhibit of the officer's own scheme be disposed of (the date and holds: the service)."""
+    return may_review_disposals(user) and _officer_of(user, scheme_id_of(exhibit))
+
+
+def may_approve_disposal(user: User, proposal) -> bool:
+    """Approving a disposal: an officer of the exhibit's scheme with the approval permission, who did not
+    propose it — disposal always takes two people."""
+    return (
+        _officer_of(user, scheme_id_of(proposal.exhibit))
+        and user.has_perm("retention.approve_disposal")
+        and user.pk != proposal.proposed_by_id
+    )

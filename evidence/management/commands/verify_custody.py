@@ -18,11 +18,17 @@ class Command(BaseCommand):
         if report.problems:
             listed = "\n".join(f"- {problem}" for problem in report.problems)
             raise CommandError(f"Custody NOT shown intact: the time-stamped anchors show:\n{listed}")
-        checked = 0
+        checked = disposed = 0
         for exhibit, problem in custody_verify_all(report):
             if problem:
                 raise CommandError(f"Exhibit {exhibit.reference} (tasking {exhibit.tasking.reference}): {problem}.")
             checked += 1
+            disposed += exhibit.disposed_at is not None
+        if disposed:
+            self.stdout.write(
+                f"{disposed} of the exhibits were disposed of: each chain ends with its disposal, its tombstone "
+                "agrees with the exhibit's SHA-256 and size, and no content is left in storage (verified disposed)."
+            )
         if report.newest is None:
             why = (
                 "No time-stamping authority is configured (PORTAL_TSA_URL)"

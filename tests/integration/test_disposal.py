@@ -1,0 +1,196 @@
+"""Two-person disposal of an exhibit's content, and everyone who may not.
+
+Vera produced the exhibits of Owen's tasking OP-LANTERN-1 in Lantern. The case ended in no further action long
+enough ago for its material to be disposed of. Owen proposes; Olive, another Lantern officer, approves. Owen may
+not approve his own proposal; Otto (Harbour's officer), Wendy (welfare), Carla (court) and Vera may do neither.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from evidence.custody import custody_append, custody_verify_exhibit
+from evidence.models import CustodyEvent, Exhibit
+from portal import roles
+from portal.models import AuditEvent
+from retention import services
+from retention.disposal import DisposalRefused, disposal_approve, disposal_propose, disposal_refuse
+from retention.models import DisposalProposal, Tombstone
+from retention.selectors import disposal_status
+from tests.conftest import make_person, on_postgres
+from tests.integration.bundle_helpers import PNG, submit_exhibit
+
+REASON = "Retention period over: no further action, no appeal, no claim."
+
+
+@pytest.fixture
+def olive(lantern):
+    return make_person("olive@lantern.example", roles.OFFICER, lantern)
+
+
+@pytest.fixture
+def exhibit(assigned_vera, tasking, tmp_path):
+    return submit_exhibit(assigned_vera.user, tasking, tmp_path, "shot.png", PNG, "image/png")
+
+
+@pytest.fixture
+def past_its_date(exhibit, tasking, owen):
+    """The case closed (no further action) long enough ago: the exhibit may be disposed of now."""
+    services.outcome_record(
+        tasking=tasking, by=owen, outcome="nfa", decided_on=timezone.localdate() - timedelta(days=30)
+    )
+    assert disposal_status(exhibit).may_dispose_now, disposal_status(exhibit).summary
+    return exhibit
+
+
+def hold_on(target, by):
+    return services.hold_place(
+        target=target,
+        kind="civil_claim",
+        reason="Civil claim against the force, ref CL-2027-1.",
+        review_on=timezone.localdate() + timedelta(days=90),
+        by=by,
+    )
+
+
+def test_two_officers_dispose_of_an_exhibit_and_a_tombstone_custody_event_and_audit_remain(past_its_date, owen, olive):
+    exhibit = past_its_date
+    assert default_storage.exists(exhibit.stored_name)
+    proposal = disposal_propose(exhibit=exhibit, by=owen, reason=REASON)
+    assert proposal.state == "proposed" and proposal.rule == disposal_status(exhibit).rule
+
+    tombstone = disposal_approve(proposal=proposal, by=olive)
+
+    exhibit = Exhibit.objects.get(pk=exhibit.pk)
+    assert exhibit.disposed_at is not None
+    assert not default_storage.exists(exhibit.stored_name)
+    assert (tombstone.reference, tombstone.sha256, tombstone.size) == (exhibit.reference, exhibit.sha256, exhibit.size)
+    assert tombstone.proposed_by == owen and tombstone.approved_by == olive and tombstone.rule == proposal.rule
+    assert tombstone.legal_source and tombstone.rule_reason and "shot.png" in tombstone.what
+    last = CustodyEvent.objects.filter(exhibit=exhibit).order_by("-id").first()
+    assert last.action == "disposed" and last.actor_email == olive.email
+    assert last.detail["sha256"] == exhibit.sha256 and last.detail["tombstone"] == tombstone.pk
+    assert DisposalProposal.objects.get(pk=proposal.pk).state == "approved"
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"retention.disposal_propose", "retention.disposal_approve", "retention.disposal_content_removed"} <= actions
+    # verify_custody understands a disposed exhibit: no file, by design.
+    assert custody_verify_exhibit(exhibit) is None
+    call_command("verify_custody")
+
+
+def test_the_proposer_cannot_approve_their_own_proposal(past_its_date, owen):
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    with pytest.raises(DisposalRefused, match="two people"):
+        disposal_approve(proposal=proposal, by=owen)
+    assert default_storage.exists(past_its_date.stored_name) and not Tombstone.objects.exists()
+
+
+def test_nothing_is_disposed_of_before_its_date(exhibit, owen):
+    # An open case: no disposal date at all.
+    with pytest.raises(DisposalRefused, match="may not be disposed of now"):
+        disposal_propose(exhibit=exhibit, by=owen, reason=REASON)
+    assert not DisposalProposal.objects.exists()
+
+
+def test_a_proposal_needs_a_reason(past_its_date, owen):
+    with pytest.raises(ValidationError):
+        disposal_propose(exhibit=past_its_date, by=owen, reason="  ")
+
+
+def test_a_hold_stops_a_proposal(past_its_date, owen):
+    hold_on(past_its_date.tasking, owen)
+    with pytest.raises(DisposalRefused, match="Held"):
+        disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+
+
+def test_a_hold_placed_after_the_proposal_stops_the_approval(past_its_date, owen, olive):
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    hold_on(past_its_date, olive)
+    with pytest.raises(DisposalRefused, match="Held"):
+        disposal_approve(proposal=proposal, by=olive)
+    assert default_storage.exists(past_its_date.stored_name)
+    assert Exhibit.objects.get(pk=past_its_date.pk).disposed_at is None and not Tombstone.objects.exists()
+
+
+def test_a_proposal_is_approved_once(past_its_date, owen, olive, lantern):
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    with pytest.raises(DisposalRefused, match="already awaiting approval"):
+        disposal_propose(exhibit=past_its_date, by=olive, reason=REASON)
+    disposal_approve(proposal=proposal, by=olive)
+    third = make_person("oscar@lantern.example", roles.OFFICER, lantern)
+    with pytest.raises(DisposalRefused, match="already approved"):
+        disposal_approve(proposal=proposal, by=third)
+    with pytest.raises(DisposalRefused, match="already disposed of"):
+        disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+
+
+def test_a_refused_proposal_stays_and_disposes_of_nothing(past_its_date, owen, olive):
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    disposal_refuse(proposal=proposal, by=olive, note="The force's civil team asked us to wait.")
+    assert DisposalProposal.objects.get(pk=proposal.pk).state == "refused"
+    assert default_storage.exists(past_its_date.stored_name)
+
+
+@pytest.mark.parametrize("who", ["otto", "wendy", "carla", "vera", "ada", "root"])
+def test_nobody_but_the_schemes_officers_proposes_or_approves(request, who, past_its_date, owen):
+    person = request.getfixturevalue(who)
+    person = getattr(person, "user", person)
+    with pytest.raises(DisposalRefused):
+        disposal_propose(exhibit=past_its_date, by=person, reason=REASON)
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    with pytest.raises(DisposalRefused):
+        disposal_approve(proposal=proposal, by=person)
+    assert default_storage.exists(past_its_date.stored_name) and not Tombstone.objects.exists()
+
+
+def test_verify_custody_fails_when_the_chain_continues_after_disposal(past_its_date, owen, olive):
+    disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
+    custody_append(exhibit=past_its_date, action=CustodyEvent.Action.VIEWED, actor=owen)
+    assert "continues after its disposal" in custody_verify_exhibit(Exhibit.objects.get(pk=past_its_date.pk))
+    with pytest.raises(CommandError, match="continues after its disposal"):
+        call_command("verify_custody")
+
+
+def test_verify_custody_fails_when_content_is_left_behind(past_its_date, owen, olive):
+    disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
+    default_storage.save(past_its_date.stored_name, __import__("io").BytesIO(b"left behind"))
+    assert "still stored" in custody_verify_exhibit(Exhibit.objects.get(pk=past_its_date.pk))
+
+
+def test_verify_custody_fails_when_the_tombstone_disagrees(past_its_date, owen, olive):
+    tombstone = disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
+    with transaction.atomic():
+        if on_postgres():  # as a database superuser would, past the triggers
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+        Tombstone.objects.filter(pk=tombstone.pk).update(sha256="0" * 64)
+    assert "tombstone" in custody_verify_exhibit(Exhibit.objects.get(pk=past_its_date.pk))
+
+
+def test_verify_custody_fails_when_an_exhibit_is_marked_disposed_without_a_disposal(exhibit):
+    Exhibit.objects.filter(pk=exhibit.pk).update(disposed_at=timezone.now())
+    assert "records no disposal" in custody_verify_exhibit(Exhibit.objects.get(pk=exhibit.pk))
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_change_or_delete_a_tombstone_a_proposal_or_an_exhibit(past_its_date, owen, olive):
+    assert on_postgres()
+    tombstone = disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
+    for attempt in (
+        lambda: Tombstone.objects.filter(pk=tombstone.pk).update(sha256="0" * 64),
+        lambda: Tombstone.objects.filter(pk=tombstone.pk)._raw_delete("default"),
+        lambda: DisposalProposal.objects.filter(pk=tombstone.proposal_id).update(state="refused"),
+        lambda: DisposalProposal.objects.filter(pk=tombstone.proposal_id)._raw_delete("default"),
+        lambda: Exhibit.objects.filter(pk=past_its_date.pk).update(disposed_at=None),
+        lambda: Exhibit.objects.filter(pk=past_its_date.pk)._raw_delete("default"),
+    ):
+        with pytest.raises(DatabaseError, match="refused"), transaction.atomic():
+            attempt()
