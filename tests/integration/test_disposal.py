@@ -194,3 +194,24 @@ def test_the_database_refuses_to_change_or_delete_a_tombstone_a_proposal_or_an_e
     ):
         with pytest.raises(DatabaseError, match="refused"), transaction.atomic():
             attempt()
+
+
+def test_on_a_versioned_bucket_every_version_of_the_content_is_removed(
+    object_storage, assigned_vera, tasking, tmp_path, owen, olive
+):
+    client = object_storage.server.client()
+    client.put_bucket_versioning(Bucket=object_storage.bucket, VersioningConfiguration={"Status": "Enabled"})
+    exhibit = submit_exhibit(assigned_vera.user, tasking, tmp_path, "shot.png", PNG, "image/png")
+    key = next(key for key in object_storage.keys() if key.endswith(exhibit.stored_name))
+    # An earlier version of the object (a key rotation rewrites it), and a delete marker a plain delete leaves.
+    client.put_object(Bucket=object_storage.bucket, Key=key, Body=object_storage.read_raw(key))
+    assert len(client.list_object_versions(Bucket=object_storage.bucket, Prefix=key)["Versions"]) == 2
+    services.outcome_record(
+        tasking=tasking, by=owen, outcome="nfa", decided_on=timezone.localdate() - timedelta(days=30)
+    )
+
+    disposal_approve(proposal=disposal_propose(exhibit=exhibit, by=owen, reason=REASON), by=olive)
+
+    left = client.list_object_versions(Bucket=object_storage.bucket, Prefix=key)
+    assert not left.get("Versions") and not left.get("DeleteMarkers")
+    assert custody_verify_exhibit(Exhibit.objects.get(pk=exhibit.pk)) is None
