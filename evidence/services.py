@@ -150,10 +150,10 @@ def conduct_flags_for(tasking: Tasking, upload, sniffed_type: str) -> list[dict]
 
     from evidence.conduct_guard import DEFAULT_PATTERNS, check, parse_transcript
 
-    path = getattr(upload, "temp_path", None)
-    if sniffed_type not in TRANSCRIPT_TYPES or not tasking.persona_handles or not path:
+    reader = getattr(upload, "reader", None)
+    if sniffed_type not in TRANSCRIPT_TYPES or not tasking.persona_handles or reader is None:
         return []
-    with open(path, "rb") as handle:
+    with reader() as handle:
         text = handle.read(GUARD_READ_BYTES).decode("utf-8", errors="replace")
     patterns = settings.PORTAL_DECOY_PHRASES or DEFAULT_PATTERNS
     flags = check(parse_transcript(text, sniffed_type), tasking.persona_handles.split(","), patterns)

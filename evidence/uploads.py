@@ -38,6 +38,7 @@ __all__ = [
     "max_upload_bytes",
     "promote",
     "receive_stream",
+    "stores_sealed",
     "upload_temp_dir",
 ]
 
@@ -53,6 +54,13 @@ _CANNOT_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOP
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 logger = logging.getLogger(__name__)
+
+
+def stores_sealed() -> bool:
+    """Whether exhibit uploads should be encrypted as they arrive: when the storage they go to encrypts."""
+    from django.core.files.storage import default_storage
+
+    return bool(getattr(default_storage, "encrypts", False))
 
 
 def max_upload_bytes() -> int:
@@ -144,9 +152,13 @@ class HashedUpload(UploadedFile):
         charset: str | None = None,
         content_type_extra: dict[str, Any] | None = None,
         field_name: str | None = None,
+        sealed: bool = False,
     ) -> None:
         super().__init__(None, _client_name(name), content_type, size, charset, content_type_extra)
         self.temp_path = temp_path
+        # Sealed: the temporary file is already in the storage's encrypted format (portal/filecrypt.py), so
+        # the original never touches the disk and promote() moves the file as it is.
+        self.sealed = sealed
         self.sha256 = sha256  # hex digest of every byte received
         self.head = head  # the first HEAD_SIZE bytes (or all of a smaller file), for evidence.sniff
         self.field_name = field_name
@@ -169,12 +181,22 @@ class HashedUpload(UploadedFile):
         if self.file is not None and not self.file.closed:
             self.file.seek(0)
         else:
-            self.file = open(self.temp_path, "rb")  # noqa: SIM115 - File's protocol keeps it open until close()
+            self.file = self.reader()
         return self
+
+    def reader(self):
+        """A new read-only handle on the upload's original bytes (decrypted when sealed): close it."""
+        raw = open(self.temp_path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        if not self.sealed:
+            return raw
+        from portal.encrypted_storage import file_keys
+        from portal.filecrypt import DecryptingReader
+
+        return DecryptingReader(raw, file_keys())
 
     def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
         # File.chunks() reads self.file, which stays None until open(): stream from disk on our own handle.
-        with open(self.temp_path, "rb") as fh:
+        with self.reader() as fh:
             while data := fh.read(chunk_size or self.DEFAULT_CHUNK_SIZE):
                 yield data
 
@@ -188,9 +210,10 @@ class HashedUpload(UploadedFile):
 
 
 class _Spool:
-    """One temporary file being written, hashed and measured in the same pass."""
+    """One temporary file being written, hashed and measured in the same pass (and, sealed, encrypted in it
+    too, so the original never reaches the disk)."""
 
-    def __init__(self, temp_dir: str | None) -> None:
+    def __init__(self, temp_dir: str | None, *, seal: bool = False) -> None:
         self._dir = temp_dir
         # Our own name, never the client's: nothing they send reaches a path. delete=False because the
         # finished file must outlive this handle until promote() moves it; the finalizer covers crashes.
@@ -207,20 +230,32 @@ class _Spool:
         self._sha = hashlib.sha256()
         self._head = bytearray()
         self.size = 0
+        self._sealer = None
+        if seal:
+            from portal.encrypted_storage import file_keys
+            from portal.filecrypt import Sealer
+
+            self._sealer = Sealer(file_keys()[0])
+            self._write(self._sealer.header)
 
     def write(self, data: bytes | memoryview) -> None:
         self._sha.update(data)
         if len(self._head) < HEAD_SIZE:
             self._head += data[: HEAD_SIZE - len(self._head)]
+        self._write(self._sealer.update(data) if self._sealer else data)
+        self.size += len(data)
+
+    def _write(self, data: bytes | memoryview) -> None:
         try:
             self._fh.write(data)
         except OSError as exc:
             if exc.errno in _NO_SPACE:
                 raise _no_space(exc, self._dir) from exc
             raise
-        self.size += len(data)
 
     def finish(self, **details: Any) -> HashedUpload:
+        if self._sealer is not None:
+            self._write(self._sealer.finish())
         try:
             self._fh.flush()
             # The hash is about to be recorded as the exhibit's identity: make sure the bytes it describes
@@ -232,7 +267,12 @@ class _Spool:
                 raise _no_space(exc, self._dir) from exc
             raise
         upload = HashedUpload(
-            temp_path=self.path, size=self.size, sha256=self._sha.hexdigest(), head=bytes(self._head), **details
+            temp_path=self.path,
+            size=self.size,
+            sha256=self._sha.hexdigest(),
+            head=bytes(self._head),
+            sealed=self._sealer is not None,
+            **details,
         )
         self._cleanup.detach()  # the HashedUpload owns the file now
         return upload
@@ -263,8 +303,9 @@ class HashingFileUploadHandler(FileUploadHandler):
 
     chunk_size = CHUNK_SIZE
 
-    def __init__(self, request: HttpRequest | None = None) -> None:
+    def __init__(self, request: HttpRequest | None = None, *, seal: bool = False) -> None:
         super().__init__(request)
+        self.seal = seal  # spool files already encrypted, for a storage that encrypts (promote() moves them)
         self.max_bytes = max_upload_bytes()
         self.temp_dir = upload_temp_dir()
         self.refused: UploadTooLarge | None = None
@@ -291,7 +332,7 @@ class HashingFileUploadHandler(FileUploadHandler):
         if self.no_space is not None:
             return  # the disk is full: the rest of the body is read and dropped
         try:
-            self._spool = _Spool(self.temp_dir)
+            self._spool = _Spool(self.temp_dir, seal=self.seal)
         except NoSpaceForUpload as exc:
             self._ran_out_of_space(exc)
 
@@ -371,6 +412,7 @@ def receive_stream(
     chunk_size: int = CHUNK_SIZE,
     name: str | None = None,
     content_type: str = "",
+    seal: bool = False,
 ) -> HashedUpload:
     """Spool a raw request body (the JavaScript path) to a temporary file, hashing it on the way.
 
@@ -387,7 +429,7 @@ def receive_stream(
     # Past the declared length the body is wrong whatever follows: stop there instead of at max_bytes.
     stop_after = max_bytes if declared_length is None else declared_length
     try:
-        spool = _Spool(temp_dir)
+        spool = _Spool(temp_dir, seal=seal)
     except NoSpaceForUpload:
         _drain(stream, stop_after, chunk_size)
         raise
@@ -441,18 +483,25 @@ def discard(upload: HashedUpload) -> None:
 def promote(upload: HashedUpload, *, storage: Storage, name: str) -> str:
     """Move the upload into `storage` under `name` (generated by the caller) and return the stored name.
 
-    The bytes are never read into memory. On a FileSystemStorage the file is hard-linked into place (a
-    rename that refuses to overwrite: an existing exhibit is never replaced, FileExistsError instead), or
-    copied when the temporary directory is on another filesystem. Other storages, and a folder storage that
-    encrypts what it stores, get storage.save().
+    The bytes are never read into memory. On a folder storage whose format the temporary file already has
+    (plain, or sealed for one that encrypts) the file is hard-linked into place (a rename that refuses to
+    overwrite: an existing exhibit is never replaced, FileExistsError instead), or copied when the temporary
+    directory is on another filesystem. A sealed upload goes to an encrypting bucket as it is; anything
+    else gets storage.save().
     """
     if not upload.pending:
         raise ValueError("This upload was already promoted or discarded.")
     upload._close_handle()
-    if isinstance(storage, FileSystemStorage) and not getattr(storage, "encrypts", False):
+    encrypts = getattr(storage, "encrypts", False)
+    if isinstance(storage, FileSystemStorage) and upload.sealed == encrypts:
+        # The temporary file is already what the storage holds: plain for a plain folder, sealed for one
+        # that encrypts. Linked into place: no second pass over the bytes.
         stored = _move_into_filesystem(upload.temp_path, storage, name)
-    else:
+    elif upload.sealed and encrypts:
         with open(upload.temp_path, "rb") as fh:
+            stored = storage.save_raw(name, File(fh, name=name))  # a bucket that encrypts: sent as sealed
+    else:
+        with upload.reader() as fh:
             stored = storage.save(name, File(fh, name=name))
     upload.stored_name = stored
     discard(upload)  # the temporary name, if it still exists after a copy

@@ -57,6 +57,7 @@ from evidence.uploads import (
     is_no_space,
     receive_stream,
     refusal_json,
+    stores_sealed,
 )
 from portal.audit import audit_record
 from portal.client_ip import client_ip
@@ -208,7 +209,7 @@ CHOOSE_AGAIN = (
 @login_required
 def exhibit_upload(request: HttpRequest, tasking_id: int) -> HttpResponse:
     """GET: the exhibits page (her exhibits and the upload form). POST: the form's upload."""
-    handler = HashingFileUploadHandler(request)
+    handler = HashingFileUploadHandler(request, seal=stores_sealed())
     request.upload_handlers = [handler]
     try:
         return _exhibit_upload(request, tasking_id, handler)
@@ -297,6 +298,7 @@ def exhibit_stream(request: HttpRequest, tasking_id: int) -> JsonResponse:
             max_bytes=settings.PORTAL_MAX_UPLOAD_BYTES,
             temp_dir=settings.PORTAL_UPLOAD_TEMP_DIR,
             name=unquote(request.headers.get("X-File-Name", "")) or None,
+            seal=stores_sealed(),
         )
     except UploadTooLarge as exc:
         return refusal_json(

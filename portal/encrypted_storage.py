@@ -23,7 +23,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
-from storages.backends.s3 import S3Storage
 
 from portal import filecrypt
 
@@ -63,6 +62,10 @@ class DecryptedFile(File):
     @property
     def size(self) -> int:
         return self.file.size
+
+
+# The bucket variant is portal.encrypted_s3.EncryptedS3Storage (apart, so that a folder installation never
+# loads boto3).
 
 
 class EncryptingMixin:
@@ -127,6 +130,16 @@ class EncryptingMixin:
 
 
 class EncryptedFileSystemStorage(EncryptingMixin, FileSystemStorage):
+    def _save(self, name, content):
+        # Recorded as evidence once saved: the bytes must survive a crash, not just sit in the page cache.
+        name = super()._save(name, content)
+        fd = os.open(self.path(name), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return name
+
     def write_header(self, name: str, header: bytes) -> None:
         # The header has a fixed length: rewritten in place, the chunks untouched.
         with open(self.path(name), "r+b") as raw:
@@ -152,23 +165,3 @@ class EncryptedFileSystemStorage(EncryptingMixin, FileSystemStorage):
         finally:
             temp.unlink(missing_ok=True)
         return name
-
-
-class EncryptedS3Storage(EncryptingMixin, S3Storage):
-    def write_header(self, name: str, header: bytes) -> None:
-        # An object cannot be changed in place: it is written again (through a temporary file, so memory
-        # stays small), its chunks copied as they are.
-        with self.open_raw(name) as raw, tempfile.TemporaryFile() as copy:
-            copy.write(header)
-            raw.seek(filecrypt.HEADER)
-            shutil.copyfileobj(raw, copy, filecrypt.CHUNK)
-            copy.seek(0)
-            S3Storage._save(self, name, File(copy, name=name))
-
-    def put_replacing(self, name: str, local: Path) -> str:
-        # An object is written whole, and replacing one is a single write (past save()'s renaming check).
-        with local.open("rb") as handle:
-            return self._save(name, File(handle, name=name))
-
-    def raw_path(self, name) -> str:
-        raise NotImplementedError("An object store has no paths.")

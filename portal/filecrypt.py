@@ -101,6 +101,32 @@ def encrypt_chunks(plaintext: Iterable[bytes], kek: bytes, *, chunk_size: int = 
     yield cipher.encrypt(_nonce(index, True), pending if pending is not None else b"", aad)
 
 
+class Sealer:
+    """The same format, pushed a piece at a time (an upload as it arrives): update() returns the chunks
+    sealed so far, finish() the last one. The header is written first."""
+
+    def __init__(self, kek: bytes, *, chunk_size: int = CHUNK) -> None:
+        self.header, self._cipher = new_header(kek, chunk_size=chunk_size)
+        self._aad = _aad(chunk_size)
+        self._size = chunk_size
+        self._held = bytearray()
+        self._index = 0
+
+    def update(self, data: bytes | memoryview) -> bytes:
+        self._held += data
+        if len(self._held) <= self._size:
+            return b""
+        sealed = []
+        while len(self._held) > self._size:  # one byte at least is kept back: the last chunk is sealed apart
+            sealed.append(self._cipher.encrypt(_nonce(self._index, False), bytes(self._held[: self._size]), self._aad))
+            del self._held[: self._size]
+            self._index += 1
+        return b"".join(sealed)
+
+    def finish(self) -> bytes:
+        return self._cipher.encrypt(_nonce(self._index, True), bytes(self._held), self._aad)
+
+
 def plaintext_size(encrypted_size: int, chunk_size: int = CHUNK) -> int:
     body = encrypted_size - HEADER
     full, rest = divmod(body, chunk_size + TAG)

@@ -231,7 +231,7 @@ def s3_storage(
     """The private storage on an S3-compatible bucket (django-storages). Without keys, boto3's own chain
     (instance role, AWS_* variables, ~/.aws) supplies the credentials."""
     return {
-        "BACKEND": "portal.encrypted_storage.EncryptedS3Storage",
+        "BACKEND": "portal.encrypted_s3.EncryptedS3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "location": prefix,

@@ -106,3 +106,25 @@ def test_files_stored_before_encryption_are_encrypted_by_the_rotation_command(ex
     assert "1 stored before encryption now encrypted" in _call("rotate_file_keys")
     assert older.read_bytes().startswith(filecrypt.MAGIC)
     assert default_storage.open("certificates/old.pdf").read() == b"%PDF-1.7 a certificate stored in plaintext"
+
+
+def test_an_upload_is_encrypted_as_it_arrives_and_moved_into_storage_as_it_is(tmp_path):
+    """The original never reaches the disk, even in the upload's temporary file, and storing it is a link."""
+    import io
+
+    from evidence.uploads import promote, receive_stream
+
+    spool = tmp_path.parent / f"{tmp_path.name}-spool"
+    spool.mkdir()
+    upload = receive_stream(
+        io.BytesIO(CAPTURE), declared_length=len(CAPTURE), max_bytes=10**9, temp_dir=str(spool), seal=True
+    )
+    on_disk = Path(upload.temp_path).read_bytes()
+    assert on_disk.startswith(filecrypt.MAGIC) and CAPTURE[4096:4128] not in on_disk
+    assert upload.sha256 == hashlib.sha256(CAPTURE).hexdigest() and upload.size == len(CAPTURE)
+    with upload.reader() as handle:
+        assert handle.read() == CAPTURE
+    inode = os.stat(upload.temp_path).st_ino
+    name = promote(upload, storage=default_storage, name="exhibits/1/VD_9.png")
+    assert os.stat(default_storage.raw_path(name)).st_ino == inode  # linked into place: no second pass
+    assert default_storage.open(name).read() == CAPTURE and list(spool.iterdir()) == []
