@@ -129,6 +129,23 @@ def _verify_batch(exhibits: list[Exhibit], report: anchors.AnchorReport) -> Iter
 DISPOSED = CustodyEvent.Action.DISPOSED
 
 
+def disposed_notice(exhibit: Exhibit) -> str:
+    """What every page says instead of opening a disposed exhibit's file: "Exhibit AB/1 was disposed of on …
+    under …", read from its own "disposed" custody event (which the retention app's disposal writes)."""
+    from portal.display import when
+
+    event = CustodyEvent.objects.filter(exhibit=exhibit, action=DISPOSED).order_by("id").first()
+    if event is None:
+        return f"Exhibit {exhibit.reference} was disposed of on {when(exhibit.disposed_at)}."
+    detail = event.detail or {}
+    rule = detail.get("reason") or detail.get("rule", "its retention rule")
+    source = f" ({detail['source']})" if detail.get("source") else ""
+    return (
+        f"Exhibit {exhibit.reference} was disposed of on {when(event.at)} under the retention rule: {rule}{source}. "
+        f"Its content is gone; its reference, SHA-256 ({exhibit.sha256}), size and custody history are kept."
+    )
+
+
 def _disposal_problem(exhibit: Exhibit, chain: list[CustodyEvent]) -> str | None:
     """A disposed exhibit has no file by design: it checks out when it is marked disposed, its chain ends with the
     one "disposed" event, that event and its tombstone (written by the retention app's disposal, reached through

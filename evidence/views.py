@@ -335,6 +335,11 @@ def exhibit_download(request: HttpRequest, exhibit_id: int) -> HttpResponse:
             decision = content_decision(user=request.user, tasking=exhibit.tasking)
             return _closed(request, exhibit.tasking, decision, attempted="exhibit_download", exhibit=exhibit.pk)
         raise Http404("No such exhibit.")
+    if exhibit.disposed_at is not None:  # described, never opened: its content was lawfully disposed of
+        from evidence.custody import disposed_notice
+
+        context = {"exhibit": exhibit, "notice": disposed_notice(exhibit)}
+        return render(request, "evidence/exhibit_disposed.html", context, status=410)
     services.exhibit_open(exhibit=exhibit, by=request.user, request=request)
     response = FileResponse(
         default_storage.open(exhibit.stored_name, "rb"),

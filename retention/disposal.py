@@ -34,17 +34,6 @@ class DisposalRefused(PermissionDenied):
     """The disposal may not go ahead (who is asking, the retention date, a hold, its state); the message says why."""
 
 
-def disposed_summary(exhibit: Exhibit) -> str:
-    """ "Disposed of on 3 December 2026 under …": what pages say instead of opening a disposed exhibit's file."""
-    tombstone = Tombstone.objects.filter(exhibit=exhibit).first()
-    if tombstone is None:
-        return f"Exhibit {exhibit.reference} was disposed of on {when(exhibit.disposed_at)}."
-    return (
-        f"Exhibit {exhibit.reference} was disposed of on {when(tombstone.disposed_at)} under the rule "
-        f"“{tombstone.rule_reason}” ({tombstone.legal_source}). Its reference, SHA-256 and size are kept."
-    )
-
-
 def _not_disposable(exhibit: Exhibit) -> str | None:
     if exhibit.disposed_at is not None:
         return f"Exhibit {exhibit.reference} was already disposed of on {when(exhibit.disposed_at)}."
@@ -138,6 +127,8 @@ def disposal_approve(*, proposal: DisposalProposal, by: User) -> Tombstone:
                 "proposed_by": proposal.proposed_by.email,
                 "approved_by": by.email,
                 "rule": status.rule,
+                "reason": status.reason,
+                "source": status.source,
                 "earliest": rules.day(status.earliest),
             },
         )

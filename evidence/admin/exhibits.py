@@ -22,7 +22,7 @@ from evidence.admin.preview import TEXT_PREVIEW_BYTES, preview_plan, preview_tex
 from evidence.models import CustodyEvent, Exhibit, Tasking, UnusedMaterial
 from evidence.policy import may_open_exhibit
 from portal.admin import ConsultationAuditedAdmin, ReadOnlyAdmin, SchemeScopedAdmin
-from portal.display import EMPTY, file_size, json_rows, pairs_html
+from portal.display import EMPTY, file_size, json_rows, pairs_html, when
 from portal.permissions import scheme_filter
 
 
@@ -267,6 +267,8 @@ class ExhibitAdmin(ReferenceColumnsMixin, ConsultationAuditedAdmin, ReadOnlyAdmi
     @admin.display(description="Actions")
     def actions_links(self, obj: Exhibit) -> str:
         review = reverse("admin:evidence_exhibit_review", args=[obj.pk])
+        if obj.disposed_at is not None:
+            return format_html('<a href="{}">See its record</a> · disposed of {}', review, when(obj.disposed_at))
         download = reverse("exhibit_download", args=[obj.pk])
         note = "; quarantined: needs the specific permission and counts as welfare exposure" if obj.quarantined else ""
         label = (

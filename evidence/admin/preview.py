@@ -27,6 +27,10 @@ class PreviewPlan:
 
 
 def preview_plan(exhibit: Exhibit) -> PreviewPlan:
+    if exhibit.disposed_at is not None:  # described, never opened: its content is gone
+        from evidence.custody import disposed_notice
+
+        return PreviewPlan("withheld", disposed_notice(exhibit))
     if exhibit.quarantined:
         return PreviewPlan(
             "withheld",

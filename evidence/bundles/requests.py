@@ -10,6 +10,7 @@ from django.utils import timezone
 from evidence.disclosure import schedules_unsigned
 from evidence.models import Exhibit, HandoverBundle, Statement, Tasking
 from portal.audit import audit_record
+from portal.display import when
 from portal.models import Job, User
 from portal.notifications import notify
 
@@ -37,6 +38,13 @@ def bundle_missing(tasking: Tasking) -> list[str]:
         missing.append(f"A statement by {statement.author.get_full_name()} is not signed.")
     if not tasking.statements.filter(state=Statement.State.SIGNED).exists():
         missing.append("No signed witness statement (MG11) produces the exhibits.")
+    for exhibit in tasking.exhibits.filter(disposed_at__isnull=False).order_by("reference"):
+        # Its content is gone (two-person disposal under a retention rule): a bundle cannot carry or verify it.
+        # Describing disposed exhibits in a bundle instead is the next step.
+        missing.append(
+            f"Exhibit {exhibit.reference} was disposed of on {when(exhibit.disposed_at)}: its content is gone, so "
+            "no new bundle can be built for this tasking."
+        )
     missing += _named_protected_witnesses(tasking)
     missing += schedules_unsigned(tasking)
     return missing

@@ -202,8 +202,8 @@ def test_on_a_versioned_bucket_every_version_of_the_content_is_removed(
     client = object_storage.server.client()
     client.put_bucket_versioning(Bucket=object_storage.bucket, VersioningConfiguration={"Status": "Enabled"})
     exhibit = submit_exhibit(assigned_vera.user, tasking, tmp_path, "shot.png", PNG, "image/png")
-    key = next(key for key in object_storage.keys() if key.endswith(exhibit.stored_name))
-    # An earlier version of the object (a key rotation rewrites it), and a delete marker a plain delete leaves.
+    key = next(name for name in object_storage.keys(prefix="") if name.endswith(exhibit.stored_name))
+    # An earlier version of the object stays behind a newer one (a key rotation rewrites every object).
     client.put_object(Bucket=object_storage.bucket, Key=key, Body=object_storage.read_raw(key))
     assert len(client.list_object_versions(Bucket=object_storage.bucket, Prefix=key)["Versions"]) == 2
     services.outcome_record(
@@ -215,3 +215,24 @@ def test_on_a_versioned_bucket_every_version_of_the_content_is_removed(
     left = client.list_object_versions(Bucket=object_storage.bucket, Prefix=key)
     assert not left.get("Versions") and not left.get("DeleteMarkers")
     assert custody_verify_exhibit(Exhibit.objects.get(pk=exhibit.pk)) is None
+
+
+def test_a_disposed_exhibit_is_described_not_opened(past_its_date, owen, olive):
+    from tests.integration.test_retention import signed_in, text_of
+
+    disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
+    client = signed_in(owen)
+    download = client.get(f"/exhibits/{past_its_date.pk}/download/")
+    assert download.status_code == 410 and "has been disposed of" in download.content.decode()
+    review = client.get(f"/admin/evidence/exhibit/{past_its_date.pk}/review/")
+    assert "was disposed of on" in text_of(review) and "under the retention rule" in text_of(review)
+    assert client.get(f"/admin/evidence/exhibit/{past_its_date.pk}/preview/").status_code == 404
+    record = text_of(client.get(f"/admin/evidence/exhibit/{past_its_date.pk}/change/"))
+    assert "See its record · disposed of" in record and "Download the original" not in record
+
+
+def test_no_bundle_is_requested_for_a_tasking_whose_exhibit_was_disposed_of(past_its_date, owen, olive):
+    from evidence.bundles.requests import bundle_missing
+
+    disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
+    assert any("was disposed of on" in line for line in bundle_missing(past_its_date.tasking))
