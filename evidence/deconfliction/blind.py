@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -81,3 +82,19 @@ def blind_index(identifier_key: str) -> BlindIndex:
 def blind_indexes(identifier_key: str) -> list[BlindIndex]:
     """The identifier's index under every configured key: what a check looks up."""
     return [_index(key, identifier_key) for key in keys()]
+
+
+def blind_indexes_many(identifier_keys: Iterable[str]) -> list[list[BlindIndex]]:
+    """blind_indexes() of each identifier, in order, for a list checked at once (a transcript's senders): the
+    keys are read once and each HMAC keyed once for the list, then copied for each identifier (cheaper than
+    keying it afresh). Nothing is kept after the call."""
+    keyed = [(key.id, hmac.new(key.secret, digestmod=hashlib.sha256).copy) for key in keys()]
+    found = []
+    for identifier_key in identifier_keys:
+        message, every = identifier_key.encode("utf-8"), []
+        for key_id, fresh in keyed:
+            mac = fresh()
+            mac.update(message)
+            every.append(BlindIndex(key_id, mac.hexdigest()))
+        found.append(every)
+    return found

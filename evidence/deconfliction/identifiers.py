@@ -224,10 +224,30 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _HOST_AND_PATH = re.compile(r"^(www\.)?[a-z0-9-]+(\.[a-z0-9-]+)+/", re.IGNORECASE)
 
 
+# An account name as chat exports write most senders: ASCII letters, digits, "_", "." and "-", after at most
+# one "@", with at least one letter or "_". No rule below can read it as anything but an account name (no
+# ":", "/", "@" inside, or space; not only digits and punctuation, so not a phone number), and the account
+# name's rule only takes off the "@" and case-folds it (NFKC and case-folding of ASCII are lower()).
+_PLAIN_HANDLE = re.compile(r"@?([0-9.\-]*[A-Za-z_][A-Za-z0-9_.\-]*)")
+
+
 def identify(text: str, platform: str = "") -> Identifier:
     """A free-text identifier's kind, worked out from its form: an address with @ and a domain is an
     e-mail; one with a scheme, or a host and a path, a web address; digits, a phone number; anything else
-    an account name on `platform`."""
+    an account name on `platform`.
+
+    A plain account name (most of a transcript's senders) is read without the general rules: the same
+    result, tested against them (tests/unit/test_deconfliction_identifiers.py)."""
+    plain = _PLAIN_HANDLE.fullmatch(text)
+    if plain is not None:
+        code = platform_code(platform)
+        if code:
+            return Identifier(Kind.HANDLE, plain[1].lower(), code)
+    return identify_by_rules(text, platform)
+
+
+def identify_by_rules(text: str, platform: str = "") -> Identifier:
+    """identify() by the general rules alone, whatever the text's form."""
     value = _text(text)
     if _MAILTO.match(value) or _EMAIL_LIKE.fullmatch(value):
         return email(value)

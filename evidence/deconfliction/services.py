@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from evidence.deconfliction.blind import blind_index, blind_indexes, keys
+from evidence.deconfliction.blind import BlindIndex, blind_index, blind_indexes, blind_indexes_many, keys
 from evidence.deconfliction.identifiers import Identifier, Kind, NotAnIdentifier, identify
 from evidence.models import (
     Assignment,
@@ -106,9 +106,8 @@ def identifiers_record(
 ) -> list[DeconflictionMatch]:
     """Record identifiers the tasking engages (each once) and match the new ones at once. Returns the
     matches found now (this tasking's side)."""
-    identifiers = list(dict.fromkeys(identifiers))
     with transaction.atomic():
-        computed = [(each, blind_index(each.key), blind_indexes(each.key)) for each in identifiers]
+        computed = [(each, every[0], every) for each, every in identifiers_indexed(identifiers)]  # newest key first
         _lock(index.value for _, _, every in computed for index in every)
         created = []
         for identifier, index, every in computed:
@@ -136,6 +135,13 @@ def identifiers_record(
                 detail={"kind": identifier.kind, "blind_index": index.value, "source": source},
             )
         return _meet(tasking, pairs)
+
+
+def identifiers_indexed(identifiers: Iterable[Identifier]) -> list[tuple[Identifier, list[BlindIndex]]]:
+    """Each identifier once, in order, with its blind index under every key (the newest first): what
+    identifiers_record stores and looks up, computed for the whole list at once."""
+    identifiers = list(dict.fromkeys(identifiers))
+    return list(zip(identifiers, blind_indexes_many(each.key for each in identifiers), strict=True))
 
 
 def tasking_recheck(*, tasking: Tasking) -> list[DeconflictionMatch]:
@@ -222,11 +228,13 @@ def lookup(tasking: Tasking, found: list) -> dict[tuple[str, int], tuple[Tasking
         return {}
     q = connection.ops.quote_name
     values = sorted({value for _key, value in mine})
-    # PostgreSQL is given the values once, as one array: a statement with hundreds of placeholders, or the
-    # same array three times, costs the driver more to prepare than the database takes to answer it.
+    # PostgreSQL is given the values once, as one text split on the server: a statement with hundreds of
+    # placeholders, the same array three times, or even one list (quoted value by value, client-side) costs
+    # the driver more to prepare than the database takes to answer it. A blind index is hex digits: no comma.
     postgres = connection.vendor == "postgresql"
     if postgres:
-        head, among, given = "WITH wanted(b) AS (SELECT unnest(%s::varchar[])) ", "IN (SELECT b FROM wanted)", []
+        head = "WITH wanted(b) AS (SELECT unnest(string_to_array(%s, ','))) "
+        among, given = "IN (SELECT b FROM wanted)", []
     else:
         head, among, given = "", f"IN ({', '.join(['%s'] * len(values))})", values
     identity, task, match = (
@@ -261,7 +269,7 @@ def lookup(tasking: Tasking, found: list) -> dict[tuple[str, int], tuple[Tasking
     now, today = timezone.now(), timezone.localdate()
     parameters = [*given, tasking.scheme_id, T.CLOSED, now, *given, today, *given, today, tasking.pk]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [values, *parameters] if postgres else parameters)
+        cursor.execute(sql, [",".join(values), *parameters] if postgres else parameters)
         rows = cursor.fetchall()
     held, in_open, met = [], set(), set()
     for source, pk, key_id, value, other in rows:
@@ -432,6 +440,22 @@ def exhibit_identifiers_record(exhibit: Exhibit) -> list[DeconflictionMatch]:
     )
 
 
+def senders_identify(senders: Iterable[str], platform: str, persona_handles: str) -> tuple[list[Identifier], int]:
+    """A transcript's senders (each once, stripped) as identifiers on `platform`, in the senders' order, and
+    how many could not be read as one: everyone but the persona (`persona_handles`, the tasking's
+    comma-separated list). The transcript job's check and bench/deconfliction.py's run through here."""
+    persona = {handle.strip().removeprefix("@").casefold() for handle in persona_handles.split(",")} - {""}
+    identifiers, unreadable = [], 0
+    for sender in sorted(senders):
+        if sender.removeprefix("@").casefold() in persona:
+            continue
+        try:
+            identifiers.append(identify(sender, platform))
+        except NotAnIdentifier:
+            unreadable += 1
+    return identifiers, unreadable
+
+
 def transcript_identifiers_record(exhibit: Exhibit) -> dict:
     """Every sender in a chat export who is not the persona, as an account on the exhibit's platform (or a
     phone number or address, where the export names senders so). Read from the stored file by a background
@@ -442,23 +466,13 @@ def transcript_identifiers_record(exhibit: Exhibit) -> dict:
 
     from evidence import transcripts
 
-    persona = {handle.strip().removeprefix("@").casefold() for handle in exhibit.tasking.persona_handles.split(",")} - {
-        ""
-    }
     senders: set[str] = set()
     for message in transcripts.read_messages(
         lambda: default_storage.open(exhibit.stored_name, "rb"), exhibit.sniffed_type
     ):
         if message.kind == "message" and message.sender.strip():
             senders.add(message.sender.strip())
-    identifiers, unreadable = [], 0
-    for sender in sorted(senders):
-        if sender.removeprefix("@").casefold() in persona:
-            continue
-        try:
-            identifiers.append(identify(sender, exhibit.platform))
-        except NotAnIdentifier:
-            unreadable += 1
+    identifiers, unreadable = senders_identify(senders, exhibit.platform, exhibit.tasking.persona_handles)
     matches = (
         identifiers_record(
             tasking=exhibit.tasking,

@@ -5,9 +5,21 @@ Then the blind index: the same key under the same deconfliction key, nothing in 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
-from evidence.deconfliction.blind import blind_index, blind_indexes
-from evidence.deconfliction.identifiers import Identifier, Kind, NotAnIdentifier, canonical, identify, platform_code
+from evidence.deconfliction.blind import blind_index, blind_indexes, blind_indexes_many
+from evidence.deconfliction.identifiers import (
+    _PLAIN_HANDLE,
+    Identifier,
+    Kind,
+    NotAnIdentifier,
+    canonical,
+    identify,
+    identify_by_rules,
+    platform_code,
+)
 
 
 def _keys(*identifiers: Identifier) -> set[str]:
@@ -217,3 +229,92 @@ def test_a_key_too_short_or_not_base64_is_refused_with_how_to_make_one(settings)
         settings.PORTAL_DECONFLICTION_KEYS = bad
         with pytest.raises(ImproperlyConfigured, match="generate one with"):
             blind_index("email::dave77@example.com")
+
+
+def test_a_list_s_indexes_computed_at_once_are_each_identifier_s_own_under_every_key(settings):
+    written = ["dave_77", "+44 7700 900123", "Dave77@Example.com", "https://t.me/dave_77", "dave_77"]
+    identifier_keys = [identify(text, "X").key for text in written]
+    assert blind_indexes_many(identifier_keys) == [blind_indexes(key) for key in identifier_keys]
+    settings.PORTAL_DECONFLICTION_KEYS = [
+        "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0xMjM0NTY3OA==",
+        *settings.PORTAL_DECONFLICTION_KEYS,
+    ]
+    assert blind_indexes_many(identifier_keys) == [blind_indexes(key) for key in identifier_keys]
+    assert all(len(every) == 2 for every in blind_indexes_many(identifier_keys))
+    assert blind_indexes_many([]) == []
+
+
+# --- identify's plain-account-name path gives exactly what the general rules give ----------------------------
+
+
+def _read(rule, text: str, platform: str):
+    """What a rule makes of the text: the identifier, or the refusal (its type and sentence)."""
+    try:
+        return rule(text, platform)
+    except Exception as exc:  # whatever the rules do (refuse, or fail), the quick path must do the same
+        return (type(exc).__name__, str(exc))
+
+
+def _written_in_this_module() -> list[str]:
+    """Every text the tests above give as an identifier or a platform (their parametrize lists)."""
+    found = {FULL_WIDTH}
+    for each in list(globals().values()):
+        for mark in getattr(each, "pytestmark", []):
+            if mark.name == "parametrize":
+                for case in mark.args[1]:
+                    found.update(
+                        value for value in (case if isinstance(case, tuple) else (case,)) if isinstance(value, str)
+                    )
+    return sorted(found)
+
+
+WRITTEN = _written_in_this_module()
+# Near the quick path's edges: digits only (a phone number from seven), "@" twice or inside, "/" and ":",
+# punctuation only, non-ASCII letters and digits, spaces, NFKC forms.
+EDGES = [
+    "1234567", "123456", "123.456.7890", "@1234567", "1234567a", "_1234567", "a", "_", "-", ".", "@", "@@dave",
+    "@dave@x", "a@b.co", "@a@b.co", "dave.", ".dave", "-dave", "dave-77", "Dave_77", "DAVE", "x.com", "www.x.com",
+    "x.com/dave", "u/dave", "@u/dave", "tel:07700900123", "mailto:a@b.co", "a:b", "İstanbul", "ﬁsh", "Straße",
+    "dave\u00a0smith", " dave", "dave ", "dave\n", "\uff44\uff41\uff56\uff45", "dave\u200b",
+]  # fmt: skip
+PLATFORMS_WRITTEN = [
+    "",
+    "  ",
+    "X",
+    "Twitter",
+    "x.com",
+    "twitter / x",
+    "Platform X",
+    "PLATFORM X",
+    "WhatsApp",
+    "Kik",
+    "reddit",
+]
+
+
+@pytest.mark.parametrize("text", WRITTEN + EDGES)
+def test_the_quick_path_reads_every_text_of_these_tests_as_the_rules_do(text):
+    assert len(WRITTEN) > 50  # the collection above found the parametrize lists
+    for platform in PLATFORMS_WRITTEN:
+        assert _read(identify, text, platform) == _read(identify_by_rules, text, platform), (text, platform)
+
+
+def test_the_quick_path_is_taken_for_plain_account_names_and_only_them():
+    assert _PLAIN_HANDLE.fullmatch("sender_001") and _PLAIN_HANDLE.fullmatch("@Dave.77")
+    for text in ("1234567", "a@b.co", "x.com/dave", "dave smith", "İstanbul", "@@dave", ""):
+        assert not _PLAIN_HANDLE.fullmatch(text)
+
+
+_PLATFORM_TEXT = st.sampled_from(PLATFORMS_WRITTEN)
+
+
+@examples(database=None, deadline=None, max_examples=400, derandomize=True)
+@given(st.from_regex(_PLAIN_HANDLE, fullmatch=True), _PLATFORM_TEXT)
+def test_any_plain_account_name_is_read_as_the_rules_read_it(text, platform):
+    assert _read(identify, text, platform) == _read(identify_by_rules, text, platform)
+
+
+@examples(database=None, deadline=None, max_examples=400, derandomize=True)
+@given(st.text(st.sampled_from([*"aZ_09.-@/:+() \t", "İ", "ß", "ﬁ", "\uff10", "\u00a0"]), max_size=16), _PLATFORM_TEXT)
+def test_any_text_near_the_quick_path_s_edges_is_read_as_the_rules_read_it(text, platform):
+    assert _read(identify, text, platform) == _read(identify_by_rules, text, platform)
