@@ -588,12 +588,11 @@ def phases(source: Path, size: int, sha256: str, baseline: float, streamed_plain
     from django.conf import settings
     from django.core.files.storage import FileSystemStorage, default_storage
 
-    from evidence.uploads import CHUNK_SIZE, promote, receive_stream
+    from evidence.uploads import promote, receive_stream
     from portal import filecrypt
     from portal.encrypted_storage import file_keys
 
     plain = FileSystemStorage(location=default_storage.location)
-    spool_dir = Path(settings.PORTAL_UPLOAD_TEMP_DIR)
     samples: dict[str, list[float]] = {}
 
     def timed(label: str, work, *args, sync: bool = True, **kwargs):
@@ -604,7 +603,7 @@ def phases(source: Path, size: int, sha256: str, baseline: float, streamed_plain
         samples.setdefault(label, []).append(time.perf_counter() - start)
         return value
 
-    def spool():
+    def spool(seal: bool):
         with source.open("rb") as fh:
             return receive_stream(
                 fh,
@@ -612,6 +611,7 @@ def phases(source: Path, size: int, sha256: str, baseline: float, streamed_plain
                 max_bytes=settings.PORTAL_MAX_UPLOAD_BYTES,
                 temp_dir=settings.PORTAL_UPLOAD_TEMP_DIR,
                 name=FILE_NAME,
+                seal=seal,
             )
 
     def encrypt_only():  # the cipher and the reading, nothing written
@@ -619,66 +619,28 @@ def phases(source: Path, size: int, sha256: str, baseline: float, streamed_plain
             for _ in filecrypt.encrypt_chunks(filecrypt.read_pieces(fh, filecrypt.CHUNK), file_keys()[0]):
                 pass
 
-    def fsync(path: Path) -> None:
-        with path.open("rb") as fh:
-            os.fsync(fh.fileno())
-
-    def one_pass(encrypt: bool) -> str:
-        """Read CHUNK_SIZE at a time, hash, write (encrypted or not), fsync: a spool, in one pass."""
-        sha = hashlib.sha256()
-        target = spool_dir / "one-pass.bin"
-        with source.open("rb") as fh, target.open("wb") as out:
-
-            def pieces() -> Iterator[bytes]:
-                while data := fh.read(CHUNK_SIZE):
-                    sha.update(data)
-                    yield data
-
-            for piece in filecrypt.encrypt_chunks(pieces(), file_keys()[0]) if encrypt else pieces():
-                out.write(piece)
-            out.flush()
-            os.fsync(out.fileno())
-        target.unlink()
-        return sha.hexdigest()
-
     for run in range(OPENSSL_RUNS):
-        upload = timed("spool", spool)
-        check(upload.sha256 == sha256, "receive_stream hashed another file")
-        name = timed("promote_encrypted", promote, upload, storage=default_storage, name=f"phase/e{run}.png")
-        stored = Path(default_storage.raw_path(name))
-        # What making the stored copy durable would add (promote leaves it in the page cache).
-        timed("fsync_encrypted_copy", fsync, stored, sync=False)
-        stored.unlink()
-        upload = spool()
+        # As the portal does it: the spool encrypts as it hashes, and promote links the sealed file into place.
+        upload = timed("spool_sealed", spool, True)
+        check(upload.sha256 == sha256 and upload.sealed, "receive_stream hashed another file, or did not seal it")
+        name = timed("promote_sealed", promote, upload, storage=default_storage, name=f"phase/e{run}.png")
+        Path(default_storage.raw_path(name)).unlink()
+        upload = timed("spool_plain", spool, False)
         name = timed("promote_plain", promote, upload, storage=plain, name=f"phase/p{run}.png")
         Path(plain.path(name)).unlink()
         timed("encrypt_only", encrypt_only)
         timed("sha256_only", sha256_of, source)
-        check(timed("one_pass_plain", one_pass, False) == sha256, "the one-pass spool hashed another file")
-        check(timed("one_pass_encrypting", one_pass, True) == sha256, "the one-pass spool hashed another file")
 
     mib = size / MIB
     median = {name: statistics.median(values) for name, values in samples.items()}
     for name, seconds in median.items():
-        print(
-            f"PHASE {name}={seconds:.3f}s ({mib / seconds:.0f} MiB/s, {seconds / median['spool']:.2f} x spool)",
-            flush=True,
-        )
-    encrypted = median["spool"] + median["promote_encrypted"]
-    plain_total = median["spool"] + median["promote_plain"]
+        print(f"PHASE {name}={seconds:.3f}s ({mib / seconds:.0f} MiB/s)", flush=True)
+    sealed = median["spool_sealed"] + median["promote_sealed"]
+    plain_total = median["spool_plain"] + median["promote_plain"]
     print(
-        f"PHASE model, no HTTP: spool + promote encrypted {encrypted:.3f}s = {baseline / encrypted:.3f} x openssl, "
-        f"plain {plain_total:.3f}s = {baseline / plain_total:.3f} x openssl",
-        flush=True,
-    )
-    # The cipher's own cost (encrypt_only: AES-GCM over the file read from the page cache) is steady; the two
-    # one-pass spools are bound by the disk and differ by less than this machine's noise.
-    predicted = streamed_plain + median["encrypt_only"]
-    print(
-        f"PHASE if the spool encrypted as it hashed (and promote only linked the ciphertext into place), the "
-        f"streamed path with encryption would take about {predicted:.3f}s = {baseline / predicted:.3f} x openssl "
-        f"(streamed plain {streamed_plain:.3f}s + encrypt_only {median['encrypt_only']:.3f}s; one-pass spool "
-        f"encrypting minus plain: {median['one_pass_encrypting'] - median['one_pass_plain']:+.3f}s)",
+        f"PHASE model, no HTTP: spool + promote, sealed {sealed:.3f}s = {baseline / sealed:.3f} x openssl, "
+        f"plain {plain_total:.3f}s = {baseline / plain_total:.3f} x openssl (streamed plain over HTTP: "
+        f"{streamed_plain:.3f}s)",
         flush=True,
     )
 

@@ -118,7 +118,9 @@ class Sealer:
             return b""
         sealed = []
         while len(self._held) > self._size:  # one byte at least is kept back: the last chunk is sealed apart
-            sealed.append(self._cipher.encrypt(_nonce(self._index, False), bytes(self._held[: self._size]), self._aad))
+            # Sealed from a view of the buffer, not a copy of it (memory is counted per upload worker).
+            with memoryview(self._held) as view, view[: self._size] as chunk:
+                sealed.append(self._cipher.encrypt(_nonce(self._index, False), chunk, self._aad))
             del self._held[: self._size]
             self._index += 1
         return b"".join(sealed)
