@@ -433,3 +433,6 @@ class SchemeRetentionAdmin(SchemeScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from retention import disposal_admin  # noqa: E402, F401  (disposal: the review list, proposals, tombstones)

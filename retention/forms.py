@@ -96,3 +96,22 @@ class LiftForm(StorableTextForm):
         help_text="For example: the appeal was dismissed on 3 May 2027. Kept on the record with your name.",
         error_messages={"required": "Enter why the hold can be lifted"},
     )
+
+
+class ProposeDisposalForm(StorableTextForm):
+    reason = forms.CharField(
+        label="Why should this exhibit be disposed of now?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: no further action on 3 May 2027, no appeal, no claim, nothing held. Another officer "
+        "approves it; your name is recorded.",
+        error_messages={"required": "Enter why the exhibit should be disposed of now"},
+    )
+
+
+class DecideDisposalForm(StorableTextForm):
+    note = forms.CharField(
+        label="Note (needed to refuse)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why you refuse the disposal, or anything to record with your approval.",
+    )

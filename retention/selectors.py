@@ -198,3 +198,42 @@ def person_disposal_status(person: User, *, today: date | None = None) -> Dispos
     if undated:
         return undated[0]
     return max(statuses, key=lambda status: status.earliest)
+
+
+# The outcomes under which case material gets a disposal date at all (an open or charged case is kept).
+DATED_OUTCOMES = ("nfa", "acquitted", "discontinued", "convicted")
+
+
+@dataclass(frozen=True)
+class DisposalCandidate:
+    """One row of the disposal review list: an exhibit, when and why it may go, and its proposal if one awaits."""
+
+    exhibit: Exhibit
+    status: DisposalStatus
+    proposal: object | None  # a DisposalProposal awaiting approval
+
+
+def disposal_review(scheme_id: int, *, today: date | None = None) -> list[DisposalCandidate]:
+    """The scheme's exhibits not yet disposed of that may be disposed of now (past their date, no hold), and any
+    awaiting approval whatever they show now: the officers' disposal review list, oldest date first."""
+    from retention.models import DisposalProposal
+
+    today = _today(today)
+    awaiting = {
+        proposal.exhibit_id: proposal
+        for proposal in DisposalProposal.objects.filter(
+            exhibit__tasking__scheme_id=scheme_id, state=DisposalProposal.State.PROPOSED
+        ).select_related("proposed_by")
+    }
+    exhibits = (
+        Exhibit.objects.filter(tasking__scheme_id=scheme_id, disposed_at__isnull=True)
+        .filter(Q(tasking__case_outcome__outcome__in=DATED_OUTCOMES) | Q(pk__in=list(awaiting)))
+        .select_related("tasking", "tasking__scheme")
+        .order_by("tasking__reference", "reference")
+    )
+    found = []
+    for exhibit in exhibits:
+        status = disposal_status(exhibit, today=today)
+        if status.may_dispose_now or exhibit.pk in awaiting:
+            found.append(DisposalCandidate(exhibit, status, awaiting.get(exhibit.pk)))
+    return sorted(found, key=lambda row: (row.status.earliest or today, row.exhibit.reference))

@@ -236,3 +236,74 @@ def test_no_bundle_is_requested_for_a_tasking_whose_exhibit_was_disposed_of(past
 
     disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
     assert any("was disposed of on" in line for line in bundle_missing(past_its_date.tasking))
+
+
+# --- through the admin, as officers use it -----------------------------------------------------------------------
+
+
+def test_officers_review_propose_and_approve_after_giving_their_password_again(past_its_date, owen, olive):
+    from django.urls import reverse
+
+    from tests.conftest import PASSWORD
+    from tests.integration.test_retention import signed_in, text_of
+
+    exhibit = past_its_date
+    owen_client, olive_client = signed_in(owen), signed_in(olive)
+    review = text_of(owen_client.get(reverse("admin:retention_disposal_review")))
+    assert exhibit.reference in review and "may be disposed of from" in review.lower()
+    propose = reverse("admin:retention_disposal_propose", args=[exhibit.pk])
+    assert "Enter why the exhibit" in text_of(owen_client.post(propose, {"reason": ""}))
+    done = owen_client.post(propose, {"reason": REASON}, follow=True)
+    assert "another officer must now approve it" in done.content.decode()
+    proposal = DisposalProposal.objects.get(exhibit=exhibit)
+    decide = reverse("admin:retention_disposal_decide", args=[proposal.pk])
+    # Owen cannot approve his own: he is offered withdrawal only, and an approval he posts withdraws nothing.
+    assert "Withdraw the proposal" in text_of(owen_client.get(decide))
+    assert "Approve or refuse" in text_of(olive_client.get(reverse("admin:retention_disposal_review")))
+    # Olive approves: first her password again.
+    asked = olive_client.post(decide, {"decision": "approve", "note": ""})
+    assert asked.status_code == 302 and asked["Location"].startswith(reverse("account_reauthenticate"))
+    assert Exhibit.objects.get(pk=exhibit.pk).disposed_at is None
+    olive_client.post(asked["Location"], {"password": PASSWORD})
+    approved = olive_client.post(decide, {"decision": "approve", "note": ""}, follow=True)
+    assert f"Exhibit {exhibit.reference} disposed of" in approved.content.decode()
+    assert Exhibit.objects.get(pk=exhibit.pk).disposed_at is not None
+    assert not default_storage.exists(exhibit.stored_name)
+    assert "Nothing of your scheme may be disposed of now" in text_of(
+        olive_client.get(reverse("admin:retention_disposal_review"))
+    )
+
+
+def test_a_second_officer_refuses_with_a_reason(past_its_date, owen, olive):
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in, text_of
+
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    decide = reverse("admin:retention_disposal_decide", args=[proposal.pk])
+    client = signed_in(olive)
+    assert "Enter why you refuse" in text_of(client.post(decide, {"decision": "refuse", "note": ""}))
+    client.post(decide, {"decision": "refuse", "note": "A civil claim is expected."})
+    assert DisposalProposal.objects.get(pk=proposal.pk).state == "refused"
+    assert default_storage.exists(past_its_date.stored_name)
+
+
+@pytest.mark.parametrize("who", ["otto", "wendy", "ada", "root"])
+def test_the_disposal_pages_are_refused_to_everyone_else(request, who, past_its_date, owen):
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in
+
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    client = signed_in(request.getfixturevalue(who))
+    assert client.get(reverse("admin:retention_disposal_review")).status_code in (403, 200)
+    if who == "otto":  # his own scheme's list: none of Lantern's exhibits
+        assert past_its_date.reference not in client.get(reverse("admin:retention_disposal_review")).content.decode()
+    for url in (
+        reverse("admin:retention_disposal_propose", args=[past_its_date.pk]),
+        reverse("admin:retention_disposal_decide", args=[proposal.pk]),
+    ):
+        assert client.get(url).status_code in (403, 404)
+        assert client.post(url, {"reason": REASON, "decision": "approve", "note": "x"}).status_code in (403, 404)
+    assert DisposalProposal.objects.get(pk=proposal.pk).state == "proposed"
+    assert default_storage.exists(past_its_date.stored_name)

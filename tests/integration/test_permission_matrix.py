@@ -368,6 +368,38 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         by=owen,
     )
     retention_settings = SchemeRetention.objects.create(scheme=lantern, vetting_years=10)
+    # Disposal: Owen's proposal to dispose of the chat awaiting a second officer, and a tombstone of the spare
+    # exhibit (rows as the disposal writes them: the world's case is still open, so no disposal could run).
+    from retention.models import DisposalProposal, Tombstone
+
+    proposal = DisposalProposal.objects.create(
+        exhibit=chat, reason="Past its date.", rule="case_nfa", earliest=timezone.localdate(), proposed_by=owen
+    )
+    disposed = DisposalProposal.objects.create(
+        exhibit=spare,
+        reason="Past its date.",
+        rule="case_nfa",
+        earliest=timezone.localdate(),
+        proposed_by=owen,
+        state="approved",
+        decided_by=owen,
+        decided_at=timezone.now(),
+    )
+    tombstone = Tombstone.objects.create(
+        exhibit=spare,
+        proposal=disposed,
+        reference=spare.reference,
+        tasking_reference=active.reference,
+        sha256=spare.sha256,
+        size=spare.size,
+        what="The stored content.",
+        proposed_by=owen,
+        approved_by=owen,
+        rule="case_nfa",
+        rule_reason="No further action.",
+        legal_source="CPIA Code 5.7",
+        earliest=timezone.localdate(),
+    )
     from evidence.models import ResumableUpload
 
     resumable = ResumableUpload.objects.create(
@@ -419,6 +451,8 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         "tasking_ct": ContentType.objects.get_for_model(type(active)).pk,
         "hold": hold.pk,
         "retention_settings": retention_settings.pk,
+        "proposal": proposal.pk,
+        "tombstone": tombstone.pk,
     }
     return ids, people
 
@@ -790,6 +824,9 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "retention_legalhold": AdminModel("hold", officer="v", superuser="v"),
     # A scheme's own retention periods: its administrator sets them (longer than the platform's, never shorter).
     "retention_schemeretention": AdminModel("retention_settings", officer="v", scheme_admin="vac", superuser="vac"),
+    # Disposal proposals and tombstones: written by the two-person disposal (its routes below), read here.
+    "retention_disposalproposal": AdminModel("proposal", officer="v", superuser="v"),
+    "retention_tombstone": AdminModel("tombstone", officer="v", superuser="v"),
 }
 
 # Anyone not staff is sent to the admin's login page, which sends the signed-out on to sign in and refuses
@@ -980,6 +1017,26 @@ ADMIN_ROUTES.update(
         "admin:retention_legalhold_lift": {
             "": Cell(
                 lambda ids: {"pk": ids["hold"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
+            )
+        },
+        # Disposal: the review list and proposing, supervising officers of the scheme; deciding, another officer
+        # (the proposer may only withdraw). Whoever cannot see the exhibit or the proposal is told it does not exist.
+        "admin:retention_disposal_review": {
+            "": Cell(
+                no_kwargs,
+                admin_expect(officer=200, officer_other_scheme=200, welfare=403, scheme_admin=403, superuser=403),
+            )
+        },
+        "admin:retention_disposal_propose": {
+            "": Cell(
+                lambda ids: {"exhibit_id": ids["exhibit"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
+            )
+        },
+        "admin:retention_disposal_decide": {
+            "": Cell(
+                lambda ids: {"pk": ids["proposal"]},
                 admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
             )
         },
