@@ -307,3 +307,26 @@ def test_the_disposal_pages_are_refused_to_everyone_else(request, who, past_its_
         assert client.post(url, {"reason": REASON, "decision": "approve", "note": "x"}).status_code in (403, 404)
     assert DisposalProposal.objects.get(pk=proposal.pk).state == "proposed"
     assert default_storage.exists(past_its_date.stored_name)
+
+
+@pytest.mark.parametrize("who", ["owen", "root"])
+def test_nothing_is_deleted_any_other_way_through_the_admin(request, who, past_its_date, olive, owen):
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in
+
+    tombstone = disposal_approve(proposal=disposal_propose(exhibit=past_its_date, by=owen, reason=REASON), by=olive)
+    client = signed_in(request.getfixturevalue(who))
+    for url in (
+        reverse("admin:evidence_exhibit_delete", args=[past_its_date.pk]),
+        reverse("admin:retention_tombstone_delete", args=[tombstone.pk]),
+        reverse("admin:retention_disposalproposal_delete", args=[tombstone.proposal_id]),
+    ):
+        assert client.post(url, {"post": "yes"}).status_code in (403, 404), url
+    bulk = client.post(
+        reverse("admin:evidence_exhibit_changelist"),
+        {"action": "delete_selected", "_selected_action": [past_its_date.pk], "post": "yes"},
+    )
+    assert bulk.status_code in (200, 302)
+    assert Exhibit.objects.filter(pk=past_its_date.pk).exists() and Tombstone.objects.filter(pk=tombstone.pk).exists()
+    assert DisposalProposal.objects.filter(pk=tombstone.proposal_id).exists()
