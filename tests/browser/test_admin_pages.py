@@ -49,6 +49,19 @@ def scheme(settings, tmp_path):
     court = make_person("carla@court.example", roles.COURT, None, full_name="Carla Court")
     world = build_scheme("Harbourown", "Harbour", court=court, version=version, folder=tmp_path)
     world.match = _deconfliction_match(world)
+    # A disposal proposal awaiting approval, as the disposal writes it, so its decision page is walked too.
+    from django.utils import timezone
+
+    from evidence.models import Exhibit
+    from retention.models import DisposalProposal
+
+    DisposalProposal.objects.create(
+        exhibit=Exhibit.objects.filter(tasking=world.tasking).order_by("pk").first(),
+        reason="Past its date.",
+        rule="case_nfa",
+        earliest=timezone.localdate(),
+        proposed_by=world.officer,
+    )
     return world
 
 
@@ -91,7 +104,7 @@ def admin_paths(world) -> list[str]:
     """The home page, then each registered ModelAdmin's list, add form and first record of the scheme, and
     the pages of our own that hang off them (exhibit review, share a bundle)."""
     from evidence.models import Exhibit
-    from retention.models import LegalHold
+    from retention.models import DisposalProposal, LegalHold
     from tests.integration.test_admin_cross_scheme import reaching
 
     paths = [reverse("admin:index")]
@@ -105,6 +118,11 @@ def admin_paths(world) -> list[str]:
         if row is not None:
             paths.append(_url(f"{prefix}_change", row.pk))
     exhibit = Exhibit.objects.filter(tasking=world.tasking).order_by("pk").first()
+    proposals = list(
+        DisposalProposal.objects.filter(exhibit__tasking__scheme=world.scheme, state="proposed").values_list(
+            "pk", flat=True
+        )
+    )
     paths += [
         _url("evidence_exhibit_review", exhibit.pk),
         _url("evidence_bundleshare_add") + f"?bundle={world.bundle.pk}",
@@ -122,6 +140,10 @@ def admin_paths(world) -> list[str]:
         _url("retention_legalhold_place", "exhibit", exhibit.pk),
         _url("retention_legalhold_place", "person", world.volunteer.user_id),
         _url("retention_legalhold_lift", LegalHold.objects.filter(scheme=world.scheme).order_by("pk").first().pk),
+        # Disposal: the review list, proposing an exhibit's disposal, and deciding a proposal awaiting approval.
+        _url("retention_disposal_review"),
+        _url("retention_disposal_propose", exhibit.pk),
+        *[_url("retention_disposal_decide", pk) for pk in proposals[:1]],
     ]
     return [path for path in dict.fromkeys(paths) if path]
 

@@ -821,6 +821,38 @@ def build_world(folder: Path) -> World:
     outcome_record(tasking=tasking, by=owen, outcome="charged", decided_on=timezone.localdate())
     hold_place(target=tasking, kind="appeal", reason="Appeal lodged.", review_on=timezone.localdate(), by=owen)
     SchemeRetention.objects.create(scheme=lantern, vetting_years=10)
+    # Disposal: a proposal awaiting approval, and a tombstone (rows as the disposal writes them: the case here
+    # is charged and held, so no disposal could run).
+    from retention.models import DisposalProposal, Tombstone
+
+    DisposalProposal.objects.create(
+        exhibit=exhibit, reason="Past its date.", rule="case_nfa", earliest=timezone.localdate(), proposed_by=owen
+    )
+    decided = DisposalProposal.objects.create(
+        exhibit=unused,
+        reason="Past its date.",
+        rule="case_nfa",
+        earliest=timezone.localdate(),
+        proposed_by=owen,
+        state="approved",
+        decided_by=owen,
+        decided_at=timezone.now(),
+    )
+    Tombstone.objects.create(
+        exhibit=unused,
+        proposal=decided,
+        reference=unused.reference,
+        tasking_reference=tasking.reference,
+        sha256=unused.sha256,
+        size=unused.size,
+        what="The stored content.",
+        proposed_by=owen,
+        approved_by=owen,
+        rule="case_nfa",
+        rule_reason="No further action.",
+        legal_source="CPIA Code 5.7",
+        earliest=timezone.localdate(),
+    )
 
     users = {
         VOLUNTEER: vera.user,
