@@ -125,6 +125,8 @@ def anchor_chains() -> ChainAnchor:
 
 def _run(coroutine_factory: Callable[[], Any]) -> Any:
     # pyHanko's clients are async; asyncio.run fails inside a running loop (ASGI), so use a thread then.
+    # (evidence.verify.outside_event_loop does the same for the standalone verifier, which must not import the
+    # portal package, and the ground floor imports no app: hence two.)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

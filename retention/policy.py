@@ -35,14 +35,15 @@ def may_record_outcome(user: User, tasking) -> bool:
     return _officer_of(user, tasking.scheme_id) and user.has_perm("retention.change_caseoutcome")
 
 
+def _an_officer_with(user: User, permission: str) -> bool:
+    return (
+        user.is_authenticated and user.is_active and roles.has_role(user, roles.OFFICER) and user.has_perm(permission)
+    )
+
+
 def may_place_holds(user: User) -> bool:
     """Whether the person places legal holds at all (to offer the link); `may_place_hold` decides each one."""
-    return (
-        user.is_authenticated
-        and user.is_active
-        and roles.has_role(user, roles.OFFICER)
-        and user.has_perm("retention.add_legalhold")
-    )
+    return _an_officer_with(user, "retention.add_legalhold")
 
 
 def may_place_hold(user: User, target) -> bool:
@@ -57,12 +58,7 @@ def may_lift_hold(user: User, hold) -> bool:
 
 def may_review_disposals(user: User) -> bool:
     """Whether the person sees the disposal review list at all: a supervising officer with the permission."""
-    return (
-        user.is_authenticated
-        and user.is_active
-        and roles.has_role(user, roles.OFFICER)
-        and user.has_perm("retention.add_disposalproposal")
-    )
+    return _an_officer_with(user, "retention.add_disposalproposal")
 
 
 def may_propose_disposal(user: User, exhibit) -> bool:
