@@ -515,6 +515,16 @@ if not PORTAL_FILE_KEYS:
         raise EnvError("PORTAL_FILE_KEYS (or PORTAL_FILE_KEYS_FILE) must be set when DJANGO_DEBUG is false.")
     # Development only, as the field keys above.
     PORTAL_FILE_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(b"file-keys:" + SECRET_KEY.encode()).digest()).decode()]
+for _key in PORTAL_FILE_KEYS:
+    try:
+        _length = len(base64.urlsafe_b64decode(_key.strip().encode("ascii")))
+    except (ValueError, UnicodeEncodeError):
+        _length = 0
+    if _length != 32:
+        raise EnvError(
+            "PORTAL_FILE_KEYS holds a value that is not a 32-byte key in URL-safe base64: generate one with "
+            '`python -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"`.'
+        )
 
 # --- Deconfliction (evidence/deconfliction): the blind-index keys, newest first, and the phone region ----
 PORTAL_DECONFLICTION_KEYS = [key for key in env_secret("PORTAL_DECONFLICTION_KEYS", "").split(",") if key.strip()]

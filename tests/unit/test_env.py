@@ -112,6 +112,10 @@ FERNET_KEY = "kZ8ZsZ1m0dJ5p2yq3Vq8m3mJxYJ6n2m0aQb3zv1xkqY="
             },
             "PORTAL_DECONFLICTION_KEYS (or PORTAL_DECONFLICTION_KEYS_FILE) must be set",
         ),
+        (
+            {"PORTAL_FILE_KEYS": "not-a-key"},
+            "PORTAL_FILE_KEYS holds a value that is not a 32-byte key in URL-safe base64: generate one",
+        ),
         ({"DJANGO_DEBUG": "nope"}, "DJANGO_DEBUG='nope' is not a yes/no value"),
         ({"CACHE_URL": "memcached://x"}, "CACHE_URL='memcached://x' is not supported"),
         (
