@@ -238,3 +238,29 @@ class Tombstone(models.Model):
 
     def __str__(self) -> str:
         return f"Tombstone of {self.reference} (disposed of {when(self.disposed_at)})"
+
+
+class DisposalCertificate(models.Model):
+    """The signed certificate of one disposal (retention/certificates.py): a PDF naming what was disposed of,
+    when, by whom and under which rule, signed with the scheme's key. Issued once, after the content has gone;
+    on PostgreSQL a trigger refuses any UPDATE or DELETE."""
+
+    scheme_path = "tombstone__exhibit__tasking__scheme"
+
+    tombstone = models.OneToOneField(Tombstone, on_delete=models.PROTECT, related_name="certificate")
+    issued_at = models.DateTimeField(default=timezone.now)
+    pdf_name = models.CharField(max_length=255)
+    pdf_sha256 = models.CharField(max_length=64)
+    page_count = models.PositiveIntegerField()
+    signed_by = models.CharField(max_length=120, help_text="SHA-256 fingerprint of the certificate that signed it.")
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Disposal certificate {self.number}"
+
+    @property
+    def number(self) -> str:
+        """The number the certificate is known by: DC-<year>-<tombstone>, six digits."""
+        return f"DC-{self.tombstone.disposed_at:%Y}-{self.tombstone_id:06d}"
