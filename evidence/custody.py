@@ -171,20 +171,38 @@ def _disposal_problem(exhibit: Exhibit, chain: list[CustodyEvent]) -> str | None
         return "its disposal event and its tombstone do not name each other"
     if default_storage.exists(exhibit.stored_name):
         return "it is disposed of, but its content is still stored"
-    return None
+    return _certificate_problem(tombstone)
+
+
+def _certificate_problem(tombstone) -> str | None:
+    """The disposal's signed certificate is issued, stored, and still the file whose SHA-256 was recorded."""
+    try:
+        certificate = tombstone.certificate
+    except ObjectDoesNotExist:
+        return (
+            "it is disposed of, but its signed disposal certificate has not been issued "
+            "(run `python manage.py complete_disposals`)"
+        )
+    problem = _stored_problem(certificate.pdf_name, certificate.pdf_sha256)
+    return f"its disposal certificate {certificate.number}: {problem}" if problem else None
 
 
 def _file_problem(exhibit: Exhibit) -> str | None:
-    if not default_storage.exists(exhibit.stored_name):
+    return _stored_problem(exhibit.stored_name, exhibit.sha256)
+
+
+def _stored_problem(name: str, sha256: str) -> str | None:
+    """Whether a stored file is there, readable, and still the file whose SHA-256 was recorded."""
+    if not default_storage.exists(name):
         return "the stored file is missing"
     from evidence.verify import sha256_of
     from portal.filecrypt import FileDecryptionError
 
     try:
-        with default_storage.open(exhibit.stored_name, "rb") as handle:
+        with default_storage.open(name, "rb") as handle:
             actual = sha256_of(handle)[0]
     except FileDecryptionError as exc:
         return f"the stored file cannot be read: {exc}"
-    if actual != exhibit.sha256:
-        return f"the stored file's SHA-256 is {actual}, not {exhibit.sha256}"
+    if actual != sha256:
+        return f"the stored file's SHA-256 is {actual}, not {sha256}"
     return None

@@ -369,9 +369,11 @@ CELERY_BEAT_SCHEDULE = {
     "evidence-expire-resumable-uploads": {"task": "evidence.expire_resumable_uploads", "schedule": 3600.0},
     # Records lapsed or cancelled authorisations (the policy already refuses at once) and tells the handler.
     "evidence-freeze-lapsed-taskings": {"task": "evidence.freeze_lapsed_taskings", "schedule": 300.0},
-    # Daily, early morning UK time: vetting, integrity-review and screening expiry reminders.
     # Time-stamps the heads of the audit and custody chains (does nothing, and says so, without a TSA).
     "portal-anchor-chains": {"task": "portal.anchor_chains", "schedule": float(PORTAL_ANCHOR_HOURS * 3600)},
+    # Disposals whose content removal or signed certificate failed after approval are finished here.
+    "retention-complete-disposals": {"task": "retention.complete_disposals", "schedule": 3600.0},
+    # Daily, early morning UK time: vetting, integrity-review and screening expiry reminders.
     "volunteers-expiry-reminders": {
         "task": "volunteers.expiry_reminders",
         "schedule": crontab(hour=env_int("PORTAL_REMINDER_HOUR_UTC", 6, minimum=0), minute=0),
@@ -389,6 +391,7 @@ CELERY_TASK_ROUTES = {
         "portal.jobs_sweep",
         "portal.partial_uploads_sweep",
         "portal.anchor_chains",
+        "retention.complete_disposals",
         "evidence.expire_resumable_uploads",
         "evidence.freeze_lapsed_taskings",
         "volunteers.expiry_reminders",

@@ -23,14 +23,16 @@ from django.utils.html import format_html, format_html_join
 
 from evidence.admin.exhibits import ExhibitAdmin
 from evidence.admin.taskings import TaskingAdmin
+from evidence.custody import disposed_notice
 from evidence.models import Exhibit, Tasking
 from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
 from portal.audit import current_request
 from portal.display import EMPTY, when
 from portal.models import User
 from retention import rules, selectors, services
+from retention.display import outcome_words
 from retention.forms import HoldForm, LiftForm, OutcomeForm
-from retention.models import CaseOutcome, LegalHold, SchemeRetention
+from retention.models import LegalHold, SchemeRetention, Tombstone
 from retention.periods import platform_periods
 from retention.policy import may_lift_hold, may_place_hold, may_record_outcome
 from volunteers.admin import VolunteerAdmin
@@ -43,31 +45,6 @@ def _viewer() -> Any:
     """The person the page is drawn for (ModelAdmins are shared between requests: nothing is kept on them)."""
     request = current_request.get()
     return getattr(request, "user", None)
-
-
-def outcome_words(outcome: CaseOutcome | None) -> str:
-    if outcome is None:
-        return "Open: no outcome recorded yet."
-    facts = outcome.facts()
-    parts = [outcome.get_outcome_display()]
-    if facts.outcome == rules.Outcome.CONVICTED and facts.convicted_on:
-        parts = [f"Convicted on {rules.day(facts.convicted_on)}"]
-        if outcome.sentence:
-            parts.append(f"sentence: {outcome.sentence}")
-        if facts.custodial:
-            parts.append(
-                f"custodial; release or discharge on {rules.day(facts.release_on)}"
-                if facts.release_on
-                else "custodial; release date not known"
-            )
-    elif facts.decided_on:
-        parts.append(f"on {rules.day(facts.decided_on)}")
-    if facts.appeal_pending:
-        parts.append("appeal in progress")
-    elif facts.appeal_determined_on:
-        parts.append(f"appeal determined on {rules.day(facts.appeal_determined_on)}")
-    who = outcome.recorded_by.get_full_name() or outcome.recorded_by.email
-    return f"{', '.join(parts)}. Recorded by {who}, {when(outcome.recorded_at)}."
 
 
 def disposal_html(status: selectors.DisposalStatus) -> str:
@@ -215,6 +192,15 @@ class RetentionExhibitAdmin(RetentionSectionMixin, ExhibitAdmin):
 
     @admin.display(description="Disposal")
     def disposal_now(self, obj: Exhibit) -> str:
+        if obj.disposed_at is not None:  # done: say so, and where its record and signed certificate are
+            tombstone = Tombstone.objects.filter(exhibit=obj).first()
+            if tombstone is None:
+                return disposed_notice(obj)
+            return format_html(
+                '<p>{}</p><p><a href="{}">The record of its disposal and its signed certificate</a></p>',
+                disposed_notice(obj),
+                reverse("admin:retention_tombstone_change", args=[tombstone.pk]),
+            )
         return disposal_html(selectors.disposal_status(obj))
 
     @admin.display(description="Legal holds")

@@ -23,6 +23,7 @@ from portal.models import User
 from portal.storage import delete_every_version
 from portal.text import require_storable
 from retention import rules
+from retention.certificates import issue_disposal_certificate_quietly
 from retention.models import DisposalProposal, Tombstone
 from retention.policy import may_approve_disposal, may_propose_disposal
 from retention.selectors import disposal_status
@@ -153,6 +154,8 @@ def disposal_approve(*, proposal: DisposalProposal, by: User) -> Tombstone:
     # The content goes last, once the tombstone stands: if storage fails here, verify_custody names the exhibit
     # ("disposed of, but its content is still stored") and disposal_remove_content can be run again.
     disposal_remove_content(exhibit=exhibit)
+    # Then the signed certificate; if it cannot be issued now, complete_disposals issues it later.
+    issue_disposal_certificate_quietly(tombstone)
     return tombstone
 
 
@@ -197,3 +200,21 @@ def disposal_refuse(*, proposal: DisposalProposal, by: User, note: str) -> Dispo
             detail={"exhibit": proposal.exhibit.reference, "note": note},
         )
     return proposal
+
+
+def complete_disposals() -> list[str]:
+    """Finish every disposal left half-done after its commit: content still stored (storage failed), or no signed
+    certificate yet (no signing key, or the time-stamping authority did not answer). Idempotent; run by
+    `manage.py complete_disposals` and hourly by Celery beat. One line per disposal it could not finish."""
+    from retention.certificates import issue_disposal_certificate
+
+    problems = []
+    for tombstone in Tombstone.objects.filter(certificate__isnull=True).select_related("exhibit").order_by("pk"):
+        try:
+            disposal_remove_content(exhibit=tombstone.exhibit)
+            issue_disposal_certificate(tombstone)
+        except Exception as exc:  # each disposal is finished on its own; the rest go on
+            message = " ".join(getattr(exc, "messages", None) or [str(exc)])
+            log.warning("the disposal of %s is not finished: %s", tombstone.reference, message)
+            problems.append(f"{tombstone.reference}: {message}")
+    return problems

@@ -7,7 +7,8 @@ from __future__ import annotations
 from allauth.account.decorators import reauthentication_required
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,11 +16,12 @@ from django.utils.html import format_html
 
 from evidence.models import Exhibit
 from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
-from portal.display import EMPTY
+from portal.audit import audit_record
+from portal.display import EMPTY, when
 from retention import selectors
 from retention.disposal import DisposalRefused, disposal_approve, disposal_propose, disposal_refuse
 from retention.forms import DecideDisposalForm, ProposeDisposalForm
-from retention.models import DisposalProposal, Tombstone
+from retention.models import DisposalCertificate, DisposalProposal, Tombstone
 from retention.policy import may_approve_disposal, may_propose_disposal, may_review_disposals
 
 
@@ -151,11 +153,19 @@ class DisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
         except DisposalRefused as exc:
             messages.error(request, str(exc))
             return redirect("admin:retention_disposal_decide", proposal.pk)
-        messages.success(
-            request,
+        done = (
             f"Exhibit {tombstone.reference} disposed of: its content is removed from storage; its tombstone, "
-            "custody history and hash are kept.",
+            "custody history and hash are kept."
         )
+        if DisposalCertificate.objects.filter(tombstone=tombstone).exists():
+            link = reverse("admin:retention_tombstone_change", args=[tombstone.pk])
+            messages.success(request, format_html('{} <a href="{}">Its signed disposal certificate</a>.', done, link))
+        else:
+            messages.warning(
+                request,
+                f"{done} Its signed disposal certificate could not be issued yet (see the log); the portal tries "
+                "again every hour, and `python manage.py complete_disposals` tries now.",
+            )
         return redirect("admin:retention_disposal_review")
 
     @admin.display(description="Decide")
@@ -188,3 +198,55 @@ class TombstoneAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
         "earliest",
     ]
     labels = {"earliest": "Could be disposed of from", "rule_reason": "Why", "what": "What was disposed of"}
+    readonly_fields = ["certificate_link"]
+
+    def get_fields(self, request: HttpRequest, obj: Tombstone | None = None) -> list[str]:
+        return [*self.fields, "certificate_link"]
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/certificate/",
+                self.admin_site.admin_view(self.certificate_view),
+                name="retention_tombstone_certificate",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Signed disposal certificate")
+    def certificate_link(self, obj: Tombstone) -> str:
+        certificate = DisposalCertificate.objects.filter(tombstone=obj).first()
+        if certificate is None:
+            return (
+                "Not issued yet: the portal issues it once the content has gone and the scheme's signing key is "
+                "available (it tries again every hour; `python manage.py complete_disposals` does it now)."
+            )
+        return format_html(
+            '<a href="{}">Download certificate {} (PDF, {} pages)</a><br>Issued {}. SHA-256 {}.',
+            reverse("admin:retention_tombstone_certificate", args=[obj.pk]),
+            certificate.number,
+            certificate.page_count,
+            when(certificate.issued_at),
+            certificate.pdf_sha256,
+        )
+
+    def certificate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The signed certificate of a disposal of the viewer's scheme, as it was issued (audited)."""
+        tombstone = self.get_queryset(request).filter(pk=pk).first()
+        if tombstone is None or not self.has_view_permission(request, tombstone):
+            raise Http404("No such disposal.")
+        certificate = DisposalCertificate.objects.filter(tombstone=tombstone).first()
+        if certificate is None:
+            raise Http404("The certificate of this disposal has not been issued yet.")
+        audit_record(
+            action="retention.disposal_certificate_downloaded",
+            actor=request.user,
+            obj=tombstone,
+            detail={"certificate": certificate.number, "sha256": certificate.pdf_sha256},
+        )
+        return FileResponse(
+            default_storage.open(certificate.pdf_name, "rb"),
+            as_attachment=True,
+            filename=f"{certificate.number}.pdf",
+            content_type="application/pdf",
+        )

@@ -26,9 +26,12 @@ from retention.disposal import DisposalRefused, disposal_approve, disposal_propo
 from retention.models import DisposalProposal, Tombstone
 from retention.selectors import disposal_status
 from tests.conftest import make_person, on_postgres
+from tests.integration import bundle_helpers
 from tests.integration.bundle_helpers import PNG, submit_exhibit
 
 REASON = "Retention period over: no further action, no appeal, no claim."
+
+signing_key = bundle_helpers.signing_key  # a fixture: a disposal ends with a certificate signed by the scheme's key
 
 
 @pytest.fixture
@@ -42,7 +45,7 @@ def exhibit(assigned_vera, tasking, tmp_path):
 
 
 @pytest.fixture
-def past_its_date(exhibit, tasking, owen):
+def past_its_date(exhibit, tasking, owen, signing_key):
     """The case closed (no further action) long enough ago: the exhibit may be disposed of now."""
     services.outcome_record(
         tasking=tasking, by=owen, outcome="nfa", decided_on=timezone.localdate() - timedelta(days=30)
@@ -197,7 +200,7 @@ def test_the_database_refuses_to_change_or_delete_a_tombstone_a_proposal_or_an_e
 
 
 def test_on_a_versioned_bucket_every_version_of_the_content_is_removed(
-    object_storage, assigned_vera, tasking, tmp_path, owen, olive
+    object_storage, assigned_vera, tasking, tmp_path, owen, olive, signing_key
 ):
     client = object_storage.server.client()
     client.put_bucket_versioning(Bucket=object_storage.bucket, VersioningConfiguration={"Status": "Enabled"})

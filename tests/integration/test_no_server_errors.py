@@ -838,7 +838,7 @@ def build_world(folder: Path) -> World:
         decided_by=owen,
         decided_at=timezone.now(),
     )
-    Tombstone.objects.create(
+    tombstone = Tombstone.objects.create(
         exhibit=unused,
         proposal=decided,
         reference=unused.reference,
@@ -852,6 +852,18 @@ def build_world(folder: Path) -> World:
         rule_reason="No further action.",
         legal_source="CPIA Code 5.7",
         earliest=timezone.localdate(),
+    )
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from retention.models import DisposalCertificate
+
+    DisposalCertificate.objects.create(  # the tombstone's page links to its signed certificate
+        tombstone=tombstone,
+        pdf_name=default_storage.save("disposal-certificates/walk.pdf", ContentFile(b"%PDF-1.7 certificate")),
+        pdf_sha256="0" * 64,
+        page_count=1,
+        signed_by="AA:BB",
     )
 
     users = {

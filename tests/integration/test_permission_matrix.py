@@ -400,6 +400,18 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         legal_source="CPIA Code 5.7",
         earliest=timezone.localdate(),
     )
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from retention.models import DisposalCertificate
+
+    DisposalCertificate.objects.create(
+        tombstone=tombstone,
+        pdf_name=default_storage.save("disposal-certificates/matrix.pdf", ContentFile(b"%PDF-1.7 certificate")),
+        pdf_sha256="0" * 64,
+        page_count=1,
+        signed_by="AA:BB",
+    )
     from evidence.models import ResumableUpload
 
     resumable = ResumableUpload.objects.create(
@@ -1038,6 +1050,14 @@ ADMIN_ROUTES.update(
             "": Cell(
                 lambda ids: {"pk": ids["proposal"]},
                 admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
+            )
+        },
+        # A disposal's signed certificate: whoever reads the tombstone (the scheme's officers; the platform's
+        # superuser, who reads every tombstone); everyone else is told it does not exist.
+        "admin:retention_tombstone_certificate": {
+            "": Cell(
+                lambda ids: {"pk": ids["tombstone"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=200),
             )
         },
     }
