@@ -230,3 +230,24 @@ def test_nobody_else_downloads_a_certificate(request, who, past_its_date, owen, 
     assert response.status_code in (302, 403, 404)
     assert response.get("Content-Type") != "application/pdf"
     assert not AuditEvent.objects.filter(action="retention.disposal_certificate_downloaded").exists()
+
+
+def test_with_a_time_stamping_authority_the_certificate_carries_its_time(
+    past_its_date,
+    owen,
+    olive,
+    signing_key,
+    tmp_path,
+    settings,
+):
+    from evidence.verify import verify
+    from tests.local_tsa import LocalTsa
+
+    with LocalTsa(tmp_path) as authority:
+        settings.PORTAL_TSA_URL, settings.PORTAL_TSA_CERT_PATH = authority.url, str(authority.cert_path)
+        certificate = dispose(past_its_date, owen, olive).certificate
+    pdf = stored_pdf(certificate)
+    report = verify(pdf, signing_key, tsa_cert=str(authority.cert_path))
+    assert report.checks[0].startswith("signature intact")
+    assert "time-stamping authority shows" in report.checks[1]
+    assert "time-stamped by a time-stamping authority" in words(pdf)
