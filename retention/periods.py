@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 
 from retention.rules import Periods, scheme_periods
@@ -20,12 +22,18 @@ def platform_periods() -> Periods:
 
 def periods_for(scheme) -> Periods:
     """The platform's periods, each lengthened where the scheme set a longer one (never shortened)."""
-    platform = platform_periods()
     if scheme is None:
-        return platform
+        return platform_periods()
+    return periods_by_scheme([scheme.pk])[scheme.pk]
+
+
+def periods_by_scheme(scheme_ids: Iterable[int]) -> dict[int, Periods]:
+    """`periods_for` of many schemes, by id, in one query (lists that cover many records)."""
     from retention.models import SchemeRetention
 
-    own = SchemeRetention.objects.filter(scheme=scheme).first()
-    if own is None:
-        return platform
-    return scheme_periods(platform, {name: getattr(own, name) for name in PERIOD_FIELDS})
+    platform = platform_periods()
+    found = dict.fromkeys(scheme_ids, platform)
+    if found:
+        for own in SchemeRetention.objects.filter(scheme_id__in=found):
+            found[own.scheme_id] = scheme_periods(platform, {name: getattr(own, name) for name in PERIOD_FIELDS})
+    return found

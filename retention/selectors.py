@@ -4,11 +4,14 @@
 bundle…), a person (a User or a Volunteer: all their records) or one of a person's records (vetting,
 training, welfare), and answers with the earliest disposal date (None: keep, no date yet), the rule and
 its reason and source (retention/rules.py), and the legal holds standing over it. `may_dispose_now` is true
-only on or after that date and while no hold stands.
+only on or after that date and while no hold stands. `case_statuses(items)` is the same answer for many items of
+case material at once, in a fixed number of queries: `disposal_status` of one is `case_statuses` of a list of one.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,7 +22,7 @@ from evidence.models import Exhibit, Tasking
 from portal.models import User
 from retention import rules
 from retention.models import CaseOutcome, LegalHold
-from retention.periods import periods_for
+from retention.periods import periods_by_scheme, periods_for
 from volunteers.models import StatusChange, Volunteer
 
 # Which of a person's records each model is, by label: its retention rule counts from the day they left. (A
@@ -84,8 +87,16 @@ def _today(today: date | None) -> date:
 
 def case_facts(tasking: Tasking) -> rules.CaseFacts:
     """The outcome recorded for the tasking's case; an open case until one is recorded."""
-    outcome = CaseOutcome.objects.filter(tasking_id=tasking.pk).first()
-    return outcome.facts() if outcome is not None else rules.CaseFacts()
+    return _case_facts([tasking.pk])[tasking.pk]
+
+
+def _case_facts(tasking_ids: Iterable[int]) -> dict[int, rules.CaseFacts]:
+    """`case_facts` of many taskings, by id, in one query."""
+    found = dict.fromkeys(tasking_ids, rules.CaseFacts())
+    if found:
+        for outcome in CaseOutcome.objects.filter(tasking_id__in=found):
+            found[outcome.tasking_id] = outcome.facts()
+    return found
 
 
 def case_outcome(tasking: Tasking) -> CaseOutcome | None:
@@ -96,18 +107,57 @@ def standing_holds(*, tasking: Tasking | None = None, exhibit: Exhibit | None = 
     """Holds standing over a tasking (its own, and those on any of its exhibits: disposing of the tasking
     disposes of them), over an exhibit (its own and its tasking's), or over a person's records."""
     if exhibit is not None:
-        over = Q(exhibit=exhibit) | Q(tasking_id=exhibit.tasking_id)
-    elif tasking is not None:
-        over = Q(tasking=tasking) | Q(exhibit__tasking=tasking)
-    elif person is not None:
-        over = Q(person=person)
-    else:
+        return list(CaseHolds([(exhibit.tasking_id, exhibit.pk)]).over(exhibit.tasking_id, exhibit.pk))
+    if tasking is not None:
+        return list(CaseHolds([(tasking.pk, None)]).over(tasking.pk, None))
+    if person is None:
         raise TypeError("standing_holds needs a tasking, an exhibit or a person")
     return list(
-        LegalHold.objects.filter(over, lifted_at__isnull=True)
+        LegalHold.objects.filter(person=person, lifted_at__isnull=True)
         .select_related("tasking", "exhibit", "person", "set_by")
         .order_by("set_at", "pk")
     )
+
+
+class CaseHolds:
+    """The holds standing over many items of case material, read in one query; `over` says which stand over
+    one of them, in the order they were set. This is where what covers what is decided: an exhibit is under its
+    own holds and its tasking's; a tasking (and anything of it that is not an exhibit) under its own and those on
+    any of its exhibits, since disposing of the tasking disposes of them."""
+
+    def __init__(self, cases: Iterable[tuple[int, int | None]]) -> None:
+        """`cases`: (tasking id, exhibit id) of each item; the exhibit id None for the tasking as a whole."""
+        cases = list(cases)
+        taskings = {tasking_id for tasking_id, _ in cases}
+        exhibits = {exhibit_id for _, exhibit_id in cases if exhibit_id is not None}
+        wholes = {tasking_id for tasking_id, exhibit_id in cases if exhibit_id is None}
+        self.on_tasking: dict[int, list[LegalHold]] = defaultdict(list)
+        self.on_exhibit: dict[int, list[LegalHold]] = defaultdict(list)
+        self.on_exhibits_of: dict[int, list[LegalHold]] = defaultdict(list)  # by the exhibit's tasking
+        if not cases:
+            return
+        over = Q(tasking_id__in=taskings)
+        if exhibits:
+            over |= Q(exhibit_id__in=exhibits)
+        if wholes:
+            over |= Q(exhibit__tasking_id__in=wholes)
+        for hold in (
+            LegalHold.objects.filter(over, lifted_at__isnull=True)
+            .select_related("tasking", "exhibit", "person", "set_by")
+            .order_by("set_at", "pk")
+        ):
+            if hold.tasking_id is not None:
+                self.on_tasking[hold.tasking_id].append(hold)
+            else:
+                self.on_exhibit[hold.exhibit_id].append(hold)
+                self.on_exhibits_of[hold.exhibit.tasking_id].append(hold)
+
+    def over(self, tasking_id: int, exhibit_id: int | None) -> tuple[LegalHold, ...]:
+        if exhibit_id is not None:
+            found = [*self.on_exhibit.get(exhibit_id, ()), *self.on_tasking.get(tasking_id, ())]
+        else:
+            found = [*self.on_tasking.get(tasking_id, ()), *self.on_exhibits_of.get(tasking_id, ())]
+        return tuple(sorted(found, key=lambda hold: (hold.set_at, hold.pk)))
 
 
 def left_on(person: User) -> date | None:
@@ -162,13 +212,32 @@ def disposal_status(item, *, today: date | None = None) -> DisposalStatus:
         return person_disposal_status(item.user, today=today)
     if label in PERSON_RECORDS:
         return person_records_status(_person_of(item), PERSON_RECORDS[label], today=today)
-    case = tasking_of(item)
-    if case is None:
-        raise TypeError(f"No retention rule covers {item._meta.label}: add it to retention/selectors.py.")
-    tasking, exhibit = case
-    found = rules.case_retention(case_facts(tasking), periods_for(tasking.scheme))
-    holds = standing_holds(exhibit=exhibit) if exhibit is not None else standing_holds(tasking=tasking)
-    return DisposalStatus(found.earliest, found.rule, found.reason, found.source, tuple(holds), today)
+    return case_statuses([item], today=today)[0]
+
+
+def case_statuses(items: Iterable, *, today: date | None = None) -> list[DisposalStatus]:
+    """`disposal_status` of each item of case material (a tasking, an exhibit, anything of a tasking), in order,
+    in three queries however many there are — the outcomes, the standing holds, the schemes' own periods — once
+    each item's tasking is loaded (`select_related("tasking")` for exhibits). Raises TypeError as
+    `disposal_status` does for anything else."""
+    today = _today(today)
+    cases = []
+    for item in items:
+        case = tasking_of(item)
+        if case is None:
+            raise TypeError(f"No retention rule covers {item._meta.label}: add it to retention/selectors.py.")
+        cases.append(case)
+    if not cases:
+        return []
+    facts = _case_facts({tasking.pk for tasking, _ in cases})
+    periods = periods_by_scheme({tasking.scheme_id for tasking, _ in cases})
+    holds = CaseHolds((tasking.pk, exhibit.pk if exhibit is not None else None) for tasking, exhibit in cases)
+    statuses = []
+    for tasking, exhibit in cases:
+        found = rules.case_retention(facts[tasking.pk], periods[tasking.scheme_id])
+        over = holds.over(tasking.pk, exhibit.pk if exhibit is not None else None)
+        statuses.append(DisposalStatus(found.earliest, found.rule, found.reason, found.source, over, today))
+    return statuses
 
 
 def person_records_status(person: User, records: str, *, today: date | None = None) -> DisposalStatus:
@@ -225,15 +294,17 @@ def disposal_review(scheme_id: int, *, today: date | None = None) -> list[Dispos
             exhibit__tasking__scheme_id=scheme_id, state=DisposalProposal.State.PROPOSED
         ).select_related("proposed_by")
     }
-    exhibits = (
+    exhibits = list(
         Exhibit.objects.filter(tasking__scheme_id=scheme_id, disposed_at__isnull=True)
         .filter(Q(tasking__case_outcome__outcome__in=DATED_OUTCOMES) | Q(pk__in=list(awaiting)))
         .select_related("tasking", "tasking__scheme")
         .order_by("tasking__reference", "reference")
     )
     found = []
-    for exhibit in exhibits:
-        status = disposal_status(exhibit, today=today)
-        if status.may_dispose_now or exhibit.pk in awaiting:
-            found.append(DisposalCandidate(exhibit, status, awaiting.get(exhibit.pk)))
+    for exhibit, status in zip(exhibits, case_statuses(exhibits, today=today), strict=True):
+        proposal = awaiting.get(exhibit.pk)
+        if proposal is not None:
+            proposal.exhibit = exhibit  # the row just read, with its tasking: who may approve asks it, not the DB
+        if status.may_dispose_now or proposal is not None:
+            found.append(DisposalCandidate(exhibit, status, proposal))
     return sorted(found, key=lambda row: (row.status.earliest or today, row.exhibit.reference))
