@@ -1,5 +1,6 @@
-"""Demo data for `make demo`: one scheme and one person per role, privileged roles MFA-enrolled, and —
-once Vera's training is passed — one active tasking whose evidence is settled, ready for a handover bundle."""
+"""Demo data for `make demo`: one scheme and one person per role (two supervising officers: disposal takes two),
+privileged roles MFA-enrolled, and — once Vera's training is passed — one active tasking whose evidence is settled,
+ready for a handover bundle, and one closed case whose exhibits may be disposed of now."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class DemoLogin:
 DEMO_PEOPLE = [
     (roles.VOLUNTEER, "vera.volunteer@demo.example", "Vera Volunteer"),
     (roles.OFFICER, "owen.officer@demo.example", "DS Owen Officer"),
+    # A second officer of the scheme: one officer proposes a disposal, a different one approves it (ADR 0006).
+    (roles.OFFICER, "olive.officer@demo.example", "DI Olive Officer"),
     (roles.WELFARE, "wendy.welfare@demo.example", "Wendy Welfare"),
     (roles.COURT, "carla.court@demo.example", "Carla Court (CPS)"),
     (roles.SCHEME_ADMIN, "ada.admin@demo.example", "Ada Administrator"),
@@ -58,6 +61,11 @@ DECONFLICTION_TRY = (
 
 def demo_password(role: roles.Role) -> str:
     return f"demo-{role.code.replace('_', '-')}-2026"
+
+
+def _first_of(role: roles.Role) -> User:
+    """The demo's first person of the role (Owen, of the two officers)."""
+    return User.objects.get(email=next(email for each, email, _ in DEMO_PEOPLE if each is role))
 
 
 @transaction.atomic
@@ -111,7 +119,7 @@ def _seed_register(force: Force) -> None:
 
     if RegisterEntry.objects.filter(force=force).exists():
         return
-    dora = User.objects.get(email=DEMO_PEOPLE[-1][1])
+    dora = _first_of(roles.DECONFLICTION)
     today = timezone.localdate()
     register_entry_add(
         force=force,
@@ -130,8 +138,8 @@ def _seed_volunteer(scheme: Scheme) -> None:
     if existing is not None:
         _pass_published_modules(existing)  # modules published since she was seeded
         return
-    officer = User.objects.get(email=DEMO_PEOPLE[1][1])
-    welfare = User.objects.get(email=DEMO_PEOPLE[2][1])
+    officer = _first_of(roles.OFFICER)
+    welfare = _first_of(roles.WELFARE)
     _, token = services.invitation_create(scheme=scheme, email=email, full_name=DEMO_PEOPLE[0][2], by=officer)
     volunteer = services.invitation_accept(
         token=token,
@@ -200,17 +208,25 @@ TRY_BUNDLE = (
 class DemoEvidence:
     tasking: Tasking | None
     created: bool
-    message: str  # one line for the command's output: what to try, or why there is no demo evidence
+    message: str  # for the command's output, a line each: what to try, or why there is no demo evidence
 
 
 def demo_seed_evidence() -> DemoEvidence:
-    """Create (or find) tasking OP-DEMO-1 with Vera's reviewed exhibits and signed MG11; safe to run again.
+    """Create (or find) tasking OP-DEMO-1 with Vera's reviewed exhibits and signed MG11, then the closed case
+    OP-DEMO-2 whose exhibits may be disposed of now (`demo_seed_disposal`); safe to run again.
 
     Run after `demo_seed` has committed the people. Everything goes through the real services (the one
-    rule included), in one transaction: either the whole tasking is there or none of it. Skipped, with
-    the reason, while Vera is not deployable or no training curriculum is published — the demo's
+    rule included), each tasking in one transaction: either the whole tasking is there or none of it. Skipped,
+    with the reason, while Vera is not deployable or no training curriculum is published — the demo's
     volunteer is tasked only once she has passed her training.
     """
+    evidence = _seed_active_tasking()
+    if evidence.tasking is None:
+        return evidence
+    return DemoEvidence(evidence.tasking, evidence.created, f"{evidence.message}\n{demo_seed_disposal()}")
+
+
+def _seed_active_tasking() -> DemoEvidence:
     scheme = Scheme.objects.filter(code=DEMO_SCHEME["code"]).first()
     volunteer = Volunteer.objects.filter(user__email=DEMO_PEOPLE[0][1]).select_related("user").first()
     if scheme is None or volunteer is None:
@@ -221,7 +237,7 @@ def demo_seed_evidence() -> DemoEvidence:
     blocker = _evidence_blocker(volunteer)
     if blocker:
         return DemoEvidence(None, False, f"No demo evidence ({DEMO_TASKING} not created): {blocker}")
-    officer = User.objects.get(email=DEMO_PEOPLE[1][1])
+    officer = _first_of(roles.OFFICER)
     stored: list[str] = []  # files written to private storage, removed again if the transaction fails
     try:
         with transaction.atomic():
@@ -238,6 +254,178 @@ def demo_seed_evidence() -> DemoEvidence:
             default_storage.delete(name)
         raise
     return DemoEvidence(tasking, True, TRY_BUNDLE)
+
+
+# --- disposal: a closed case past its retention date, for two officers to dispose of -----------------------
+
+DISPOSAL_TASKING = "OP-DEMO-2"
+DISPOSAL_SUBJECT = "lewis_b"
+TRY_DISPOSAL = (
+    f"Disposal: {DISPOSAL_TASKING} ended in no further action long enough ago that its exhibits may be disposed "
+    "of now. Sign in as Owen and open /admin/retention/disposalproposal/review/: he has proposed disposing of "
+    "VV/1 and may propose VV/2; then sign in as Olive, who approves (her password again) or refuses. Approval "
+    "removes the content and keeps the exhibit's record, hash and custody history."
+)
+
+
+def demo_seed_disposal() -> str:
+    """Create (or find) OP-DEMO-2: a tasking Vera worked months ago whose case ended in no further action, long
+    enough ago that its two exhibits may be disposed of now, with Owen's proposal to dispose of the first awaiting
+    a second officer. Nothing is disposed of. Returns the line to print: what to try, or why it is missing."""
+    scheme = Scheme.objects.filter(code=DEMO_SCHEME["code"]).first()
+    volunteer = Volunteer.objects.filter(user__email=DEMO_PEOPLE[0][1]).select_related("user").first()
+    if scheme is None or volunteer is None:
+        return "No disposal demo: the demo people have not been seeded."
+    if Tasking.objects.filter(scheme=scheme, reference=DISPOSAL_TASKING).exists():
+        return TRY_DISPOSAL
+    blocker = _evidence_blocker(volunteer)
+    if blocker:
+        return f"No disposal demo ({DISPOSAL_TASKING} not created): {blocker}"
+    officer = _first_of(roles.OFFICER)
+    stored: list[str] = []  # files written to private storage, removed again if the transaction fails
+    try:
+        with transaction.atomic():
+            Scheme.objects.select_for_update().get(pk=scheme.pk)  # two seeds at once: the second finds the first's
+            if Tasking.objects.filter(scheme=scheme, reference=DISPOSAL_TASKING).exists():
+                return TRY_DISPOSAL
+            _seed_closed_case(scheme, officer, volunteer.user, stored)
+    except BaseException:
+        from django.core.files.storage import default_storage
+
+        for name in stored:
+            default_storage.delete(name)
+        raise
+    return TRY_DISPOSAL
+
+
+def _seed_closed_case(scheme: Scheme, officer: User, volunteer: User, stored: list[str]) -> None:
+    from dateutil.relativedelta import relativedelta
+
+    from retention.disposal import disposal_propose
+    from retention.periods import periods_for
+    from retention.selectors import disposal_status
+    from retention.services import outcome_record
+
+    today = timezone.localdate()
+    # Decided two months ago, plus whatever the platform or the scheme keeps case material beyond the CPIA minimum.
+    decided_on = today - relativedelta(months=periods_for(scheme).case_extra_months) - timedelta(days=60)
+    first_day, second_day = today - timedelta(days=140), today - timedelta(days=137)
+    granted_at = _local(today - timedelta(days=151), 11, 0)
+    authorisation = Authorisation.objects.create(
+        scheme=scheme,
+        kind=Authorisation.Kind.CHIS,
+        reference=f"DCVP/CHIS/{granted_at:%Y}/009",
+        authorising_officer="Det Supt Helen Marsh",
+        authorising_rank="Detective Superintendent",
+        urgent=False,
+        granted_at=granted_at,
+        expires_at=evidence_services.authorisation_default_expiry(kind="chis", granted_at=granted_at, urgent=False),
+        review_dates=[(granted_at + relativedelta(months=n)).date().isoformat() for n in (1, 2, 3)],
+        recorded_by=officer,
+    )
+    audit_record(
+        action="admin.add", actor=officer, obj=authorisation, detail={"repr": str(authorisation)[:200], "via": "demo"}
+    )
+    tasking = Tasking.objects.create(
+        scheme=scheme,
+        reference=DISPOSAL_TASKING,
+        title="Adult contact reported on Chatterbox: account lewis_b",
+        objective=(
+            f"Identify the user of the account {DISPOSAL_SUBJECT}, reported for messaging children on Chatterbox, "
+            "and capture any offence under the Sexual Offences Act 2003."
+        ),
+        permitted_conduct=(
+            "Use only the persona account mia_x. Respond to contact; never start a conversation, never raise a "
+            "sexual topic, never suggest or agree a meeting, never send images."
+        ),
+        urn="42DT0000098",
+        officer_in_case="DC 4521 Demo Officer",
+        court="Demo Town Crown Court",
+        platforms=PLATFORM,
+        persona="'Mia', presents as 13, Year 8, lives near Demo Town with her mum; account mia_x since January.",
+        persona_handles=PERSONA_HANDLE,
+        # The one rule takes evidence only while a tasking is live, so its window runs to tomorrow until the
+        # uploads below are in; the tasking is closed straight after them.
+        window_start=_local(today - timedelta(days=150), 9, 0),
+        window_end=timezone.now() + timedelta(days=1),
+        authorisation=authorisation,
+        handler=officer,
+        controller=officer,
+        created_by=officer,
+    )
+    audit_record(action="admin.add", actor=officer, obj=tasking, detail={"repr": str(tasking)[:200], "via": "demo"})
+    evidence_services.tasking_set_status(
+        tasking=tasking, to=Tasking.Status.ACTIVE, by=officer, reason="Authorisation granted; persona ready."
+    )
+    evidence_services.tasking_assign(tasking=tasking, volunteer=volunteer, by=officer)
+    common = {
+        "platform": PLATFORM,
+        "other_party": f"{DISPOSAL_SUBJECT} (Chatterbox user ID 40233871)",
+        "url": f"https://chatterbox.example/u/{DISPOSAL_SUBJECT}/chat",
+        "capture_method": "Chatterbox's Export chat function, saved unaltered as plain text",
+    }
+    exhibits = [
+        _submit(
+            volunteer,
+            tasking,
+            stored,
+            name=f"chatterbox-{DISPOSAL_SUBJECT}-{day:%Y%m%d}.txt",
+            content="".join(f"[{at}] {who}: {text}\n" for at, who, text in lines).encode(),
+            captured_at=_local(day, 20, 0),
+            description=f"Transcript of the private Chatterbox chat between {PERSONA_HANDLE} and "
+            f"{DISPOSAL_SUBJECT} on {day:%-d %B %Y}.",
+            **common,
+        )
+        for day, lines in ((first_day, CLOSED_CASE_CHATS[0]), (second_day, CLOSED_CASE_CHATS[1]))
+    ]
+    for exhibit in exhibits:
+        evidence_services.exhibit_review(exhibit=exhibit, decision=Exhibit.Review.ACCEPTED, reason="", by=officer)
+    evidence_services.tasking_set_status(
+        tasking=tasking, to=Tasking.Status.CLOSED, by=officer, reason="The account holder was identified."
+    )
+    outcome_record(
+        tasking=tasking,
+        by=officer,
+        outcome="nfa",
+        decided_on=decided_on,
+        note=(
+            f"{DISPOSAL_SUBJECT} was identified as a 15-year-old boy. No further action; referred to children's "
+            "services."
+        ),
+    )
+    for exhibit in exhibits:
+        status = disposal_status(exhibit)
+        if not status.may_dispose_now:  # the demo promises disposal: say why not rather than show an empty list
+            raise RuntimeError(
+                f"The demo's {exhibit.reference} of {DISPOSAL_TASKING} may not be disposed of: {status.summary}"
+            )
+    disposal_propose(
+        exhibit=exhibits[0],
+        by=officer,
+        reason="No further action two months ago; no appeal, review or claim. Nothing to keep it for (DPA 2018 s.39).",
+    )
+
+
+CLOSED_CASE_CHATS = (
+    [
+        ("19:31", DISPOSAL_SUBJECT, "hey mia"),
+        ("19:33", PERSONA_HANDLE, "hi who r u"),
+        ("19:34", DISPOSAL_SUBJECT, "lewis. saw u in the quiz room"),
+        ("19:35", DISPOSAL_SUBJECT, "how old r u"),
+        ("19:36", PERSONA_HANDLE, "13"),
+        ("19:37", DISPOSAL_SUBJECT, "18 lol. whats ur snap"),
+        ("19:39", PERSONA_HANDLE, "not allowed it"),
+        ("19:40", DISPOSAL_SUBJECT, "ok np"),
+    ],
+    [
+        ("20:02", DISPOSAL_SUBJECT, "u on the quiz later"),
+        ("20:04", PERSONA_HANDLE, "maybe"),
+        ("20:05", DISPOSAL_SUBJECT, "my mate says i shouldnt talk to u"),
+        ("20:06", DISPOSAL_SUBJECT, "im not really 18 im in year 10 haha"),
+        ("20:07", PERSONA_HANDLE, "oh"),
+        ("20:09", DISPOSAL_SUBJECT, "got to go, tea"),
+    ],
+)
 
 
 def _evidence_blocker(volunteer: Volunteer) -> str:

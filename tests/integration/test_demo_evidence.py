@@ -6,6 +6,7 @@ import re
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.utils import timezone
 
 from evidence import bundles
 from evidence.models import (
@@ -148,3 +149,52 @@ def test_a_seed_that_fails_part_way_leaves_neither_rows_nor_files(curriculum, mo
 
     monkeypatch.undo()
     assert demo.demo_seed_evidence().created
+
+
+def _demo_client(login):
+    """Signed in with the login the demo printed: its password, then a code from its TOTP secret."""
+    from django.test import Client
+
+    from tests.conftest import totp_code
+
+    client = Client()
+    response = client.post("/accounts/login/", {"login": login.email, "password": login.password})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/authenticate/")
+    assert client.post("/accounts/2fa/authenticate/", {"code": totp_code(login.totp_secret)}).status_code == 302
+    return client
+
+
+def test_the_demo_has_a_closed_case_for_two_officers_to_dispose_of(curriculum):
+    from portal import demo
+    from retention.models import CaseOutcome, DisposalProposal, Tombstone
+    from retention.policy import may_approve_disposal
+    from retention.selectors import disposal_status
+    from tests.integration.test_retention import text_of
+
+    output = seed()
+    olive = User.objects.get(email="olive.officer@demo.example")
+    assert olive.scheme == person(1).scheme and olive.has_perm("retention.approve_disposal")
+    assert re.search(r"Supervising officer\s+olive\.officer@demo\.example\s+\S+\s+TOTP secret [A-Z2-7]+", output)
+    assert "Disposal: OP-DEMO-2" in output
+
+    tasking = Tasking.objects.get(reference=demo.DISPOSAL_TASKING)
+    assert tasking.status == Tasking.Status.CLOSED
+    outcome = CaseOutcome.objects.get(tasking=tasking)
+    assert outcome.outcome == "nfa" and outcome.decided_on < timezone.localdate()
+    exhibits = list(tasking.exhibits.order_by("reference"))
+    assert [exhibit.reference for exhibit in exhibits] == ["VV/1", "VV/2"]
+    assert all(disposal_status(exhibit).may_dispose_now for exhibit in exhibits)
+    # Nothing is disposed of: Owen's proposal for VV/1 awaits a second officer, Olive.
+    assert not Tombstone.objects.exists() and all(exhibit.disposed_at is None for exhibit in exhibits)
+    assert all(default_storage.exists(exhibit.stored_name) for exhibit in exhibits)
+    proposal = DisposalProposal.objects.get(state=DisposalProposal.State.PROPOSED)
+    assert proposal.exhibit == exhibits[0] and proposal.proposed_by == person(1)
+    assert may_approve_disposal(olive, proposal) and not may_approve_disposal(person(1), proposal)
+
+    logins = {login.email: login for login in demo.demo_seed()}
+    url = "/admin/retention/disposalproposal/review/"
+    as_owen = text_of(_demo_client(logins["owen.officer@demo.example"]).get(url))
+    assert "Proposed by DS Owen Officer" in as_owen and "Propose disposal of VV/2" in as_owen
+    assert DEMO_TASKING not in as_owen  # the active tasking's exhibits are kept
+    as_olive = text_of(_demo_client(logins["olive.officer@demo.example"]).get(url))
+    assert "Approve or refuse the disposal of VV/1" in as_olive
