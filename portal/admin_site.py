@@ -231,6 +231,8 @@ class PortalAdminSite(admin.AdminSite):
         from evidence import admin_selectors as evidence
         from evidence.admin_selectors import SHOWN, Task
         from evidence.models import SafeguardingAlert
+        from retention import selectors as retention
+        from retention.policy import may_approve_disposal, may_review_disposals
         from volunteers import selectors as volunteers
 
         user, tasks = request.user, {}
@@ -256,6 +258,12 @@ class PortalAdminSite(admin.AdminSite):
             )
         if user.has_perm("evidence.view_authorisation"):
             tasks["authorisations"] = evidence.authorisations_expiring(user)
+        if may_review_disposals(user):
+            rows = retention.disposal_review(user.scheme_id)
+            awaiting = [row.proposal for row in rows if row.proposal is not None]
+            tasks["disposal"] = Task(
+                count=len(rows), items=[p for p in awaiting if may_approve_disposal(user, p)][:SHOWN]
+            )
         return {"tasks": tasks, "within_days": volunteers.DUE_WITHIN_DAYS}
 
     def password_change(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:

@@ -333,3 +333,23 @@ def test_nothing_is_deleted_any_other_way_through_the_admin(request, who, past_i
     assert bulk.status_code in (200, 302)
     assert Exhibit.objects.filter(pk=past_its_date.pk).exists() and Tombstone.objects.filter(pk=tombstone.pk).exists()
     assert DisposalProposal.objects.filter(pk=tombstone.proposal_id).exists()
+
+
+def test_officers_find_the_review_list_from_their_home_and_the_proposals_list(past_its_date, owen, olive, wendy):
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in, text_of
+
+    review = reverse("admin:retention_disposal_review")
+    owen_client = signed_in(owen)
+    home = owen_client.get(reverse("admin:index")).content.decode()
+    assert review in home and "Disposal review" in home
+    assert review in owen_client.get(reverse("admin:retention_disposalproposal_changelist")).content.decode()
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    # The second officer is shown what awaits her approval; the proposer is not asked to approve his own.
+    olive_home = signed_in(olive).get(reverse("admin:index")).content.decode()
+    assert f"Approve or refuse the disposal of {past_its_date.reference}" in olive_home
+    assert reverse("admin:retention_disposal_decide", args=[proposal.pk]) in olive_home
+    assert "Approve or refuse" not in text_of(owen_client.get(reverse("admin:index")))
+    # Welfare staff have no disposal task.
+    assert "Disposal review" not in signed_in(wendy).get(reverse("admin:index")).content.decode()
