@@ -80,6 +80,11 @@ OFFICER_EVIDENCE_PERMISSIONS = (
     "retention.add_disposalproposal",
     "retention.approve_disposal",
     "retention.view_tombstone",
+    # People's records after they leave: vetting and training (retention/policy.py; welfare is the welfare team's).
+    "retention.view_persondisposalproposal",
+    "retention.add_persondisposalproposal",
+    "retention.approve_person_disposal",
+    "retention.view_persontombstone",
 )
 
 VOLUNTEER = Role("volunteer", "Volunteer", has_scheme=True, requires_mfa=False, is_staff=False)
@@ -109,6 +114,11 @@ WELFARE = Role(
         "volunteers.add_exposureevent",
         "volunteers.view_standdown",
         "volunteers.view_screeningrequest",
+        # Disposal of departed volunteers' welfare records, by two welfare officers (retention/policy.py).
+        "retention.view_persondisposalproposal",
+        "retention.add_persondisposalproposal",
+        "retention.approve_person_disposal",
+        "retention.view_persontombstone",
     ),
 )
 COURT = Role("court_recipient", "Court / CPS recipient", has_scheme=False, requires_mfa=True, is_staff=False)

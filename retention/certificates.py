@@ -31,14 +31,16 @@ from portal.audit import audit_record
 from portal.display import file_size, when
 from retention import rules, selectors
 from retention.display import outcome_words
-from retention.models import DisposalCertificate, Tombstone
+from retention.models import DisposalCertificate, PersonTombstone, Tombstone
 
 log = logging.getLogger(__name__)
 
 
-def certificate_number(tombstone: Tombstone) -> str:
-    """DC-<year of disposal>-<tombstone number, six digits>: the number the certificate and its record share."""
-    return f"DC-{tombstone.disposed_at:%Y}-{tombstone.pk:06d}"
+def certificate_number(tombstone: Tombstone | PersonTombstone) -> str:
+    """DC-<year of disposal>-<tombstone number, six digits>: the number the certificate and its record share
+    (DCP- for a person's records, whose tombstones are numbered apart)."""
+    prefix = "DCP" if isinstance(tombstone, PersonTombstone) else "DC"
+    return f"{prefix}-{tombstone.disposed_at:%Y}-{tombstone.pk:06d}"
 
 
 def _withdrawn_bundles(tombstone: Tombstone) -> list[str]:
@@ -83,9 +85,43 @@ def _context(tombstone: Tombstone) -> dict:
     }
 
 
-def render_disposal_certificate(tombstone: Tombstone) -> bytes:
+def _person_context(tombstone: PersonTombstone) -> dict:
+    """A disposal of one kind of a person's records: whose, which kind, how many of each, who decided it and why.
+    Welfare records are described by kind and count only: the certificate holds no health detail."""
+    from django.apps import apps
+
+    from retention.person_disposal import RECORD_MODELS
+
+    words = {model._meta.label: what for model, _, what in RECORD_MODELS[tombstone.kind]}
+    proposal = tombstone.proposal
+    return {
+        "number": certificate_number(tombstone),
+        "person_tombstone": tombstone,
+        "kind_words": rules.RECORD_WORDS[tombstone.kind],
+        "deciders": "welfare officers" if tombstone.kind == "welfare" else "supervising officers",
+        "person_name": tombstone.person_name or tombstone.person_email,
+        "scheme": tombstone.scheme,
+        "counts": [
+            (words.get(label) or apps.get_model(label)._meta.verbose_name_plural, count)
+            for label, count in tombstone.counts.items()
+        ],
+        "files": len(tombstone.files),
+        "proposal": proposal,
+        "proposed_by": proposal.proposed_by.get_full_name() or proposal.proposed_by.email,
+        "approved_by": tombstone.approved_by.get_full_name() or tombstone.approved_by.email,
+        "disposed_at": when(tombstone.disposed_at),
+        "proposed_at": when(proposal.proposed_at),
+        "earliest": rules.day(tombstone.earliest),
+        "left_on": rules.day(tombstone.left_on),
+        "issued_at": when(timezone.now()),
+        "timestamped": bool(settings.PORTAL_TSA_URL),
+    }
+
+
+def render_disposal_certificate(tombstone: Tombstone | PersonTombstone) -> bytes:
     """The certificate as an unsigned, tagged PDF/A-3b."""
-    html = render_to_string("retention/disposal_certificate_pdf.html", _context(tombstone))
+    context = _person_context(tombstone) if isinstance(tombstone, PersonTombstone) else _context(tombstone)
+    html = render_to_string("retention/disposal_certificate_pdf.html", context)
     document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"]))  # needs nothing from outside
     return document.write_pdf(pdf_variant="pdf/a-3b", pdf_tags=True)
 
@@ -105,20 +141,39 @@ def _sign(pdf: bytes, folder: Path) -> tuple[Path, str]:
     return signed, certificate_fingerprint(cert)
 
 
-def issue_disposal_certificate(tombstone: Tombstone) -> DisposalCertificate:
+def issue_disposal_certificate(tombstone: Tombstone | PersonTombstone) -> DisposalCertificate:
     """Render, sign and store the certificate of a disposal whose content has gone, once (idempotent: an issued
     certificate is returned as it is). Raises ValidationError if the scheme's signing key is missing or revoked."""
-    existing = DisposalCertificate.objects.filter(tombstone=tombstone).first()
+    person = isinstance(tombstone, PersonTombstone)
+    target = {"person_tombstone": tombstone} if person else {"tombstone": tombstone}
+    existing = DisposalCertificate.objects.filter(**target).first()
     if existing is not None:
         return existing
-    tombstone = Tombstone.objects.select_related(
-        "exhibit__tasking__scheme", "proposal__proposed_by", "approved_by"
-    ).get(pk=tombstone.pk)
-    if default_storage.exists(tombstone.exhibit.stored_name):
-        raise ValidationError(
-            f"The content of exhibit {tombstone.reference} is still stored: the certificate is issued once it has "
-            "gone (`python manage.py complete_disposals` removes it, then issues the certificate)."
+    if person:
+        tombstone = PersonTombstone.objects.select_related("scheme", "proposal__proposed_by", "approved_by").get(
+            pk=tombstone.pk
         )
+        still = [name for name in tombstone.files if default_storage.exists(name)]
+        if still:
+            raise ValidationError(
+                f"{len(still)} stored file(s) of the disposed {rules.RECORD_WORDS[tombstone.kind]} are still stored: "
+                "the certificate is issued once they have gone (`python manage.py complete_disposals` removes "
+                "them, then issues the certificate)."
+            )
+        scheme_id = tombstone.scheme_id
+        about = {"person": tombstone.person_email, "kind": tombstone.kind}
+    else:
+        tombstone = Tombstone.objects.select_related(
+            "exhibit__tasking__scheme", "proposal__proposed_by", "approved_by"
+        ).get(pk=tombstone.pk)
+        if default_storage.exists(tombstone.exhibit.stored_name):
+            raise ValidationError(
+                f"The content of exhibit {tombstone.reference} is still stored: the certificate is issued once it "
+                "has gone (`python manage.py complete_disposals` removes it, then issues the certificate)."
+            )
+        scheme_id = tombstone.exhibit.tasking.scheme_id
+        about = {"exhibit": tombstone.reference}
+    target = {"person_tombstone": tombstone} if person else {"tombstone": tombstone}
     number = certificate_number(tombstone)
     with tempfile.TemporaryDirectory() as folder:
         signed, fingerprint = _sign(render_disposal_certificate(tombstone), Path(folder))
@@ -126,35 +181,34 @@ def issue_disposal_certificate(tombstone: Tombstone) -> DisposalCertificate:
         digest = hashlib.sha256(data).hexdigest()
         pages = len(PdfReader(signed).pages)
         with signed.open("rb") as handle:
-            name = default_storage.save(
-                f"disposal-certificates/{tombstone.exhibit.tasking.scheme_id}/{number}.pdf", File(handle)
-            )
+            name = default_storage.save(f"disposal-certificates/{scheme_id}/{number}.pdf", File(handle))
+    # A certificate about welfare records is audited in the welfare compartment (portal.audit.welfare_rows).
+    welfare = person and tombstone.kind == "welfare"
     try:
         with transaction.atomic():
             certificate = DisposalCertificate.objects.create(
-                tombstone=tombstone, pdf_name=name, pdf_sha256=digest, page_count=pages, signed_by=fingerprint
+                **target, pdf_name=name, pdf_sha256=digest, page_count=pages, signed_by=fingerprint
             )
             audit_record(
-                action="retention.disposal_certificate_issued",
+                action=(
+                    "welfare.records_disposal_certificate_issued"
+                    if welfare
+                    else "retention.disposal_certificate_issued"
+                ),
                 obj=tombstone,
-                detail={
-                    "certificate": number,
-                    "exhibit": tombstone.reference,
-                    "sha256": digest,
-                    "signed_by": fingerprint,
-                },
+                detail={"certificate": number, **about, "sha256": digest, "signed_by": fingerprint},
             )
     except IntegrityError:  # issued meanwhile by another run: keep that one, drop this copy
         default_storage.delete(name)
-        return DisposalCertificate.objects.get(tombstone=tombstone)
+        return DisposalCertificate.objects.get(**target)
     return certificate
 
 
-def issue_disposal_certificate_quietly(tombstone: Tombstone) -> DisposalCertificate | None:
+def issue_disposal_certificate_quietly(tombstone: Tombstone | PersonTombstone) -> DisposalCertificate | None:
     """Issue the certificate straight after a disposal; if it cannot be issued now, log why and leave it to
     `complete_disposals` (the disposal itself stands)."""
     try:
         return issue_disposal_certificate(tombstone)
     except Exception:  # the disposal is done; the certificate is retried, and verify_custody names it meanwhile
-        log.exception("the disposal certificate of %s could not be issued now", tombstone.reference)
+        log.exception("the disposal certificate of %s could not be issued now", certificate_number(tombstone))
         return None

@@ -203,9 +203,10 @@ def disposal_refuse(*, proposal: DisposalProposal, by: User, note: str) -> Dispo
 
 
 def complete_disposals() -> list[str]:
-    """Finish every disposal left half-done after its commit: content still stored (storage failed), or no signed
-    certificate yet (no signing key, or the time-stamping authority did not answer). Idempotent; run by
-    `manage.py complete_disposals` and hourly by Celery beat. One line per disposal it could not finish."""
+    """Finish every disposal left half-done after its commit (exhibits', then people's records'): content or files
+    still stored (storage failed), or no signed certificate yet (no signing key, or the time-stamping authority did
+    not answer). Idempotent; run by `manage.py complete_disposals` and hourly by Celery beat. One line per
+    disposal it could not finish."""
     from retention.certificates import issue_disposal_certificate
 
     problems = []
@@ -217,4 +218,6 @@ def complete_disposals() -> list[str]:
             message = " ".join(getattr(exc, "messages", None) or [str(exc)])
             log.warning("the disposal of %s is not finished: %s", tombstone.reference, message)
             problems.append(f"{tombstone.reference}: {message}")
-    return problems
+    from retention.person_disposal import complete_person_disposals
+
+    return problems + complete_person_disposals()

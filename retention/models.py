@@ -247,7 +247,13 @@ class DisposalCertificate(models.Model):
 
     scheme_path = "tombstone__exhibit__tasking__scheme"
 
-    tombstone = models.OneToOneField(Tombstone, on_delete=models.PROTECT, related_name="certificate")
+    # Exactly one of: the tombstone of an exhibit's content, or of one kind of a person's records.
+    tombstone = models.OneToOneField(
+        Tombstone, on_delete=models.PROTECT, null=True, blank=True, related_name="certificate"
+    )
+    person_tombstone = models.OneToOneField(
+        "PersonTombstone", on_delete=models.PROTECT, null=True, blank=True, related_name="certificate"
+    )
     issued_at = models.DateTimeField(default=timezone.now)
     pdf_name = models.CharField(max_length=255)
     pdf_sha256 = models.CharField(max_length=64)
@@ -256,11 +262,112 @@ class DisposalCertificate(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tombstone__isnull=False, person_tombstone__isnull=True)
+                | models.Q(tombstone__isnull=True, person_tombstone__isnull=False),
+                name="retention_disposalcertificate_one_target",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Disposal certificate {self.number}"
 
     @property
     def number(self) -> str:
-        """The number the certificate is known by: DC-<year>-<tombstone>, six digits."""
+        """The number the certificate is known by: DC-<year>-<tombstone>, six digits (DCP- for a person's
+        records, whose tombstones are numbered apart)."""
+        if self.person_tombstone_id is not None:
+            return f"DCP-{self.person_tombstone.disposed_at:%Y}-{self.person_tombstone_id:06d}"
         return f"DC-{self.tombstone.disposed_at:%Y}-{self.tombstone_id:06d}"
+
+
+class PersonDisposalProposal(models.Model):
+    """A proposal to dispose of one kind of a departed volunteer's records (vetting, training or welfare),
+    awaiting approval by a different person who may (retention/policy.py). The rule and date are those
+    `person_records_status` gave when it was proposed; approval asks it again. Never deleted, decided once (a
+    trigger on PostgreSQL): a refused or withdrawn proposal stays."""
+
+    scheme_path = "scheme"
+
+    class Kind(models.TextChoices):
+        VETTING = "vetting", "Vetting records"
+        TRAINING = "training", "Training records"
+        WELFARE = "welfare", "Welfare records"
+
+    State = DisposalProposal.State
+
+    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.TextField()
+    rule = models.CharField(max_length=60)
+    earliest = models.DateField()
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=DisposalProposal.State.choices, default="proposed")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        verbose_name = "disposal proposal for a person's records"
+        verbose_name_plural = "disposal proposals for people's records"
+        permissions = [
+            ("approve_person_disposal", "Approve the disposal of a person's records another person proposed")
+        ]
+        constraints = [
+            # At most one proposal awaiting approval for one kind of one person's records at a time.
+            models.UniqueConstraint(
+                fields=["person", "kind"],
+                condition=models.Q(state="proposed"),
+                name="retention_one_open_person_proposal",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Disposal of the {self.get_kind_display().lower()} of {self.person.get_full_name() or self.person.email} "
+            f"({self.get_state_display().lower()})"
+        )
+
+
+class PersonTombstone(models.Model):
+    """What stays of one kind of a person's disposed records: whose they were (name and e-mail as they stood),
+    which kind, how many rows of each model, what was removed, when, by whom (proposed and approved), under which
+    rule and why. Written once by retention.person_disposal.person_disposal_approve; on PostgreSQL a trigger
+    refuses any UPDATE or DELETE."""
+
+    scheme_path = "scheme"
+
+    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposal = models.OneToOneField(PersonDisposalProposal, on_delete=models.PROTECT, related_name="tombstone")
+    kind = models.CharField(max_length=10, choices=PersonDisposalProposal.Kind.choices)
+    person_name = models.CharField(max_length=200)
+    person_email = models.EmailField()
+    counts = models.JSONField(help_text="How many rows of each kind of record were deleted.")
+    files = models.JSONField(default=list, help_text="The stored files removed with them.")
+    what = models.TextField(help_text="What was disposed of, and what was kept.")
+    disposed_at = models.DateTimeField(default=timezone.now)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    rule = models.CharField(max_length=60)
+    rule_reason = models.TextField()
+    legal_source = models.TextField()
+    earliest = models.DateField()
+    left_on = models.DateField(help_text="The day the person left the scheme, which the period counts from.")
+
+    class Meta:
+        ordering = ["-disposed_at", "-id"]
+        verbose_name = "tombstone of a person's records"
+        verbose_name_plural = "tombstones of people's records"
+        constraints = [
+            models.UniqueConstraint(fields=["person", "kind"], name="retention_person_kind_disposed_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.person_name} (disposed of {when(self.disposed_at)})"

@@ -74,3 +74,59 @@ def may_approve_disposal(user: User, proposal) -> bool:
         and user.has_perm("retention.approve_disposal")
         and user.pk != proposal.proposed_by_id
     )
+
+
+# --- disposal of people's records after they leave -----------------------------------------------------------
+#
+# Vetting and training records are the supervising officers' (they vet and accredit, DESIGN.md "Who uses it").
+# Welfare records are special category health data kept apart, on need-to-know (UK GDPR Art. 9; DOMAIN.md,
+# "Welfare": "Results stay with occupational health and welfare"): only the scheme's welfare officers see that
+# they are due for disposal, propose it and approve it — officers do not even see a welfare row. Two people
+# always: the approver is never the proposer. Nobody else (administrators, volunteers, court users, other
+# schemes, the platform's superuser) takes part.
+
+PERSON_RECORD_KINDS = ("vetting", "training", "welfare")
+
+
+def _role_for_records(kind: str) -> roles.Role:
+    if kind not in PERSON_RECORD_KINDS:
+        raise ValueError(f"Unknown kind of person's records: {kind}")
+    return roles.WELFARE if kind == "welfare" else roles.OFFICER
+
+
+def person_record_kinds_for(user: User) -> tuple[str, ...]:
+    """The kinds of departed volunteers' records whose disposal this person reviews, proposes and approves."""
+    if not (
+        user.is_authenticated
+        and user.is_active
+        and user.scheme_id is not None
+        and user.has_perm("retention.add_persondisposalproposal")
+    ):
+        return ()
+    return tuple(kind for kind in PERSON_RECORD_KINDS if roles.has_role(user, _role_for_records(kind)))
+
+
+def may_review_person_disposals(user: User) -> bool:
+    """Whether the person sees the review list of people's records at all (each row: person_record_kinds_for)."""
+    return bool(person_record_kinds_for(user))
+
+
+def may_read_person_records(user: User, *, scheme_id: int | None, kind: str) -> bool:
+    """Reading a proposal or tombstone of this kind of a person's records (and its certificate): the people who
+    decide its disposal, in the person's scheme."""
+    return scheme_id is not None and user.scheme_id == scheme_id and kind in person_record_kinds_for(user)
+
+
+def may_propose_person_disposal(user: User, person: User, kind: str) -> bool:
+    """Proposing that one kind of a departed volunteer's records be disposed of (the date and holds: the service)."""
+    return may_read_person_records(user, scheme_id=person.scheme_id, kind=kind)
+
+
+def may_approve_person_disposal(user: User, proposal) -> bool:
+    """Approving it: someone of the scheme who decides that kind, with the approval permission, who did not
+    propose it — disposal always takes two people."""
+    return (
+        may_read_person_records(user, scheme_id=proposal.scheme_id, kind=proposal.kind)
+        and user.has_perm("retention.approve_person_disposal")
+        and user.pk != proposal.proposed_by_id
+    )

@@ -141,6 +141,9 @@ def hold_place(*, target: Tasking | Exhibit | User, kind: str, reason: str, revi
     on = {"tasking": None, "exhibit": None, "person": None}
     on["person" if isinstance(target, User) else "exhibit" if isinstance(target, Exhibit) else "tasking"] = target
     with transaction.atomic():
+        if isinstance(target, User):
+            # The person's row is what approving a disposal of their records locks: the two never cross unseen.
+            User.objects.select_for_update().filter(pk=target.pk).first()
         hold = LegalHold.objects.create(
             scheme_id=hold_scheme_id(target), kind=kind, reason=reason, review_on=review_on, set_by=by, **on
         )

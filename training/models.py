@@ -159,3 +159,18 @@ class Certificate(models.Model):
         from training.codes import grouped
 
         return grouped(self.code)
+
+
+class DisposedCertificate(models.Model):
+    """A certificate whose record was disposed of under the retention rules (the holder's training records, some
+    years after they left): only its code and when, so the public check can say "no longer held" rather than
+    "no such certificate". Written by the retention app's disposal; the holder and module are not kept."""
+
+    code = models.CharField(max_length=64, unique=True)
+    disposed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-disposed_at"]
+
+    def __str__(self) -> str:
+        return f"Certificate {self.code} (disposed of)"

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from training.models import Certificate, Module, ModuleVersion
+from training.models import Certificate, DisposedCertificate, Module, ModuleVersion
 
 
 def certificate_for_code(typed: str) -> Certificate | None:
@@ -18,6 +18,14 @@ def certificate_for_code(typed: str) -> Certificate | None:
     from training.codes import normalise
 
     queryset = Certificate.objects.select_related("module", "version")
+    return queryset.filter(code=typed).first() or queryset.filter(code=normalise(typed)).first()
+
+
+def disposed_certificate_for_code(typed: str) -> DisposedCertificate | None:
+    """A certificate issued here whose record has since been disposed of (retention), by what a person typed."""
+    from training.codes import normalise
+
+    queryset = DisposedCertificate.objects.all()
     return queryset.filter(code=typed).first() or queryset.filter(code=normalise(typed)).first()
 
 

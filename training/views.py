@@ -19,7 +19,7 @@ from training import services
 from training.models import Attempt, Certificate, Module
 from training.permissions import may_download_certificate
 from training.scoring import seeded_order
-from training.selectors import certificate_for_code, certificate_state, module_states
+from training.selectors import certificate_for_code, certificate_state, disposed_certificate_for_code, module_states
 
 
 @login_required
@@ -166,14 +166,18 @@ def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
         return render(request, "training/verify_limited.html", status=429)
     certificate = certificate_for_code(code)
     state = None
+    disposed = None
     if certificate is not None:
         versions = list(certificate.module.versions.all())
         state = certificate_state(certificate, versions, now=timezone.now())
+    else:
+        # Issued here, but its record was disposed of under the retention rules some years after the holder left.
+        disposed = disposed_certificate_for_code(code)
     return render(
         request,
         "training/verify.html",
-        {"certificate": certificate, "state": state},
-        status=200 if certificate else 404,
+        {"certificate": certificate, "state": state, "disposed": disposed},
+        status=200 if certificate else 410 if disposed else 404,
     )
 
 

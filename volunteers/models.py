@@ -410,3 +410,22 @@ class ReminderSent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} reminder for {self.volunteer}, {self.days_before} days before"
+
+
+class RecordsDisposal(models.Model):
+    """One kind of a departed volunteer's records (vetting, training, welfare) was disposed of under the retention
+    rules: which kind and when, so the volunteer's own personal-data file can say so. Written by the retention
+    app's disposal, which keeps the full tombstone; never changed (a trigger refuses it on PostgreSQL)."""
+
+    scheme_path = "scheme"
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10)  # vetting, training or welfare
+    disposed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["disposed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind.capitalize()} records of {self.person} disposed of"

@@ -19,6 +19,7 @@ from training.api import training_record
 from volunteers.models import (
     CodeOfConductAcceptance,
     IntegrityReview,
+    RecordsDisposal,
     ScreeningRecord,
     StandDown,
     StatusChange,
@@ -36,6 +37,7 @@ INCLUDED: tuple[str, ...] = (
     "your training: each module, every attempt with its score and result, and your certificates with their dates",
     "your welfare screenings: the kind, the date, the outcome and when the next one is due",
     "any stand-down from deployment: whether it followed exposure or a welfare decision, and its dates",
+    "which of your records were deleted after you left, once the time they may be kept had passed, and when",
 )
 
 # What it leaves out, and why: each a record about her that is asked for through the data protection officer,
@@ -75,6 +77,13 @@ NOT_INCLUDED: tuple[tuple[str, str], ...] = (
         "Ask the data protection officer.",
     ),
 )
+
+
+DISPOSED_WORDS = {
+    "vetting": "Your vetting records: vetting, checks, integrity reviews and status history (the day you left is kept)",
+    "training": "Your training records: attempts, certificates and code of conduct acceptances",
+    "welfare": "Your welfare records: screenings, screening requests, exposure records and stand-downs",
+}
 
 
 class NotAVolunteer(Exception):
@@ -187,6 +196,12 @@ def personal_data_for(user: User, *, now: datetime | None = None) -> dict[str, A
             for stand_down in StandDown.objects.filter(person=user)
             .only("reason", "at", "lifted_at")
             .order_by("at", "pk")
+        ],
+        # Kinds of her records disposed of after she left (retention): what and when, so an empty section is
+        # explained rather than looking like records lost.
+        "disposed": [
+            {"records": DISPOSED_WORDS.get(row.kind, row.kind), "disposed_at": row.disposed_at}
+            for row in RecordsDisposal.objects.filter(person=user).order_by("disposed_at", "pk")
         ],
         "not_included": [{"what": what, "why": why} for what, why in NOT_INCLUDED],
     }
