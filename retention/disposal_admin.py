@@ -4,6 +4,8 @@ Proposals and tombstones are read here, never added, changed or deleted through 
 
 from __future__ import annotations
 
+from functools import partial
+
 from allauth.account.decorators import reauthentication_required
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,6 +24,7 @@ from retention import selectors
 from retention.disposal import DisposalRefused, disposal_approve, disposal_propose, disposal_refuse
 from retention.forms import DecideDisposalForm, ProposeDisposalForm
 from retention.models import DisposalCertificate, DisposalProposal, Tombstone
+from retention.person_disposal_admin import people_review_view
 from retention.policy import may_approve_disposal, may_propose_disposal, may_review_disposals
 
 
@@ -39,6 +42,11 @@ class DisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
     def get_urls(self) -> list:
         return [
             path("review/", self.admin_site.admin_view(self.review_view), name="retention_disposal_review"),
+            path(
+                "review/people/",
+                self.admin_site.admin_view(partial(people_review_view, self)),
+                name="retention_disposal_review_people",
+            ),
             path(
                 "propose/<int:exhibit_id>/",
                 self.admin_site.admin_view(self.propose_view),

@@ -115,3 +115,19 @@ class DecideDisposalForm(StorableTextForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why you refuse the disposal, or anything to record with your approval.",
     )
+
+
+class ProposePersonDisposalForm(StorableTextForm):
+    """The reason for disposing of one kind of a departed volunteer's records, in the words of that kind."""
+
+    reason = forms.CharField(
+        label="Why should these records be disposed of now?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: left on 3 May 2025, six years have passed, no claim or review, nothing held. "
+        "Someone else approves it; your name is recorded.",
+    )
+
+    def __init__(self, *args, kind_words: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = f"Why should the {kind_words} be disposed of now?"
+        self.fields["reason"].error_messages["required"] = f"Enter why the {kind_words} should be disposed of now"

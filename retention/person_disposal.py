@@ -121,6 +121,12 @@ def records_held(person: User, kind: str) -> dict[str, int]:
     return counts
 
 
+def records_held_words(person: User, kind: str) -> list[str]:
+    """`records_held` in words: "2 vetting records", "9 vetting checks"…"""
+    words = {model._meta.label: what for model, _, what in RECORD_MODELS[kind]}
+    return [f"{count} {words[label]}" for label, count in records_held(person, kind).items()]
+
+
 # --- the review list ---------------------------------------------------------------------------------------------
 
 

@@ -392,3 +392,84 @@ def test_the_review_list_asks_the_same_number_of_queries_however_many_people_lef
         rows = person_disposal_review(lantern.pk, kinds)
     assert len(rows) == 4 * 3
     assert len(five) == len(one)
+
+
+# --- the admin pages ---------------------------------------------------------------------------------------------
+
+
+def test_officers_review_propose_and_approve_on_the_pages_after_giving_the_password_again(gone, owen, olive):
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in, text_of
+
+    owen_client, olive_client = signed_in(owen), signed_in(olive)
+    assert "People's records that may be disposed of" in text_of(
+        owen_client.get(reverse("admin:retention_disposal_review"))
+    )
+    review = text_of(owen_client.get(reverse("admin:retention_disposal_review_people")))
+    assert "Vera Gone" in review and "vetting records" in review.lower() and "training records" in review.lower()
+    assert "may be disposed of from" in review.lower() and "Legal source" in review
+    assert "welfare" not in review.lower()  # the welfare compartment: officers never see a welfare row
+    propose = reverse("admin:retention_person_disposal_propose", args=[gone.user_id, "vetting"])
+    assert "Enter why the vetting records" in text_of(owen_client.post(propose, {"reason": ""}))
+    done = owen_client.post(propose, {"reason": REASON}, follow=True)
+    assert "someone else must now approve it" in done.content.decode()
+    proposal = PersonDisposalProposal.objects.get(person=gone.user, kind="vetting")
+    decide = reverse("admin:retention_person_disposal_decide", args=[proposal.pk])
+    assert "Withdraw the proposal" in text_of(owen_client.get(decide))
+    assert "Approve or refuse" in text_of(olive_client.get(reverse("admin:retention_disposal_review_people")))
+    asked = olive_client.post(decide, {"decision": "approve", "note": ""})
+    assert asked.status_code == 302 and asked["Location"].startswith(reverse("account_reauthenticate"))
+    assert not PersonTombstone.objects.exists()
+    olive_client.post(asked["Location"], {"password": PASSWORD})
+    approved = olive_client.post(decide, {"decision": "approve", "note": ""}, follow=True)
+    assert "The vetting records of Vera Gone were disposed of" in approved.content.decode()
+    tombstone = PersonTombstone.objects.get(person=gone.user, kind="vetting")
+    page = text_of(olive_client.get(reverse("admin:retention_persontombstone_change", args=[tombstone.pk])))
+    assert "Download certificate DCP-" in page
+    download = olive_client.get(reverse("admin:retention_persontombstone_certificate", args=[tombstone.pk]))
+    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"%PDF")
+    assert AuditEvent.objects.filter(action="retention.disposal_certificate_downloaded", actor_id=olive.pk).exists()
+
+
+def test_welfare_officers_see_only_welfare_rows_and_officers_cannot_reach_them(gone, owen, wendy, wyn):
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in, text_of
+
+    wendy_client = signed_in(wendy)
+    review = text_of(wendy_client.get(reverse("admin:retention_disposal_review_people")))
+    assert "Vera Gone" in review and "welfare records" in review.lower() and "vetting" not in review.lower()
+    proposal = person_disposal_propose(person=gone.user, kind="welfare", by=wendy, reason=REASON)
+    tombstone = person_disposal_approve(proposal=proposal, by=wyn)
+    owen_client = signed_in(owen)
+    for url in (
+        reverse("admin:retention_person_disposal_propose", args=[gone.user_id, "welfare"]),
+        reverse("admin:retention_person_disposal_decide", args=[proposal.pk]),
+        reverse("admin:retention_persontombstone_change", args=[tombstone.pk]),
+        reverse("admin:retention_persontombstone_certificate", args=[tombstone.pk]),
+    ):
+        assert owen_client.get(url).status_code in (302, 404), url
+    listed = text_of(owen_client.get(reverse("admin:retention_persontombstone_changelist")))
+    assert "Vera Gone" not in listed
+    assert (
+        wendy_client.get(reverse("admin:retention_persontombstone_certificate", args=[tombstone.pk])).status_code == 200
+    )
+
+
+def test_another_schemes_officer_a_volunteer_court_and_administrator_see_and_do_nothing(gone, owen, otto, carla, ada):
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in, text_of
+
+    proposal = person_disposal_propose(person=gone.user, kind="vetting", by=owen, reason=REASON)
+    otto_client = signed_in(otto)
+    assert "Vera Gone" not in text_of(otto_client.get(reverse("admin:retention_disposal_review_people")))
+    assert otto_client.get(reverse("admin:retention_person_disposal_decide", args=[proposal.pk])).status_code == 404
+    propose = reverse("admin:retention_person_disposal_propose", args=[gone.user_id, "vetting"])
+    assert otto_client.post(propose, {"reason": REASON}).status_code == 404
+    for someone in (carla, ada):
+        client = signed_in(someone)
+        assert client.get(reverse("admin:retention_disposal_review_people")).status_code in (302, 403)
+        assert client.post(propose, {"reason": REASON}).status_code in (302, 403, 404)
+    assert PersonDisposalProposal.objects.count() == 1
