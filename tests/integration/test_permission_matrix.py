@@ -412,6 +412,55 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         page_count=1,
         signed_by="AA:BB",
     )
+    # Disposal of people's records: Owen's proposal to dispose of Nadia's vetting records, awaiting another
+    # officer, and a tombstone of her welfare records with its certificate (the welfare officers' alone).
+    from retention.models import PersonDisposalProposal, PersonTombstone
+
+    person_proposal = PersonDisposalProposal.objects.create(
+        scheme=lantern,
+        person=nadia.user,
+        kind="vetting",
+        reason="Past its date.",
+        rule="vetting_after_leaving",
+        earliest=timezone.localdate(),
+        proposed_by=owen,
+    )
+    welfare_disposed = PersonDisposalProposal.objects.create(
+        scheme=lantern,
+        person=nadia.user,
+        kind="welfare",
+        reason="Past its date.",
+        rule="welfare_after_leaving",
+        earliest=timezone.localdate(),
+        proposed_by=wendy,
+        state="approved",
+        decided_by=wendy,
+        decided_at=timezone.now(),
+    )
+    person_tombstone = PersonTombstone.objects.create(
+        scheme=lantern,
+        person=nadia.user,
+        proposal=welfare_disposed,
+        kind="welfare",
+        person_name="Nadia Standdown",
+        person_email=nadia.user.email,
+        counts={"volunteers.ScreeningRecord": 1},
+        what="The welfare records.",
+        proposed_by=wendy,
+        approved_by=wendy,
+        rule="welfare_after_leaving",
+        rule_reason="6 years after leaving.",
+        legal_source="UK GDPR Art. 9",
+        earliest=timezone.localdate(),
+        left_on=timezone.localdate(),
+    )
+    DisposalCertificate.objects.create(
+        person_tombstone=person_tombstone,
+        pdf_name=default_storage.save("disposal-certificates/matrix-person.pdf", ContentFile(b"%PDF-1.7 person")),
+        pdf_sha256="1" * 64,
+        page_count=1,
+        signed_by="AA:BB",
+    )
     from evidence.models import ResumableUpload
 
     resumable = ResumableUpload.objects.create(
@@ -465,6 +514,8 @@ def build_world(folder: Path) -> tuple[dict, dict]:
         "retention_settings": retention_settings.pk,
         "proposal": proposal.pk,
         "tombstone": tombstone.pk,
+        "person_proposal": person_proposal.pk,
+        "person_tombstone": person_tombstone.pk,
     }
     return ids, people
 
@@ -839,6 +890,35 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     # Disposal proposals and tombstones: written by the two-person disposal (its routes below), read here.
     "retention_disposalproposal": AdminModel("proposal", officer="v", superuser="v"),
     "retention_tombstone": AdminModel("tombstone", officer="v", superuser="v"),
+    # People's records: each reads only the kinds they decide (retention/policy.py). The world's proposal is of
+    # vetting records (the officers'), its tombstone of welfare records (the welfare officers'); the superuser,
+    # of no scheme, decides none. A row one may not read is "perhaps deleted" (sent back to the admin's home).
+    "retention_persondisposalproposal": AdminModel(
+        "person_proposal",
+        officer="v",
+        welfare="v",
+        superuser="v",
+        overrides=(
+            ("change", WELFARE, ADMIN_HOME),
+            ("history", WELFARE, ADMIN_HOME),
+            ("history", ADMIN, ADMIN_HOME),
+            ("change", ROOT, ADMIN_HOME),
+            ("history", ROOT, ADMIN_HOME),
+        ),
+    ),
+    "retention_persontombstone": AdminModel(
+        "person_tombstone",
+        officer="v",
+        welfare="v",
+        superuser="v",
+        overrides=(
+            ("change", OFFICER, ADMIN_HOME),
+            ("history", OFFICER, ADMIN_HOME),
+            ("history", ADMIN, ADMIN_HOME),
+            ("change", ROOT, ADMIN_HOME),
+            ("history", ROOT, ADMIN_HOME),
+        ),
+    ),
 }
 
 # Anyone not staff is sent to the admin's login page, which sends the signed-out on to sign in and refuses
@@ -1050,6 +1130,33 @@ ADMIN_ROUTES.update(
             "": Cell(
                 lambda ids: {"pk": ids["proposal"]},
                 admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=403),
+            )
+        },
+        # People's records: the review list for officers (vetting, training) and welfare officers (welfare) of
+        # any scheme, each seeing their own scheme's; proposing and deciding, only those who decide that kind in
+        # the person's scheme (everyone else is told it does not exist); the welfare certificate, welfare only.
+        "admin:retention_disposal_review_people": {
+            "": Cell(
+                no_kwargs,
+                admin_expect(officer=200, officer_other_scheme=200, welfare=200, scheme_admin=403, superuser=403),
+            )
+        },
+        "admin:retention_person_disposal_propose": {
+            "": Cell(
+                lambda ids: {"person_id": ids["nadia_user"], "kind": "vetting"},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=404),
+            )
+        },
+        "admin:retention_person_disposal_decide": {
+            "": Cell(
+                lambda ids: {"pk": ids["person_proposal"]},
+                admin_expect(officer=200, officer_other_scheme=404, welfare=404, scheme_admin=404, superuser=404),
+            )
+        },
+        "admin:retention_persontombstone_certificate": {
+            "": Cell(
+                lambda ids: {"pk": ids["person_tombstone"]},
+                admin_expect(officer=404, officer_other_scheme=404, welfare=200, scheme_admin=404, superuser=404),
             )
         },
         # A disposal's signed certificate: whoever reads the tombstone (the scheme's officers; the platform's
