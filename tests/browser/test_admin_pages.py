@@ -62,6 +62,18 @@ def scheme(settings, tmp_path):
         earliest=timezone.localdate(),
         proposed_by=world.officer,
     )
+    # And one for a person's vetting records, so the people's review list and its decision page are walked.
+    from retention.models import PersonDisposalProposal
+
+    PersonDisposalProposal.objects.create(
+        scheme=world.scheme,
+        person=world.volunteer.user,
+        kind="vetting",
+        reason="Past its date.",
+        rule="vetting_after_leaving",
+        earliest=timezone.localdate(),
+        proposed_by=world.officer,
+    )
     return world
 
 
@@ -104,7 +116,7 @@ def admin_paths(world) -> list[str]:
     """The home page, then each registered ModelAdmin's list, add form and first record of the scheme, and
     the pages of our own that hang off them (exhibit review, share a bundle)."""
     from evidence.models import Exhibit
-    from retention.models import DisposalProposal, LegalHold
+    from retention.models import DisposalProposal, LegalHold, PersonDisposalProposal
     from tests.integration.test_admin_cross_scheme import reaching
 
     paths = [reverse("admin:index")]
@@ -144,6 +156,13 @@ def admin_paths(world) -> list[str]:
         _url("retention_disposal_review"),
         _url("retention_disposal_propose", exhibit.pk),
         *[_url("retention_disposal_decide", pk) for pk in proposals[:1]],
+        # People's records: their review list, proposing the disposal of a kind, and deciding a proposal.
+        _url("retention_disposal_review_people"),
+        _url("retention_person_disposal_propose", world.volunteer.user_id, "training"),
+        *[
+            _url("retention_person_disposal_decide", pk)
+            for pk in PersonDisposalProposal.objects.filter(scheme=world.scheme).values_list("pk", flat=True)[:1]
+        ],
     ]
     return [path for path in dict.fromkeys(paths) if path]
 

@@ -865,6 +865,93 @@ def build_world(folder: Path) -> World:
         page_count=1,
         signed_by="AA:BB",
     )
+    # Disposal of people's records: a proposal for Vera's vetting records awaiting approval, and a tombstone of
+    # her training records with its certificate (rows as the disposal writes them: Vera has not left).
+    from retention.models import PersonDisposalProposal, PersonTombstone
+
+    PersonDisposalProposal.objects.create(
+        scheme=lantern,
+        person=vera.user,
+        kind="vetting",
+        reason="Past its date.",
+        rule="vetting_after_leaving",
+        earliest=timezone.localdate(),
+        proposed_by=owen,
+    )
+    person_decided = PersonDisposalProposal.objects.create(
+        scheme=lantern,
+        person=vera.user,
+        kind="training",
+        reason="Past its date.",
+        rule="training_after_leaving",
+        earliest=timezone.localdate(),
+        proposed_by=owen,
+        state="approved",
+        decided_by=owen,
+        decided_at=timezone.now(),
+    )
+    person_tombstone = PersonTombstone.objects.create(
+        scheme=lantern,
+        person=vera.user,
+        proposal=person_decided,
+        kind="training",
+        person_name=vera.user.get_full_name(),
+        person_email=vera.user.email,
+        counts={"training.Attempt": 1},
+        what="The training records.",
+        proposed_by=owen,
+        approved_by=owen,
+        rule="training_after_leaving",
+        rule_reason="6 years after leaving.",
+        legal_source="UK GDPR Art. 5(1)(e)",
+        earliest=timezone.localdate(),
+        left_on=timezone.localdate(),
+    )
+    # The welfare officers' own: a proposal for Vera's welfare records, and a tombstone of them.
+    PersonDisposalProposal.objects.create(
+        scheme=lantern,
+        person=vera.user,
+        kind="welfare",
+        reason="Past its date.",
+        rule="welfare_after_leaving",
+        earliest=timezone.localdate(),
+        proposed_by=wendy,
+    )
+    PersonTombstone.objects.create(
+        scheme=lantern,
+        person=vera.user,
+        proposal=PersonDisposalProposal.objects.create(
+            scheme=lantern,
+            person=vera.user,
+            kind="welfare",
+            reason="Past its date.",
+            rule="welfare_after_leaving",
+            earliest=timezone.localdate(),
+            proposed_by=wendy,
+            state="approved",
+            decided_by=wendy,
+            decided_at=timezone.now(),
+        ),
+        kind="welfare",
+        person_name=vera.user.get_full_name(),
+        person_email=vera.user.email,
+        counts={"volunteers.ScreeningRecord": 1},
+        what="The welfare records.",
+        proposed_by=wendy,
+        approved_by=wendy,
+        rule="welfare_after_leaving",
+        rule_reason="6 years after leaving.",
+        legal_source="UK GDPR Art. 9",
+        earliest=timezone.localdate(),
+        left_on=timezone.localdate(),
+    )
+    DisposalCertificate.objects.create(
+        person_tombstone=person_tombstone,
+        pdf_name=default_storage.save("disposal-certificates/walk-person.pdf", ContentFile(b"%PDF-1.7 person")),
+        pdf_sha256="1" * 64,
+        page_count=1,
+        signed_by="AA:BB",
+    )
 
     users = {
         VOLUNTEER: vera.user,
@@ -922,6 +1009,7 @@ def build_world(folder: Path) -> World:
             "entry_id": str(entry.pk),
             "target": "tasking",
             "target_id": str(tasking.pk),
+            "kind": "training",
         },
         path_values_by_view={
             ("statement_pdf", "statement_id"): str(signed.pk),
