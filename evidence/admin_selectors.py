@@ -40,11 +40,16 @@ def exhibits_awaiting_review(user: User) -> Task:
 
 
 def bundles_building_or_ready(user: User) -> Task:
-    """Bundles queued, building or failed, and ready ones not yet shared with anyone: newest first."""
+    """Bundles queued, building or failed, and ready ones not yet shared with anyone: newest first. Not those whose
+    files were withdrawn (an exhibit they held was disposed of): there is nothing left to build or share."""
     shared = BundleShare.objects.filter(bundle=OuterRef("pk"), revoked_at__isnull=True)
     H = HandoverBundle.State
     wanted = Q(state__in=[H.QUEUED, H.BUILDING, H.FAILED]) | Q(state=H.READY, shared=False)
-    bundles = HandoverBundle.objects.annotate(shared=Exists(shared)).filter(wanted).select_related("tasking")
+    bundles = (
+        HandoverBundle.objects.annotate(shared=Exists(shared))
+        .filter(wanted, files_withdrawn_at__isnull=True)
+        .select_related("tasking")
+    )
     return _task(scheme_filter(bundles, user).order_by("-requested_at", "-pk"))
 
 

@@ -684,6 +684,14 @@ class HandoverBundle(models.Model):
     sensitive_pdf_name = models.CharField(max_length=255, blank=True)
     sensitive_pdf_sha256 = models.CharField(max_length=64, blank=True)
     sensitive_page_count = models.PositiveIntegerField(null=True, blank=True)
+    # Set once, when an exhibit the bundle held was disposed of (evidence.bundles.withdraw): every stored file
+    # holding its content was removed, every version. The record (version, manifest, hashes, pages, who asked
+    # for it) stays. `files_withdrawn` lists the files removed as {"part": "pdf" | "package" | "work", "name"}.
+    files_withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    files_withdrawn_for = models.ForeignKey(
+        Exhibit, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+    files_withdrawn = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["tasking", "-version"]

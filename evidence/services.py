@@ -501,6 +501,11 @@ def bundle_share(*, bundle, recipient: User, until: datetime, by: User, parts: s
         raise PermissionDenied("Only a supervising officer of the bundle's scheme can share it.")
     if bundle.state != HandoverBundle.State.READY:
         raise ValidationError("Only a finished bundle can be shared.")
+    if bundle.files_withdrawn_at is not None:
+        raise ValidationError(
+            f"Version {bundle.version} of the bundle for {bundle.tasking.reference} cannot be shared: its files were "
+            "withdrawn because an exhibit it held was disposed of."
+        )
     if not roles.has_role(recipient, roles.COURT):
         raise ValidationError("Bundles are shared only with court or CPS recipients.")
     if until <= timezone.now():

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from evidence import services
 from evidence.bundles.plan import native_name
+from evidence.bundles.withdraw import withdrawn_notice, withdrawn_summary
 from evidence.forms import ExhibitForm, NoteForm, StatementForm
 from evidence.models import Exhibit, Statement, Tasking
 from evidence.policy import (
@@ -591,7 +592,7 @@ def bundle_inbox(request: HttpRequest) -> HttpResponse:
 
     shares = (
         BundleShare.objects.filter(recipient=request.user, revoked_at__isnull=True, until__gt=timezone.now())
-        .select_related("bundle__tasking__scheme")
+        .select_related("bundle__tasking__scheme", "bundle__files_withdrawn_for")
         .order_by("-shared_at")
     )
     shares = list(shares)
@@ -599,6 +600,7 @@ def bundle_inbox(request: HttpRequest) -> HttpResponse:
     rows = [share for share in shares if access[share.bundle_id][0]]
     for share in rows:
         share.sensitive = access[share.bundle_id][1]
+        share.withdrawn = withdrawn_summary(share.bundle) if share.bundle.files_withdrawn_at else ""
     audit_record(action="evidence.bundle_inbox", request=request, detail={"bundles": [s.bundle_id for s in rows]})
     return render(request, "evidence/bundle_inbox.html", {"shares": rows})
 
@@ -611,6 +613,8 @@ def bundle_download(request: HttpRequest, bundle_id: int) -> HttpResponse:
     bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
     if bundle is None or not may_download_bundle(request.user, bundle):
         raise Http404("No such bundle.")
+    if bundle.files_withdrawn_at is not None:
+        return _bundle_withdrawn(request, bundle)
     BundleAccess.objects.create(bundle=bundle, user=request.user, ip=client_ip(request))
     services.bundle_disclosed(bundle=bundle, to=request.user)
     audit_record(action="evidence.bundle_download", request=request, obj=bundle.tasking, detail={"bundle": bundle.pk})
@@ -639,6 +643,8 @@ def bundle_sensitive_download(request: HttpRequest, bundle_id: int) -> HttpRespo
     bundle = HandoverBundle.objects.select_related("tasking").filter(pk=bundle_id).first()
     if bundle is None or not may_download_sensitive_part(request.user, bundle):
         raise Http404("No such bundle.")
+    if bundle.files_withdrawn_at is not None:
+        return _bundle_withdrawn(request, bundle)
     BundleAccess.objects.create(bundle=bundle, user=request.user, ip=client_ip(request), part="sensitive")
     audit_record(
         action="evidence.bundle_download",
@@ -656,6 +662,19 @@ def bundle_sensitive_download(request: HttpRequest, bundle_id: int) -> HttpRespo
     return response
 
 
+def _bundle_withdrawn(request: HttpRequest, bundle) -> HttpResponse:
+    """Said, with 410 Gone, instead of any file of a bundle withdrawn because an exhibit it held was disposed of:
+    nothing is downloaded, so nothing is recorded as disclosed."""
+    from evidence.custody import disposed_notice
+
+    context = {
+        "bundle": bundle,
+        "notice": withdrawn_notice(bundle),
+        "disposed": disposed_notice(bundle.files_withdrawn_for),
+    }
+    return render(request, "evidence/bundle_withdrawn.html", context, status=410)
+
+
 def _officer_bundle_or_404(request: HttpRequest, bundle_id: int):
     from evidence.models import HandoverBundle
 
@@ -668,6 +687,17 @@ def _officer_bundle_or_404(request: HttpRequest, bundle_id: int):
 def _bundle_status(bundle) -> dict:
     from evidence.bundles import bundle_job
 
+    if bundle.files_withdrawn_at is not None:  # no file to download, no build to follow or try again
+        return {
+            "state": "withdrawn",
+            "percent": 100 if bundle.state == "ready" else 0,
+            "stage": withdrawn_summary(bundle),
+            "notice": withdrawn_notice(bundle),
+            "error": "",
+            "download_url": "",
+            "package": False,
+            "sensitive_url": "",
+        }
     job = bundle_job(bundle)
     ready = bundle.state == "ready"
     failed = job is not None and job.state == job.State.FAILED

@@ -171,3 +171,25 @@ def delete_every_version(name: str, storage: Storage = default_storage) -> int:
         storage.delete(name)
         removed += 1
     return removed
+
+
+def delete_folder_every_version(prefix: str, storage: Storage = default_storage) -> int:
+    """Remove everything stored under the folder `prefix`, at any depth, for good (as delete_every_version does for
+    one file): on a bucket every version and delete marker under it, which a listing no longer shows once an object
+    was deleted plainly. Returns how many files, objects or versions were removed."""
+    prefix, removed = prefix.rstrip("/") + "/", 0
+    if hasattr(storage, "bucket_name") and not is_folder(storage):
+        client = storage.connection.meta.client
+        key = storage._normalize_name(prefix.rstrip("/")) + "/"  # "bundle-work/12/", never "bundle-work/123"
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=storage.bucket_name, Prefix=key):
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                client.delete_object(Bucket=storage.bucket_name, Key=version["Key"], VersionId=version["VersionId"])
+                removed += 1
+    try:
+        names = list(walk_files(storage, prefix))  # on a bucket that does not answer for versions: what it lists
+    except FileNotFoundError:
+        names = []
+    removed += sum(delete_every_version(name, storage) for name in names)
+    with contextlib.suppress(NotImplementedError):
+        shutil.rmtree(storage.path(prefix), ignore_errors=True)  # the emptied folders too
+    return removed

@@ -160,17 +160,26 @@ def disposal_approve(*, proposal: DisposalProposal, by: User) -> Tombstone:
 
 
 def disposal_remove_content(*, exhibit: Exhibit) -> int:
-    """Remove a disposed exhibit's content from storage, every version of it (idempotent). Only for an exhibit
-    whose disposal stands: nothing else removes evidence content."""
+    """Remove a disposed exhibit's content from storage, every version of it, and with it every file of a bundle
+    built before the disposal that holds the content (idempotent). Only for an exhibit whose disposal stands:
+    nothing else removes evidence content."""
+    from evidence.bundles.withdraw import withdraw_bundles_holding
+
     exhibit = Exhibit.objects.get(pk=exhibit.pk)
     if exhibit.disposed_at is None or not Tombstone.objects.filter(exhibit=exhibit).exists():
         raise DisposalRefused(f"Exhibit {exhibit.reference} has not been disposed of: its content stays.")
     removed = delete_every_version(exhibit.stored_name, default_storage)
+    # Bundles hold copies (embedded natives, rendered pages, packaged natives): their files go too, their records stay.
+    withdrawn = withdraw_bundles_holding(exhibit)
     log.info("disposal of %s removed %d stored objects or versions", exhibit.reference, removed)
     audit_record(
         action="retention.disposal_content_removed",
         obj=exhibit,
-        detail={"exhibit": exhibit.reference, "removed": removed},
+        detail={
+            "exhibit": exhibit.reference,
+            "removed": removed,
+            "bundles_withdrawn": [f"{b.tasking.reference} v{b.version}" for b in withdrawn],
+        },
     )
     return removed
 

@@ -19,6 +19,8 @@ from django.utils.html import format_html
 
 from evidence import services
 from evidence.admin.common import ReferenceColumnsMixin, hash_html
+from evidence.bundles.withdraw import withdrawn_files_text, withdrawn_notice, withdrawn_summary
+from evidence.custody import disposed_notice
 from evidence.models import BundleAccess, BundleShare, HandoverBundle
 from evidence.policy import may_download_bundle, may_follow_bundle, may_share_bundle, sensitive_part_refusal
 from portal import roles
@@ -33,13 +35,20 @@ class HandoverBundleAdmin(ReferenceColumnsMixin, ReadOnlyAdmin, SchemeScopedAdmi
     list_display = ["progress", "download", "tasking_reference", "version", "requested_by", "requested_at"]
     list_display_links = ["version"]
     list_filter = ["state"]
-    list_select_related = ["tasking", "requested_by"]
+    list_select_related = ["tasking", "requested_by", "files_withdrawn_for"]
     change_form_template = "admin/evidence/handoverbundle/change_form.html"
     fieldsets = [
         (None, {"fields": ["tasking", "version", "progress", "requested_by", "requested_at", "finished_at"]}),
         ("The signed bundle", {"fields": ["page_count", "pdf_sha256_in_full", "package_sha256_in_full", "error"]}),
+        ("Its files in the portal", {"fields": ["files_in_storage", "files_withdrawn_list"]}),
     ]
-    readonly_fields = ["progress", "pdf_sha256_in_full", "package_sha256_in_full"]
+    readonly_fields = [
+        "progress",
+        "pdf_sha256_in_full",
+        "package_sha256_in_full",
+        "files_in_storage",
+        "files_withdrawn_list",
+    ]
     labels = {"requested_at": "Requested", "finished_at": "Finished", "page_count": "Pages", "error": "Error"}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -60,6 +69,8 @@ class HandoverBundleAdmin(ReferenceColumnsMixin, ReadOnlyAdmin, SchemeScopedAdmi
 
     @admin.display(description="State", ordering="state")
     def progress(self, obj: HandoverBundle) -> str:
+        if obj.files_withdrawn_at is not None:
+            return "Files withdrawn"
         if obj.state == HandoverBundle.State.READY:
             return "Ready"
         job_state = getattr(obj, "job_state", None)
@@ -71,6 +82,8 @@ class HandoverBundleAdmin(ReferenceColumnsMixin, ReadOnlyAdmin, SchemeScopedAdmi
 
     @admin.display(description="Signed PDF")
     def download(self, obj: HandoverBundle) -> str:
+        if obj.files_withdrawn_at is not None:
+            return withdrawn_summary(obj)
         if obj.state != HandoverBundle.State.READY:
             return format_html('<a href="{}">Follow progress</a>', reverse("bundle_status", args=[obj.pk]))
         return format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))
@@ -83,6 +96,21 @@ class HandoverBundleAdmin(ReferenceColumnsMixin, ReadOnlyAdmin, SchemeScopedAdmi
     def package_sha256_in_full(self, obj: HandoverBundle) -> str:
         return hash_html(obj.package_sha256) if obj.package_sha256 else "No package: everything is in the PDF"
 
+    @admin.display(description="Files")
+    def files_in_storage(self, obj: HandoverBundle) -> str:
+        if obj.files_withdrawn_at is not None:
+            return (
+                f"{withdrawn_notice(obj)} {disposed_notice(obj.files_withdrawn_for)} The bundle's record, SHA-256 and "
+                "manifest are kept; copies already handed to a court or the CPS are not affected."
+            )
+        if obj.state != HandoverBundle.State.READY:
+            return "Not built yet."
+        return "Held in the portal's storage."
+
+    @admin.display(description="Files withdrawn")
+    def files_withdrawn_list(self, obj: HandoverBundle) -> str:
+        return withdrawn_files_text(obj) or "None"
+
     def render_change_form(
         self,
         request: HttpRequest,
@@ -93,11 +121,15 @@ class HandoverBundleAdmin(ReferenceColumnsMixin, ReadOnlyAdmin, SchemeScopedAdmi
         obj: Any = None,
     ) -> Any:
         if obj is not None:
+            withdrawn = obj.files_withdrawn_at is not None
             context["bundle_links"] = {
                 "tasking": reverse("admin:evidence_tasking_change", args=[obj.tasking_id]),
                 "follow": obj.state != HandoverBundle.State.READY and may_follow_bundle(request.user, obj),
-                "download": may_download_bundle(request.user, obj),
-                "share": may_share_bundle(request.user, obj) and obj.state == HandoverBundle.State.READY,
+                "download": not withdrawn and may_download_bundle(request.user, obj),
+                "share": not withdrawn
+                and may_share_bundle(request.user, obj)
+                and obj.state == HandoverBundle.State.READY,
+                "withdrawn": withdrawn_summary(obj) if withdrawn else "",
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -114,7 +146,7 @@ class BundleShareForm(forms.ModelForm):
             "until": "Shared until",
         }
         help_texts = {
-            "bundle": "Only bundles that are ready can be shared.",
+            "bundle": "Only bundles that are ready, and whose files are still held, can be shared.",
             "parts": "The sensitive part (authorisation, persona and permitted conduct, protected identities, MG6D) "
             "goes only to someone recorded as a CPS prosecutor, never to a court or the defence.",
             "recipient": "Only court and CPS recipients' accounts are listed. They see the bundle under “Bundles "
@@ -163,7 +195,9 @@ class BundleShareAdmin(SchemeScopedAdmin):
         form = super().get_form(request, obj, **kwargs)
         if "bundle" in form.base_fields:
             form.base_fields["bundle"].queryset = scheme_filter(
-                HandoverBundle.objects.filter(state=HandoverBundle.State.READY), request.user, field="tasking__scheme"
+                HandoverBundle.objects.filter(state=HandoverBundle.State.READY, files_withdrawn_at__isnull=True),
+                request.user,
+                field="tasking__scheme",
             ).select_related("tasking")
             form.base_fields["recipient"].queryset = User.objects.filter(groups__name=roles.COURT.code, is_active=True)
             days = settings.PORTAL_BUNDLE_SHARE_DAYS

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from evidence import services
 from evidence.admin.common import TYPE_LABELS, EvidenceContentInline, ReadOnlyInline, ReferenceColumnsMixin, short
+from evidence.bundles.withdraw import withdrawn_summary
 from evidence.models import (
     Assignment,
     ContemporaneousNote,
@@ -156,13 +157,15 @@ class HandoverBundleInline(ReadOnlyInline):
     labels = {"state": "State", "requested_at": "Requested", "finished_at": "Finished"}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("tasking", "requested_by")
+        return super().get_queryset(request).select_related("tasking", "requested_by", "files_withdrawn_for")
 
     @admin.display(description="Progress, PDF and sharing")
     def follow_or_download(self, obj: HandoverBundle) -> str:
         viewer = getattr(self, "viewer", None)
         if viewer is None or obj.pk is None:
             return EMPTY
+        if obj.files_withdrawn_at is not None:
+            return withdrawn_summary(obj)
         if may_download_bundle(viewer, obj):
             links = format_html('<a href="{}">Download signed PDF</a>', reverse("bundle_download", args=[obj.pk]))
             if may_share_bundle(viewer, obj):

@@ -16,7 +16,9 @@ A bundle is built in bounded chunks so that no worker's memory grows with the bu
    embed beside the PDF in a ZIP, and only then moves the files into place and commits — under a row
    lock, so two assemblies never both land.
 
-Requests and the bundle's state are in requests.py. Everything callers use is importable from here.
+Requests and the bundle's state are in requests.py. When an exhibit a bundle holds is disposed of, withdraw.py
+removes every file of the bundle holding its content (the record stays). Everything callers use is importable
+from here.
 """
 
 from evidence.bundles.assemble import bundle_assemble, bundle_build, sign_pdf, sign_pdf_file
@@ -32,14 +34,22 @@ from evidence.bundles.requests import (
     bundle_start,
     newer_version,
 )
+from evidence.bundles.withdraw import (
+    BundleWithdrawalRefused,
+    bundle_files_holding,
+    bundles_withdrawn_for,
+    withdraw_bundles_holding,
+)
 
 __all__ = [
     "BundleRefused",
+    "BundleWithdrawalRefused",
     "WorkArea",
     "bundle_assemble",
     "bundle_build",
     "bundle_chunks_done",
     "bundle_fail",
+    "bundle_files_holding",
     "bundle_job",
     "bundle_manifest",
     "bundle_missing",
@@ -49,9 +59,11 @@ __all__ = [
     "bundle_retry",
     "bundle_single_pass_pdf",
     "bundle_start",
+    "bundles_withdrawn_for",
     "chunk_cost",
     "native_name",
     "newer_version",
     "sign_pdf",
     "sign_pdf_file",
+    "withdraw_bundles_holding",
 ]

@@ -352,6 +352,8 @@ def _commit(
         row = HandoverBundle.objects.select_for_update().get(pk=bundle.pk)
         if row.state == HandoverBundle.State.READY:
             return row
+        if row.files_withdrawn_at is not None:  # an exhibit it holds was disposed of while it was being built
+            raise RuntimeError(row.error or "The bundle's files were withdrawn: an exhibit it holds was disposed of.")
         for temp, name in ((signed, pdf_name), (package, zip_name), (sensitive[0], _sensitive_name(bundle))):
             if temp is not None:
                 put_file(temp, name)

@@ -92,9 +92,13 @@ def bundle_request(*, tasking: Tasking, by: User) -> HandoverBundle:
 
 
 def bundle_start(bundle: HandoverBundle) -> dict:
-    """Mark the bundle building and fix its plan; returns the plan."""
+    """Mark the bundle building and fix its plan; returns the plan. Refused for a bundle whose files were withdrawn
+    (an exhibit it was to hold was disposed of): it is never built."""
     from evidence.bundles.plan import bundle_plan
 
+    withdrawn = HandoverBundle.objects.filter(pk=bundle.pk, files_withdrawn_at__isnull=False).first()
+    if withdrawn is not None:
+        raise RuntimeError(withdrawn.error or "The bundle's files were withdrawn: an exhibit it holds was disposed of.")
     HandoverBundle.objects.filter(pk=bundle.pk).exclude(state=HandoverBundle.State.READY).update(
         state=HandoverBundle.State.BUILDING, error=""
     )
@@ -102,9 +106,10 @@ def bundle_start(bundle: HandoverBundle) -> dict:
 
 
 def bundle_fail(bundle: HandoverBundle, reason: str) -> None:
-    HandoverBundle.objects.filter(pk=bundle.pk).exclude(state=HandoverBundle.State.READY).update(
-        state=HandoverBundle.State.FAILED, error=reason[:2000]
-    )
+    # A bundle withdrawn (an exhibit it was to hold was disposed of) is failed already, and keeps saying why.
+    HandoverBundle.objects.filter(pk=bundle.pk, files_withdrawn_at__isnull=True).exclude(
+        state=HandoverBundle.State.READY
+    ).update(state=HandoverBundle.State.FAILED, error=reason[:2000])
     if HandoverBundle.objects.filter(pk=bundle.pk, state=HandoverBundle.State.FAILED).exists():
         # Each failing part of a build reports; the officer hears once per build (a retry is a new build).
         notify(
@@ -118,9 +123,12 @@ def bundle_fail(bundle: HandoverBundle, reason: str) -> None:
 
 
 def bundle_retry(bundle: HandoverBundle, *, by: User) -> bool:
-    """Send a failed build again; the chunks already rendered are kept. False if it had not failed."""
+    """Send a failed build again; the chunks already rendered are kept. False if it had not failed, or if its
+    files were withdrawn (an exhibit it holds was disposed of: it is never built)."""
     from portal.jobs import job_retry
 
+    if HandoverBundle.objects.filter(pk=bundle.pk, files_withdrawn_at__isnull=False).exists():
+        return False
     job = bundle_job(bundle)
     if job is None or job.state != Job.State.FAILED:
         return False

@@ -1,7 +1,7 @@
 // Polls the bundle's status every two seconds and updates the progress bar, its text (aria-live)
 // and, when done, the download link or the failure reason with its retry button.
 const root = document.getElementById("bundle-progress");
-if (root && !["ready", "failed"].includes(root.dataset.state)) {
+if (root && !["ready", "failed", "withdrawn"].includes(root.dataset.state)) {
   const bar = root.querySelector(".app-progress");
   const native = root.querySelector("progress"); // a native progress bar: its role and value are announced
   const stage = document.getElementById("bundle-stage");
@@ -34,6 +34,10 @@ if (root && !["ready", "failed"].includes(root.dataset.state)) {
         sensitive.hidden = false;
       }
       download.hidden = false;
+    } else if (status.state === "withdrawn") {
+      // An exhibit it was to hold was disposed of meanwhile: the page itself says so, and offers nothing.
+      clearInterval(timer);
+      window.location.reload();
     } else if (status.state === "failed") {
       clearInterval(timer);
       bar.classList.add("app-progress--error");
