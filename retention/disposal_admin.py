@@ -9,8 +9,7 @@ from functools import partial
 from allauth.account.decorators import reauthentication_required
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,12 +17,12 @@ from django.utils.html import format_html
 
 from evidence.models import Exhibit
 from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
-from portal.audit import audit_record
-from portal.display import EMPTY, when
+from portal.display import EMPTY
 from retention import selectors
+from retention.certificate_admin import DisposalCertificateAdminMixin, approval_message
 from retention.disposal import DisposalRefused, disposal_approve, disposal_propose, disposal_refuse
 from retention.forms import DecideDisposalForm, ProposeDisposalForm
-from retention.models import DisposalCertificate, DisposalProposal, Tombstone
+from retention.models import DisposalProposal, Tombstone
 from retention.person_disposal_admin import people_review_view
 from retention.policy import may_approve_disposal, may_propose_disposal, may_review_disposals
 
@@ -165,15 +164,7 @@ class DisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
             f"Exhibit {tombstone.reference} disposed of: its content is removed from storage; its tombstone, "
             "custody history and hash are kept."
         )
-        if DisposalCertificate.objects.filter(tombstone=tombstone).exists():
-            link = reverse("admin:retention_tombstone_change", args=[tombstone.pk])
-            messages.success(request, format_html('{} <a href="{}">Its signed disposal certificate</a>.', done, link))
-        else:
-            messages.warning(
-                request,
-                f"{done} Its signed disposal certificate could not be issued yet (see the log); the portal tries "
-                "again every hour, and `python manage.py complete_disposals` tries now.",
-            )
+        approval_message(request, done, tombstone)
         return redirect("admin:retention_disposal_review")
 
     @admin.display(description="Decide")
@@ -186,7 +177,7 @@ class DisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
 
 
 @admin.register(Tombstone)
-class TombstoneAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+class TombstoneAdmin(DisposalCertificateAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin):
     """What stays of each disposed exhibit. Written once by the disposal; the database refuses any change."""
 
     list_display = ["reference", "tasking_reference", "disposed_at", "rule", "proposed_by", "approved_by"]
@@ -206,55 +197,3 @@ class TombstoneAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
         "earliest",
     ]
     labels = {"earliest": "Could be disposed of from", "rule_reason": "Why", "what": "What was disposed of"}
-    readonly_fields = ["certificate_link"]
-
-    def get_fields(self, request: HttpRequest, obj: Tombstone | None = None) -> list[str]:
-        return [*self.fields, "certificate_link"]
-
-    def get_urls(self) -> list:
-        return [
-            path(
-                "<int:pk>/certificate/",
-                self.admin_site.admin_view(self.certificate_view),
-                name="retention_tombstone_certificate",
-            ),
-            *super().get_urls(),
-        ]
-
-    @admin.display(description="Signed disposal certificate")
-    def certificate_link(self, obj: Tombstone) -> str:
-        certificate = DisposalCertificate.objects.filter(tombstone=obj).first()
-        if certificate is None:
-            return (
-                "Not issued yet: the portal issues it once the content has gone and the scheme's signing key is "
-                "available (it tries again every hour; `python manage.py complete_disposals` does it now)."
-            )
-        return format_html(
-            '<a href="{}">Download certificate {} (PDF, {} pages)</a><br>Issued {}. SHA-256 {}.',
-            reverse("admin:retention_tombstone_certificate", args=[obj.pk]),
-            certificate.number,
-            certificate.page_count,
-            when(certificate.issued_at),
-            certificate.pdf_sha256,
-        )
-
-    def certificate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """The signed certificate of a disposal of the viewer's scheme, as it was issued (audited)."""
-        tombstone = self.get_queryset(request).filter(pk=pk).first()
-        if tombstone is None or not self.has_view_permission(request, tombstone):
-            raise Http404("No such disposal.")
-        certificate = DisposalCertificate.objects.filter(tombstone=tombstone).first()
-        if certificate is None:
-            raise Http404("The certificate of this disposal has not been issued yet.")
-        audit_record(
-            action="retention.disposal_certificate_downloaded",
-            actor=request.user,
-            obj=tombstone,
-            detail={"certificate": certificate.number, "sha256": certificate.pdf_sha256},
-        )
-        return FileResponse(
-            default_storage.open(certificate.pdf_name, "rb"),
-            as_attachment=True,
-            filename=f"{certificate.number}.pdf",
-            content_type="application/pdf",
-        )

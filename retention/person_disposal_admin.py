@@ -9,9 +9,8 @@ from __future__ import annotations
 from allauth.account.decorators import reauthentication_required
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,10 +18,11 @@ from django.utils.html import format_html
 
 from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
 from portal.audit import audit_record
-from portal.display import EMPTY, when
+from portal.display import EMPTY
 from portal.models import User
+from retention.certificate_admin import RETRY_WORDS, DisposalCertificateAdminMixin, approval_message
 from retention.forms import DecideDisposalForm, ProposePersonDisposalForm
-from retention.models import DisposalCertificate, PersonDisposalProposal, PersonTombstone
+from retention.models import PersonDisposalProposal, PersonTombstone
 from retention.person_disposal import (
     KIND_WORDS,
     PersonDisposalRefused,
@@ -202,15 +202,7 @@ class PersonDisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
         done = (
             f"The {KIND_WORDS[tombstone.kind]} of {tombstone.person_name or tombstone.person_email} were disposed of."
         )
-        link = reverse("admin:retention_persontombstone_change", args=[tombstone.pk])
-        if DisposalCertificate.objects.filter(person_tombstone=tombstone).exists():
-            messages.success(request, format_html('{} <a href="{}">Its signed disposal certificate</a>.', done, link))
-        else:
-            messages.warning(
-                request,
-                f"{done} Its signed disposal certificate could not be issued yet (see the log); the portal tries "
-                "again every hour, and `python manage.py complete_disposals` tries now.",
-            )
+        approval_message(request, done, tombstone)
         return redirect("admin:retention_disposal_review_people")
 
     @admin.display(description="Decide")
@@ -223,7 +215,7 @@ class PersonDisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
 
 
 @admin.register(PersonTombstone)
-class PersonTombstoneAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
+class PersonTombstoneAdmin(DisposalCertificateAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin):
     """What stays of each disposal of a person's records. Written once by the disposal; the database refuses any
     change. Welfare tombstones are the welfare officers' only."""
 
@@ -245,64 +237,16 @@ class PersonTombstoneAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
         "legal_source",
         "earliest",
     ]
-    readonly_fields = ["certificate_link"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(kind__in=person_record_kinds_for(request.user))
 
-    def get_fields(self, request: HttpRequest, obj: PersonTombstone | None = None) -> list[str]:
-        return [*self.fields, "certificate_link"]
+    certificate_pending = (
+        "Not issued yet: the portal issues it once the records' stored files have gone and the scheme's signing key "
+        "is available. " + RETRY_WORDS
+    )
 
-    def get_urls(self) -> list:
-        return [
-            path(
-                "<int:pk>/certificate/",
-                self.admin_site.admin_view(self.certificate_view),
-                name="retention_persontombstone_certificate",
-            ),
-            *super().get_urls(),
-        ]
-
-    @admin.display(description="Signed disposal certificate")
-    def certificate_link(self, obj: PersonTombstone) -> str:
-        certificate = DisposalCertificate.objects.filter(person_tombstone=obj).first()
-        if certificate is None:
-            return (
-                "Not issued yet: the portal issues it once the records' stored files have gone and the scheme's "
-                "signing key is available (it tries again every hour; `python manage.py complete_disposals` does it "
-                "now)."
-            )
-        return format_html(
-            '<a href="{}">Download certificate {} (PDF, {} pages)</a><br>Issued {}. SHA-256 {}.',
-            reverse("admin:retention_persontombstone_certificate", args=[obj.pk]),
-            certificate.number,
-            certificate.page_count,
-            when(certificate.issued_at),
-            certificate.pdf_sha256,
-        )
-
-    def certificate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """The signed certificate of a disposal of people's records the viewer may read, as issued (audited)."""
-        tombstone = self.get_queryset(request).filter(pk=pk).first()
-        if tombstone is None or not self.has_view_permission(request, tombstone):
-            raise Http404("No such disposal.")
-        certificate = DisposalCertificate.objects.filter(person_tombstone=tombstone).first()
-        if certificate is None:
-            raise Http404("The certificate of this disposal has not been issued yet.")
-        welfare = tombstone.kind == "welfare"
-        audit_record(
-            action=(
-                "welfare.records_disposal_certificate_downloaded"
-                if welfare
-                else "retention.disposal_certificate_downloaded"
-            ),
-            actor=request.user,
-            obj=tombstone,
-            detail={"certificate": certificate.number, "sha256": certificate.pdf_sha256},
-        )
-        return FileResponse(
-            default_storage.open(certificate.pdf_name, "rb"),
-            as_attachment=True,
-            filename=f"{certificate.number}.pdf",
-            content_type="application/pdf",
-        )
+    def certificate_audit_action(self, tombstone: PersonTombstone) -> str:
+        if tombstone.kind == "welfare":
+            return "welfare.records_disposal_certificate_downloaded"
+        return "retention.disposal_certificate_downloaded"

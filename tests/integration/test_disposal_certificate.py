@@ -222,6 +222,28 @@ def test_the_approving_officer_is_pointed_to_the_certificate(past_its_date, owen
     assert reverse("admin:retention_tombstone_change", args=[past_its_date.tombstone.pk]) in page
 
 
+def test_without_a_key_the_approver_and_the_tombstone_say_the_certificate_will_follow(
+    past_its_date, owen, olive, settings, tmp_path
+):
+    from tests.conftest import PASSWORD
+
+    settings.PORTAL_SIGNING_KEY_PATH = str(tmp_path / "no-key.pem")
+    settings.PORTAL_SIGNING_CERT_PATH = str(tmp_path / "no-cert.pem")
+    proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    client = signed_in(olive)
+    decide = reverse("admin:retention_disposal_decide", args=[proposal.pk])
+    asked = client.post(decide, {"decision": "approve", "note": ""})
+    # The password given, the approval goes ahead and the approver lands on the review list with the outcome.
+    page = client.post(asked["Location"], {"password": PASSWORD}, follow=True).content.decode()
+    assert f"Exhibit {past_its_date.reference} disposed of" in page
+    assert "could not be issued yet" in page and "tries again every hour" in page
+    tombstone = Exhibit.objects.get(pk=past_its_date.pk).tombstone
+    shown = text_of(client.get(reverse("admin:retention_tombstone_change", args=[tombstone.pk])))
+    assert "Not issued yet" in shown and "Download certificate" not in shown
+    missing = client.get(reverse("admin:retention_tombstone_certificate", args=[tombstone.pk]))
+    assert missing.status_code == 404
+
+
 @pytest.mark.parametrize("who", ["otto", "wendy", "ada", "vera", "carla"])
 def test_nobody_else_downloads_a_certificate(request, who, past_its_date, owen, olive, signing_key):
     tombstone = dispose(past_its_date, owen, olive)
