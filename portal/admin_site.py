@@ -232,7 +232,8 @@ class PortalAdminSite(admin.AdminSite):
         from evidence.admin_selectors import SHOWN, Task
         from evidence.models import SafeguardingAlert
         from retention import selectors as retention
-        from retention.policy import may_approve_disposal, may_review_disposals
+        from retention.person_disposal import people_to_review
+        from retention.policy import may_approve_disposal, may_review_disposals, may_review_person_disposals
         from volunteers import selectors as volunteers
 
         user, tasks = request.user, {}
@@ -264,6 +265,9 @@ class PortalAdminSite(admin.AdminSite):
             tasks["disposal"] = Task(
                 count=len(rows), items=[p for p in awaiting if may_approve_disposal(user, p)][:SHOWN]
             )
+        if may_review_person_disposals(user):
+            rows, awaiting = people_to_review(user)
+            tasks["people_disposal"] = Task(count=len(rows), items=awaiting[:SHOWN])
         return {"tasks": tasks, "within_days": volunteers.DUE_WITHIN_DAYS}
 
     def password_change(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:

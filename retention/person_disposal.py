@@ -31,7 +31,7 @@ from portal.text import require_storable
 from retention import rules
 from retention.models import LegalHold, PersonDisposalProposal, PersonTombstone
 from retention.periods import periods_for
-from retention.policy import may_approve_person_disposal, may_propose_person_disposal
+from retention.policy import may_approve_person_disposal, may_propose_person_disposal, person_record_kinds_for
 from retention.selectors import LEFT, DisposalStatus, person_records_status
 from training.models import Attempt, AttemptReset, Certificate, DisposedCertificate
 from volunteers.models import (
@@ -428,3 +428,12 @@ def complete_person_disposals() -> list[str]:
             whose = tombstone.person_name or tombstone.person_email
             problems.append(f"{tombstone.get_kind_display()} of {whose}: {message}")
     return problems
+
+
+def people_to_review(user: User) -> tuple[list[PersonCandidate], list[PersonDisposalProposal]]:
+    """For someone's home page and the welfare console: the rows of the people's review list they see, and the
+    proposals on it they may approve (their own proposals are left out: a second person decides)."""
+    kinds = person_record_kinds_for(user)
+    rows = person_disposal_review(user.scheme_id, kinds) if kinds else []
+    awaiting = [row.proposal for row in rows if row.proposal and may_approve_person_disposal(user, row.proposal)]
+    return rows, awaiting

@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from portal.audit import audit_record
+from retention.person_disposal import people_to_review
+from retention.policy import may_review_person_disposals
 from volunteers import services
 from volunteers.forms import ExposureForm, LiftStandDownForm, ScreeningForm, StandDownForm
 from volunteers.models import ExposureEvent, ScreeningRequest, StandDown
@@ -76,10 +78,13 @@ def console(request: HttpRequest) -> HttpResponse:
         request=request,
         detail={"people": [row.pk for row in rows], "filter": show, "search": search},
     )
+    to_review, awaiting = people_to_review(request.user) if may_review_person_disposals(request.user) else ([], [])
     return render(
         request,
         "volunteers/welfare_console.html",
         {
+            "records_to_review": len(to_review),
+            "records_awaiting_you": len(awaiting),
             "rows": rows,
             "page_obj": page,
             "show": show,

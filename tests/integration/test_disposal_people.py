@@ -473,3 +473,32 @@ def test_another_schemes_officer_a_volunteer_court_and_administrator_see_and_do_
         assert client.get(reverse("admin:retention_disposal_review_people")).status_code in (302, 403)
         assert client.post(propose, {"reason": REASON}).status_code in (302, 403, 404)
     assert PersonDisposalProposal.objects.count() == 1
+
+
+def test_each_decider_finds_the_list_from_where_they_start_and_sees_only_their_kinds(gone, owen, olive, wendy, wyn):
+    """Welfare officers start at the welfare console, officers at the admin home: both lead to the people's review
+    list, and to the proposals awaiting the viewer's approval, each person only for the kinds they decide."""
+    from django.urls import reverse
+
+    from tests.integration.test_retention import signed_in, text_of
+
+    review = reverse("admin:retention_disposal_review_people")
+    person_disposal_propose(person=gone.user, kind="welfare", by=wendy, reason=REASON)
+    vetting = person_disposal_propose(person=gone.user, kind="vetting", by=owen, reason=REASON)
+
+    wyn_client, wendy_client, olive_client = signed_in(wyn), signed_in(wendy), signed_in(olive)
+    console = wyn_client.get(reverse("welfare_console")).content.decode()
+    assert review in console and "awaiting yours" in console
+    wyn_home = wyn_client.get(reverse("admin:index")).content.decode()
+    assert "Records of people who have left" in wyn_home and "the welfare records of Vera Gone" in wyn_home
+    assert "vetting" not in text_of(wyn_client.get(reverse("admin:index"))).lower()
+    # Her own proposal is not put to her to approve.
+    wendy_home = text_of(wendy_client.get(reverse("admin:index")))
+    assert "Records of people who have left" in wendy_home and "Approve or refuse the disposal of the welfare" not in (
+        wendy_home
+    )
+
+    olive_home = olive_client.get(reverse("admin:index")).content.decode()
+    assert review in olive_home and reverse("admin:retention_person_disposal_decide", args=[vetting.pk]) in olive_home
+    assert "welfare records of" not in olive_home.lower()
+    assert "awaiting yours" not in wendy_client.get(reverse("welfare_console")).content.decode()
