@@ -192,6 +192,9 @@ def disposal_refuse(*, proposal: DisposalProposal, by: User, note: str) -> Dispo
     if withdrawing and not may_propose_disposal(by, proposal.exhibit):
         raise DisposalRefused("Only a supervising officer of the exhibit's scheme withdraws its proposal.")
     note = (note or "").strip()
+    if not withdrawing and not note:
+        # A refusal is a decision on the record: whoever reads it later must see why.
+        raise ValidationError({"note": "Enter why you refuse this disposal"})
     require_storable(note, what="The note")
     with transaction.atomic():
         proposal = DisposalProposal.objects.select_for_update().get(pk=proposal.pk)

@@ -130,20 +130,16 @@ class DisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
             if request.POST.get("decision") == "approve" and not own:
                 # Who may approve is settled first; then the act itself asks for the password again.
                 return reauthentication_required(lambda request: self._approve(request, proposal, form))(request)
-            note = form.cleaned_data["note"]
-            if not own and not note.strip():
-                form.add_error("note", "Enter why you refuse this disposal")
+            try:
+                disposal_refuse(proposal=proposal, by=request.user, note=form.cleaned_data["note"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            except DisposalRefused as exc:
+                form.add_error(None, str(exc))
             else:
-                try:
-                    disposal_refuse(proposal=proposal, by=request.user, note=note)
-                except (ValidationError, DisposalRefused) as exc:
-                    form.add_error(None, " ".join(getattr(exc, "messages", [str(exc)])))
-                else:
-                    done = "withdrawn" if own else "refused"
-                    messages.success(
-                        request, f"Disposal of {proposal.exhibit.reference} {done}: nothing was disposed of."
-                    )
-                    return redirect("admin:retention_disposal_review")
+                done = "withdrawn" if own else "refused"
+                messages.success(request, f"Disposal of {proposal.exhibit.reference} {done}: nothing was disposed of.")
+                return redirect("admin:retention_disposal_review")
         context = self._context(
             request,
             f"Disposal of exhibit {proposal.exhibit.reference}",

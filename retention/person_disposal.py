@@ -393,6 +393,9 @@ def person_disposal_refuse(*, proposal: PersonDisposalProposal, by: User, note: 
     if withdrawing and not may_propose_person_disposal(by, proposal.person, proposal.kind):
         raise PersonDisposalRefused("You may no longer withdraw this proposal.")
     note = (note or "").strip()
+    if not withdrawing and not note:
+        # A refusal is a decision on the record: whoever reads it later must see why.
+        raise ValidationError({"note": "Enter why you refuse this disposal"})
     require_storable(note, what="The note")
     with transaction.atomic():
         proposal = PersonDisposalProposal.objects.select_for_update().select_related("person").get(pk=proposal.pk)

@@ -167,18 +167,16 @@ class PersonDisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
             if request.POST.get("decision") == "approve" and not own:
                 # Who may approve is settled first; then the act itself asks for the password again.
                 return reauthentication_required(lambda request: self._approve(request, proposal))(request)
-            note = form.cleaned_data["note"]
-            if not own and not note.strip():
-                form.add_error("note", "Enter why you refuse this disposal")
+            try:
+                person_disposal_refuse(proposal=proposal, by=request.user, note=form.cleaned_data["note"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            except PersonDisposalRefused as exc:
+                form.add_error(None, str(exc))
             else:
-                try:
-                    person_disposal_refuse(proposal=proposal, by=request.user, note=note)
-                except (ValidationError, PersonDisposalRefused) as exc:
-                    form.add_error(None, " ".join(getattr(exc, "messages", [str(exc)])))
-                else:
-                    done = "withdrawn" if own else "refused"
-                    messages.success(request, f"Disposal of {words} {done}: nothing was disposed of.")
-                    return redirect("admin:retention_disposal_review_people")
+                done = "withdrawn" if own else "refused"
+                messages.success(request, f"Disposal of {words} {done}: nothing was disposed of.")
+                return redirect("admin:retention_disposal_review_people")
         context = _context(
             self,
             request,

@@ -137,6 +137,9 @@ def test_a_proposal_is_approved_once(past_its_date, owen, olive, lantern):
 
 def test_a_refused_proposal_stays_and_disposes_of_nothing(past_its_date, owen, olive):
     proposal = disposal_propose(exhibit=past_its_date, by=owen, reason=REASON)
+    with pytest.raises(ValidationError, match="Enter why you refuse"):  # a refusal must say why, wherever it comes from
+        disposal_refuse(proposal=proposal, by=olive, note="  ")
+    assert DisposalProposal.objects.get(pk=proposal.pk).state == "proposed"
     disposal_refuse(proposal=proposal, by=olive, note="The force's civil team asked us to wait.")
     assert DisposalProposal.objects.get(pk=proposal.pk).state == "refused"
     assert default_storage.exists(past_its_date.stored_name)

@@ -239,6 +239,8 @@ def test_no_one_else_proposes_approves_or_refuses(gone, owen, otto, carla, ada, 
 
 def test_a_refused_or_withdrawn_proposal_stays_and_nothing_is_disposed_of(gone, owen, olive):
     proposal = person_disposal_propose(person=gone.user, kind="vetting", by=owen, reason=REASON)
+    with pytest.raises(ValidationError, match="Enter why you refuse"):
+        person_disposal_refuse(proposal=proposal, by=olive, note="")
     person_disposal_refuse(proposal=proposal, by=olive, note="Her claim is expected.")
     again = person_disposal_propose(person=gone.user, kind="vetting", by=owen, reason=REASON)
     person_disposal_refuse(proposal=again, by=owen, note="")
