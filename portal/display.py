@@ -56,6 +56,12 @@ def file_size(size: int | None) -> str:
     return f"{size:,} bytes"  # not reached
 
 
+def file_size_exact(size: int | None) -> str:
+    """`file_size`, then the exact count where it rounds: "105.7 KB (105,721 bytes)", but "237 bytes"."""
+    rounded = file_size(size)
+    return rounded if size is None or size < 1000 else f"{rounded} ({size:,} bytes)"
+
+
 def key_in_words(key: str) -> str:
     return KEY_WORDS.get(key.lower(), key.replace("_", " ").strip().capitalize() or key)
 

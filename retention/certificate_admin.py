@@ -9,6 +9,7 @@ from django.db.models import Model
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from portal.audit import audit_record
 from portal.display import when
@@ -35,11 +36,11 @@ def approval_message(request: HttpRequest, done: str, tombstone: Model) -> None:
         messages.warning(request, f"{done} Its signed disposal certificate could not be issued yet. {RETRY_WORDS}")
 
 
-class DisposalCertificateAdminMixin:
-    """For a tombstone's ModelAdmin: shows the certificate (or why there is none yet) and serves it, as issued, to
-    whoever may view the tombstone; each download is audited."""
+class TombstoneAdminMixin:
+    """For a tombstone's ModelAdmin: what was disposed of and under which rule, in words; the certificate (or why
+    there is none yet), served as issued to whoever may view the tombstone, each download audited."""
 
-    readonly_fields = ["certificate_link"]
+    readonly_fields = ["what_disposed", "rule_in_words", "certificate_link"]
     #: What the tombstone page says before the certificate exists.
     certificate_pending = (
         "Not issued yet: the portal issues it once the content has gone and the scheme's signing key is available. "
@@ -65,6 +66,14 @@ class DisposalCertificateAdminMixin:
             ),
             *super().get_urls(),
         ]
+
+    @admin.display(description="What was disposed of, and what is kept")
+    def what_disposed(self, obj: Model) -> str:
+        return obj.what
+
+    @admin.display(description="Retention rule", ordering="rule")
+    def rule_in_words(self, obj: Model) -> str:
+        return capfirst(obj.rule_reason)
 
     @admin.display(description="Signed disposal certificate")
     def certificate_link(self, obj: Model) -> str:

@@ -28,7 +28,7 @@ from weasyprint.urls import URLFetcher
 from evidence.models import CustodyEvent
 from evidence.urn import display_urn
 from portal.audit import audit_record
-from portal.display import file_size, when
+from portal.display import file_size_exact, when
 from retention import rules, selectors
 from retention.display import outcome_words
 from retention.models import DisposalCertificate, PersonTombstone, Tombstone
@@ -75,7 +75,7 @@ def _context(tombstone: Tombstone) -> dict:
         "disposed_at": when(tombstone.disposed_at),
         "proposed_at": when(proposal.proposed_at),
         "earliest": rules.day(tombstone.earliest),
-        "size": f"{file_size(tombstone.size)} ({tombstone.size:,} bytes)",
+        "size": file_size_exact(tombstone.size),
         "captured_at": when(exhibit.captured_at),
         "custody_events": len(chain),
         "disposed_event": disposed[0] if disposed else None,

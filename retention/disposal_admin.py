@@ -17,9 +17,9 @@ from django.utils.html import format_html
 
 from evidence.models import Exhibit
 from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
-from portal.display import EMPTY
+from portal.display import EMPTY, file_size_exact
 from retention import selectors
-from retention.certificate_admin import DisposalCertificateAdminMixin, approval_message
+from retention.certificate_admin import TombstoneAdminMixin, approval_message
 from retention.disposal import DisposalRefused, disposal_approve, disposal_propose, disposal_refuse
 from retention.forms import DecideDisposalForm, ProposeDisposalForm
 from retention.models import DisposalProposal, Tombstone
@@ -173,23 +173,26 @@ class DisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
 
 
 @admin.register(Tombstone)
-class TombstoneAdmin(DisposalCertificateAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin):
+class TombstoneAdmin(TombstoneAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin):
     """What stays of each disposed exhibit. Written once by the disposal; the database refuses any change."""
 
-    list_display = ["reference", "tasking_reference", "disposed_at", "rule", "proposed_by", "approved_by"]
+    list_display = ["reference", "tasking_reference", "disposed_at", "rule_in_words", "proposed_by", "approved_by"]
     list_select_related = ["proposed_by", "approved_by"]
     fields = [
         "reference",
         "tasking_reference",
         "sha256",
-        "size",
-        "what",
+        "size_in_words",
+        "what_disposed",
         "disposed_at",
         "proposed_by",
         "approved_by",
-        "rule",
-        "rule_reason",
+        "rule_in_words",
         "legal_source",
         "earliest",
     ]
-    labels = {"earliest": "Could be disposed of from", "rule_reason": "Why", "what": "What was disposed of"}
+    labels = {"earliest": "Could be disposed of from", "sha256": "SHA-256 of the original"}
+
+    @admin.display(description="Size")
+    def size_in_words(self, obj: Tombstone) -> str:
+        return file_size_exact(obj.size)

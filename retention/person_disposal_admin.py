@@ -20,7 +20,7 @@ from portal.admin import ReadOnlyAdmin, SchemeScopedAdmin
 from portal.audit import audit_record
 from portal.display import EMPTY
 from portal.models import User
-from retention.certificate_admin import RETRY_WORDS, DisposalCertificateAdminMixin, approval_message
+from retention.certificate_admin import RETRY_WORDS, TombstoneAdminMixin, approval_message
 from retention.forms import DecideDisposalForm, ProposePersonDisposalForm
 from retention.models import PersonDisposalProposal, PersonTombstone
 from retention.person_disposal import (
@@ -213,11 +213,11 @@ class PersonDisposalProposalAdmin(ReadOnlyAdmin, SchemeScopedAdmin):
 
 
 @admin.register(PersonTombstone)
-class PersonTombstoneAdmin(DisposalCertificateAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin):
+class PersonTombstoneAdmin(TombstoneAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin):
     """What stays of each disposal of a person's records. Written once by the disposal; the database refuses any
     change. Welfare tombstones are the welfare officers' only."""
 
-    list_display = ["person_name", "person_email", "kind", "disposed_at", "rule", "proposed_by", "approved_by"]
+    list_display = ["person_name", "person_email", "kind", "disposed_at", "rule_in_words", "proposed_by", "approved_by"]
     list_filter = ["kind"]
     list_select_related = ["proposed_by", "approved_by"]
     fields = [
@@ -225,16 +225,23 @@ class PersonTombstoneAdmin(DisposalCertificateAdminMixin, ReadOnlyAdmin, SchemeS
         "person_email",
         "kind",
         "left_on",
-        "what",
+        "what_disposed",
         "counts",
         "disposed_at",
         "proposed_by",
         "approved_by",
-        "rule",
-        "rule_reason",
+        "rule_in_words",
         "legal_source",
         "earliest",
     ]
+    labels = {
+        "person_name": "Name",
+        "person_email": "E-mail address",
+        "kind": "Records",
+        "left_on": "Left the scheme on",
+        "counts": "Records deleted",
+        "earliest": "Could be disposed of from",
+    }
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(kind__in=person_record_kinds_for(request.user))

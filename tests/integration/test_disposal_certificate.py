@@ -90,6 +90,8 @@ def test_a_disposal_issues_a_signed_certificate_a_stranger_can_read(past_its_dat
     ):
         assert expected in text, expected
     assert exhibit.sha256 in text.replace(" ", "")
+    size = f"{exhibit.size:,} bytes"
+    assert text.count(size) == (text.count(f"({size})") if exhibit.size >= 1000 else 1) > 0  # never "N bytes (N bytes)"
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == certificate.page_count
     assert "/StructTreeRoot" in reader.trailer["/Root"] and reader.trailer["/Root"]["/Lang"] == "en-GB"
@@ -201,6 +203,11 @@ def test_the_schemes_officers_download_it_from_the_tombstone_and_it_is_audited(
     assert reverse("admin:retention_tombstone_change", args=[tombstone.pk]) in exhibit_page
     page = text_of(client.get(reverse("admin:retention_tombstone_change", args=[tombstone.pk])))
     assert f"Download certificate {certificate.number}" in page and certificate.pdf_sha256 in page
+    # The record reads in words: the rule as a sentence, not its code; the size in bytes; each label once.
+    assert tombstone.rule not in page and f"Retention rule: {tombstone.rule_reason[0].upper()}" in page
+    assert "SHA-256 of the original" in page and "bytes" in page and page.count("What was disposed of") == 1
+    listed = text_of(client.get(reverse("admin:retention_tombstone_changelist")))
+    assert tombstone.reference in listed and tombstone.rule not in listed
     response = client.get(reverse("admin:retention_tombstone_certificate", args=[tombstone.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert f'filename="{certificate.number}.pdf"' in response["Content-Disposition"]

@@ -429,6 +429,7 @@ def test_officers_review_propose_and_approve_on_the_pages_after_giving_the_passw
     tombstone = PersonTombstone.objects.get(person=gone.user, kind="vetting")
     page = text_of(olive_client.get(reverse("admin:retention_persontombstone_change", args=[tombstone.pk])))
     assert "Download certificate DCP-" in page
+    assert tombstone.rule not in page and "Retention rule" in page and "Left the scheme on" in page
     download = olive_client.get(reverse("admin:retention_persontombstone_certificate", args=[tombstone.pk]))
     assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"%PDF")
     assert AuditEvent.objects.filter(action="retention.disposal_certificate_downloaded", actor_id=olive.pk).exists()
