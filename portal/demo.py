@@ -1,11 +1,13 @@
-"""Demo data for `make demo`: one scheme and one person per role (two supervising officers: disposal takes two),
-privileged roles MFA-enrolled, and — once Vera's training is passed — one active tasking whose evidence is settled,
-ready for a handover bundle, and one closed case whose exhibits may be disposed of now."""
+"""Demo data for `make demo`: one scheme and one person per role (two supervising officers and two welfare officers:
+disposal takes two), privileged roles MFA-enrolled, and — once Vera's training is passed — one active tasking whose
+evidence is settled, ready for a handover bundle, and one closed case whose exhibits may be disposed of now; and a
+volunteer who left long enough ago that her vetting, training and welfare records may be disposed of now."""
 
 from __future__ import annotations
 
 import io
 import json
+import secrets
 import textwrap
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,6 +16,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.mfa.utils import decrypt
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from evidence import services as evidence_services
@@ -45,6 +48,8 @@ DEMO_PEOPLE = [
     # A second officer of the scheme: one officer proposes a disposal, a different one approves it (ADR 0006).
     (roles.OFFICER, "olive.officer@demo.example", "DI Olive Officer"),
     (roles.WELFARE, "wendy.welfare@demo.example", "Wendy Welfare"),
+    # A second welfare officer: welfare records are disposed of by one welfare officer and approved by another.
+    (roles.WELFARE, "wyn.welfare@demo.example", "Wyn Welfare"),
     (roles.COURT, "carla.court@demo.example", "Carla Court (CPS)"),
     (roles.SCHEME_ADMIN, "ada.admin@demo.example", "Ada Administrator"),
     (roles.DECONFLICTION, "dora.deconfliction@demo.example", "DI Dora Deconfliction"),
@@ -213,17 +218,20 @@ class DemoEvidence:
 
 def demo_seed_evidence() -> DemoEvidence:
     """Create (or find) tasking OP-DEMO-1 with Vera's reviewed exhibits and signed MG11, then the closed case
-    OP-DEMO-2 whose exhibits may be disposed of now (`demo_seed_disposal`); safe to run again.
+    OP-DEMO-2 whose exhibits may be disposed of now (`demo_seed_disposal`); then the volunteer who left, whose
+    records may be disposed of now (`demo_seed_leaver`); safe to run again.
 
     Run after `demo_seed` has committed the people. Everything goes through the real services (the one
-    rule included), each tasking in one transaction: either the whole tasking is there or none of it. Skipped,
-    with the reason, while Vera is not deployable or no training curriculum is published — the demo's
-    volunteer is tasked only once she has passed her training.
+    rule included), each tasking in one transaction: either the whole tasking is there or none of it. The
+    taskings are skipped, with the reason, while Vera is not deployable or no training curriculum is published —
+    the demo's volunteer is tasked only once she has passed her training.
     """
     evidence = _seed_active_tasking()
-    if evidence.tasking is None:
-        return evidence
-    return DemoEvidence(evidence.tasking, evidence.created, f"{evidence.message}\n{demo_seed_disposal()}")
+    lines = [evidence.message]
+    if evidence.tasking is not None:
+        lines.append(demo_seed_disposal())
+    lines.append(demo_seed_leaver())
+    return DemoEvidence(evidence.tasking, evidence.created, "\n".join(lines))
 
 
 def _seed_active_tasking() -> DemoEvidence:
@@ -426,6 +434,138 @@ CLOSED_CASE_CHATS = (
         ("20:09", DISPOSAL_SUBJECT, "got to go, tea"),
     ],
 )
+
+
+# --- people's records: a volunteer who left long ago, for two people to dispose of her records ---------------------
+
+LEAVER_EMAIL = "lena.leaver@demo.example"
+LEAVER_NAME = "Lena Leaver"
+TRY_PEOPLE_DISPOSAL = (
+    f"People's records: {LEAVER_NAME} left the scheme long enough ago that her vetting, training and welfare records "
+    "may be disposed of now. Owen has proposed disposing of her vetting records: sign in as Olive, open the admin "
+    "home (/admin/) and approve it (her password again) or refuse it; the home's link to the review list of "
+    "people's records lets either officer propose her training records too. Sign in as Wendy and propose disposing "
+    "of her welfare records from the link on the welfare console (/welfare/); then sign in as Wyn, who approves it "
+    "from the same link. Approval deletes that kind of her records and keeps her account, the day she left and a "
+    "tombstone."
+)
+
+
+def demo_seed_leaver() -> str:
+    """Create (or find) Lena Leaver: a volunteer of the demo scheme who was vetted by Owen, screened by Wendy and
+    trained, then left long enough ago that each kind of her records may be disposed of now, with Owen's proposal
+    to dispose of her vetting records awaiting a second officer. Nothing is disposed of. Returns the line to
+    print: what to try, or why she is missing.
+
+    Everything goes through the real services in one transaction, so either all of her is there or none of it.
+    It writes no file itself: her certificates' PDFs are jobs, queued only once the transaction has committed."""
+    from training.models import Module
+
+    scheme = Scheme.objects.filter(code=DEMO_SCHEME["code"]).first()
+    if scheme is None or not User.objects.filter(email=DEMO_PEOPLE[0][1]).exists():
+        return "No people's records to dispose of in the demo: the demo people have not been seeded."
+    if User.objects.filter(email=LEAVER_EMAIL).exists():
+        return TRY_PEOPLE_DISPOSAL
+    if not Module.objects.filter(versions__isnull=False).exists():
+        return (
+            f"No people's records to dispose of in the demo ({LEAVER_NAME} not created): no training curriculum is "
+            "published; run `manage.py seed_curriculum`, then seed_demo again."
+        )
+    with transaction.atomic():
+        Scheme.objects.select_for_update().get(pk=scheme.pk)  # two seeds at once: the second finds the first's
+        if not User.objects.filter(email=LEAVER_EMAIL).exists():
+            _seed_leaver(scheme)
+    return TRY_PEOPLE_DISPOSAL
+
+
+def _seed_leaver(scheme: Scheme) -> None:
+    from dateutil.relativedelta import relativedelta
+
+    from retention.periods import periods_for
+    from retention.person_disposal import RECORD_MODELS, person_disposal_propose
+    from retention.selectors import person_records_status
+
+    officer, welfare = _first_of(roles.OFFICER), _first_of(roles.WELFARE)
+    periods = periods_for(scheme)
+    years = max(periods.years_for(kind) for kind in RECORD_MODELS)
+    # She left a little over the longest retention period ago, after ten months in the scheme.
+    left_at = _local(timezone.localdate() - relativedelta(years=years) - timedelta(days=45), 17, 0)
+    joined_at = left_at - relativedelta(months=10)
+
+    _, token = services.invitation_create(scheme=scheme, email=LEAVER_EMAIL, full_name=LEAVER_NAME, by=officer)
+    volunteer = services.invitation_accept(
+        token=token,
+        full_name=LEAVER_NAME,
+        password=secrets.token_urlsafe(32),  # made unusable below: nobody signs in as her
+        date_of_birth=date(1979, 11, 2),
+        phone="07700 900002",
+        address_history=[{"address": "3 Mill Lane, Demo Town", "from": "2009-09-01"}],
+        accept_conduct_version=CodeOfConduct.objects.order_by("-version").first().version,
+    )
+    volunteer.user.set_unusable_password()
+    volunteer.user.save(update_fields=["password"])
+    record = services.vetting_start(volunteer=volunteer, level="MV", by=officer)
+    for kind in VettingCheck.Kind.values:
+        notes = "Passport (Group 1), council tax bill, bank statement." if kind == VettingCheck.Kind.IDENTITY else ""
+        services.vetting_record_check(record=record, kind=kind, result="satisfactory", notes=notes, by=officer)
+    services.vetting_decide(record=record, outcome="cleared", reasons="All checks satisfactory.", by=officer)
+    services.screening_record(
+        person=volunteer.user,
+        kind="pre_deployment",
+        screened_on=timezone.localdate(joined_at),
+        provider="Demo Occupational Health",
+        outcome="fit",
+        restrictions="",
+        clinical_notes="Demo record: no concerns.",
+        by=welfare,
+    )
+    _pass_published_modules(volunteer.user)
+    services.volunteer_transition(volunteer=volunteer, to="accredited", by=officer, reason="Demo accreditation.")
+    services.volunteer_transition(
+        volunteer=volunteer, to="withdrawn", by=officer, reason="Moved away from Demo Town for work."
+    )
+    _backdate(volunteer, by=timezone.now() - joined_at, left_at=left_at)
+    for kind in RECORD_MODELS:
+        status = person_records_status(volunteer.user, kind)
+        if not status.may_dispose_now:  # the demo promises disposal: say why not rather than show an empty list
+            raise RuntimeError(f"{LEAVER_NAME}'s {kind} records in the demo may not be disposed of: {status.summary}")
+    person_disposal_propose(
+        person=volunteer.user,
+        kind="vetting",
+        by=officer,
+        reason=(
+            f"She left the scheme more than {periods.vetting_years} years ago and no complaint, claim or review "
+            "involves her. Nothing to keep her vetting records for (DPA 2018 s.39)."
+        ),
+    )
+
+
+def _backdate(volunteer: Volunteer, *, by: timedelta, left_at: datetime) -> None:
+    """Move the leaver's story back in time: the services stamp each row with the moment it is written, but she was
+    vetted, screened and trained when she joined, and left at `left_at` (the day her records' retention counts
+    from). Only her own rows move; the audit log keeps the moments the demo wrote them."""
+    from training.models import Attempt, Certificate
+    from volunteers.models import CodeOfConductAcceptance, Invitation, ScreeningRecord, StatusChange, VettingRecord
+
+    user = volunteer.user
+    for rows, fields in (
+        (User.objects.filter(pk=user.pk), ("date_joined",)),
+        (Invitation.objects.filter(used_by=user), ("created_at", "expires_at", "used_at")),
+        (Volunteer.objects.filter(pk=volunteer.pk), ("created_at", "applied_at", "accredited_at")),
+        (StatusChange.objects.filter(volunteer=volunteer), ("at",)),
+        (CodeOfConductAcceptance.objects.filter(user=user), ("accepted_at",)),
+        (
+            VettingRecord.objects.filter(volunteer=volunteer),
+            ("started_at", "decided_at", "expires_at", "integrity_review_due"),
+        ),
+        (VettingCheck.objects.filter(record__volunteer=volunteer), ("done_at",)),
+        (Attempt.objects.filter(user=user), ("started_at", "submitted_at")),
+        (Certificate.objects.filter(user=user), ("passed_at", "expires_at")),
+        (ScreeningRecord.objects.filter(person=user), ("recorded_at",)),
+    ):
+        rows.update(**{field: F(field) - by for field in fields})
+    StatusChange.objects.filter(volunteer=volunteer, to_status="withdrawn").update(at=left_at)
+    services.vetting_dates_refresh(Volunteer.objects.filter(pk=volunteer.pk))
 
 
 def _evidence_blocker(volunteer: Volunteer) -> str:

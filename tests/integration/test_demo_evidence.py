@@ -198,3 +198,57 @@ def test_the_demo_has_a_closed_case_for_two_officers_to_dispose_of(curriculum):
     assert DEMO_TASKING not in as_owen  # the active tasking's exhibits are kept
     as_olive = text_of(_demo_client(logins["olive.officer@demo.example"]).get(url))
     assert "Approve or refuse the disposal of VV/1" in as_olive
+
+
+def test_the_demo_has_a_volunteer_who_left_whose_records_two_people_may_dispose_of(curriculum, signing_key):
+    """Lena left long enough ago that each kind of her records may go: Owen's proposal for her vetting records awaits
+    Olive; her training records await an officer's proposal, her welfare records a welfare officer's (Wendy's, then
+    Wyn approves)."""
+    from portal import demo
+    from retention.models import DisposalCertificate, PersonDisposalProposal, PersonTombstone
+    from retention.person_disposal import person_disposal_approve, person_disposal_review, records_held
+    from retention.policy import may_approve_person_disposal
+    from retention.selectors import left_on
+    from tests.integration.test_retention import text_of
+    from volunteers.models import ScreeningRecord, StatusChange, VettingCheck, VettingRecord, Volunteer
+
+    output = seed()
+    assert demo.TRY_PEOPLE_DISPOSAL in output.splitlines()
+    lena = User.objects.get(email=demo.LEAVER_EMAIL)
+    owen, olive = person(1), User.objects.get(email="olive.officer@demo.example")
+    wendy, wyn = (User.objects.get(email=f"{name}.welfare@demo.example") for name in ("wendy", "wyn"))
+    assert lena.scheme == owen.scheme and lena.volunteer.status == "withdrawn"
+    assert not lena.has_usable_password()  # nobody signs in as her
+    assert (timezone.localdate() - left_on(lena)).days > 6 * 365
+    assert VettingRecord.objects.filter(volunteer__user=lena, outcome="cleared").exists()
+    assert VettingCheck.objects.filter(record__volunteer__user=lena).exists()
+    assert Attempt.objects.filter(user=lena, passed=True).exists() and Certificate.objects.filter(user=lena).exists()
+    assert ScreeningRecord.objects.filter(person=lena).exists()
+
+    rows = person_disposal_review(lena.scheme_id, ("vetting", "training", "welfare"))
+    assert sorted((row.person, row.kind) for row in rows) == [(lena, "training"), (lena, "vetting"), (lena, "welfare")]
+    assert all(row.status.may_dispose_now and row.held for row in rows)
+    proposal = PersonDisposalProposal.objects.get()  # the vetting records' only: the rest are left to try
+    assert (proposal.person, proposal.kind, proposal.state, proposal.proposed_by) == (lena, "vetting", "proposed", owen)
+    assert proposal.reason.startswith("She left the scheme more than 6 years ago")
+    assert may_approve_person_disposal(olive, proposal) and not may_approve_person_disposal(owen, proposal)
+    assert not may_approve_person_disposal(wendy, proposal)
+
+    models = [User, Volunteer, StatusChange, VettingRecord, VettingCheck, Attempt, Certificate, ScreeningRecord]
+    models += [PersonDisposalProposal, AuditEvent]
+    before = {model: model.objects.count() for model in models}
+    assert demo.TRY_PEOPLE_DISPOSAL in seed().splitlines()
+    assert {model: model.objects.count() for model in models} == before
+
+    # What the printed line promises: Olive finds the proposal on her admin home, Wendy the link on her console.
+    logins = {login.email: login for login in demo.demo_seed()}
+    as_olive = text_of(_demo_client(logins[olive.email]).get("/admin/"))
+    assert "Approve or refuse the disposal of the vetting records of Lena Leaver" in as_olive
+    console = _demo_client(logins[wendy.email]).get("/welfare/").content.decode()
+    assert "Review welfare records for disposal" in console
+    assert wyn.has_perm("retention.approve_person_disposal") and wyn.scheme == lena.scheme
+
+    tombstone = person_disposal_approve(proposal=proposal, by=olive)
+    assert PersonTombstone.objects.get() == tombstone and tombstone.kind == "vetting"
+    assert records_held(lena, "vetting") == {} and DisposalCertificate.objects.filter(person_tombstone=tombstone)
+    assert records_held(lena, "training") and records_held(lena, "welfare")  # each kind goes only by its own approval
