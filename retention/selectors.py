@@ -24,6 +24,7 @@ from retention import rules
 from retention.models import CaseOutcome, LegalHold
 from retention.periods import periods_by_scheme, periods_for
 from volunteers.models import StatusChange, Volunteer
+from volunteers.selectors import LEFT_STATUSES
 
 # Which of a person's records each model is, by label: its retention rule counts from the day they left. (A
 # Volunteer, or a User, is the person as a whole: all three kinds, the one kept longest deciding.)
@@ -43,7 +44,7 @@ PERSON_RECORDS = {
     "volunteers.standdown": "welfare",
 }
 RECORD_KINDS = ("vetting", "training", "welfare")
-LEFT = ("withdrawn", "refused")  # the statuses in which a volunteer has left the scheme (both are final)
+LEFT = LEFT_STATUSES  # the statuses in which a volunteer has left the scheme (both are final)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ def welfare_people(user: User) -> QuerySet[User]:
 
 
 EXPOSURE_WINDOW_DAYS = 30
+# The statuses in which a volunteer has left the scheme (both final): retention counts their records' periods from it.
+LEFT_STATUSES = (Volunteer.Status.WITHDRAWN, Volunteer.Status.REFUSED)
 
 
 def welfare_console_rows(user: User, *, with_exposure: bool = False) -> QuerySet[User]:
@@ -50,6 +52,9 @@ def welfare_console_rows(user: User, *, with_exposure: bool = False) -> QuerySet
     latest = ScreeningRecord.objects.filter(person=OuterRef("pk")).order_by(*ScreeningRecord.LATEST)
     rows = (
         welfare_people(user)
+        # Volunteers who have left are screened no more: listing them would flag them overdue for ever. Their records
+        # stay open to welfare officers (welfare_person) and reach the review list of people's records.
+        .exclude(volunteer__status__in=LEFT_STATUSES)
         .select_related("scheme", "volunteer")
         .annotate(
             screening_next_due=F("next_screening_due"),  # kept by services.screening_dates_refresh

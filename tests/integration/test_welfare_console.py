@@ -127,3 +127,18 @@ def test_sorted_by_next_screening_the_never_screened_come_first_on_every_databas
         assert never.user.full_name in body
         if screened.user.full_name in body:
             assert body.index(never.user.full_name) < body.index(screened.user.full_name), query
+
+
+def test_a_volunteer_who_has_left_is_not_listed_as_overdue_but_her_record_still_opens(
+    welfare_client, lantern, owen, wendy, conduct
+):
+    stays, leaves = _volunteers(lantern, owen, wendy, 2)
+    from volunteers.models import ScreeningRecord
+
+    ScreeningRecord.objects.update(next_due=timezone.now() - timedelta(days=2))
+    services.screening_dates_refresh()
+    services.volunteer_transition(volunteer=leaves, to="withdrawn", by=owen, reason="Moved away.")
+    for url in ("/welfare/", "/welfare/?show=overdue"):
+        body = welfare_client.get(url).content.decode()
+        assert stays.user.full_name in body and leaves.user.full_name not in body, url
+    assert welfare_client.get(f"/welfare/people/{leaves.user.pk}/").status_code == 200
