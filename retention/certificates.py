@@ -92,7 +92,7 @@ def _person_context(tombstone: PersonTombstone) -> dict:
 
     from retention.person_disposal import RECORD_MODELS
 
-    words = {model._meta.label: what for model, _, what in RECORD_MODELS[tombstone.kind]}
+    words = {model._meta.label: what[1] for model, _, what in RECORD_MODELS[tombstone.kind]}
     proposal = tombstone.proposal
     return {
         "number": certificate_number(tombstone),

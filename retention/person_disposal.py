@@ -54,25 +54,40 @@ log = logging.getLogger(__name__)
 # Each kind's models, in the order they are deleted (a row pointing at another with PROTECT goes first: a check
 # before its vetting record, a certificate before its attempt, a screening request before the screening it
 # produced), with the path from each to the person. Every model of PERSON_RECORDS is here (a test checks it).
-RECORD_MODELS: dict[str, tuple[tuple[type[Model], str, str], ...]] = {
+# Each kind of a person's records: the models, the path from each to the person, and its words (one, many).
+RECORD_MODELS: dict[str, tuple[tuple[type[Model], str, tuple[str, str]], ...]] = {
     "vetting": (
-        (VettingCheck, "record__volunteer__user", "vetting checks"),
-        (VettingRecord, "volunteer__user", "vetting records"),
-        (AdverseInformation, "volunteer__user", "adverse information reviews"),
-        (IntegrityReview, "volunteer__user", "integrity reviews"),
-        (StatusChange, "volunteer__user", "status changes (all but the one recording that they left)"),
+        (VettingCheck, "record__volunteer__user", ("vetting check", "vetting checks")),
+        (VettingRecord, "volunteer__user", ("vetting record", "vetting records")),
+        (AdverseInformation, "volunteer__user", ("adverse information review", "adverse information reviews")),
+        (IntegrityReview, "volunteer__user", ("integrity review", "integrity reviews")),
+        (
+            StatusChange,
+            "volunteer__user",
+            (
+                "status change (all but the one recording that they left)",
+                "status changes (all but the one recording that they left)",
+            ),
+        ),
     ),
     "training": (
-        (Certificate, "user", "training certificates"),
-        (Attempt, "user", "training attempts"),
-        (AttemptReset, "user", "allowances of further attempts"),
-        (CodeOfConductAcceptance, "user", "acceptances of the code of conduct"),
+        (Certificate, "user", ("training certificate", "training certificates")),
+        (Attempt, "user", ("training attempt", "training attempts")),
+        (AttemptReset, "user", ("allowance of further attempts", "allowances of further attempts")),
+        (CodeOfConductAcceptance, "user", ("acceptance of the code of conduct", "acceptances of the code of conduct")),
     ),
     "welfare": (
-        (ScreeningRequest, "person", "screening requests"),
-        (ScreeningRecord, "person", "screenings, with their clinical notes and restrictions"),
-        (ExposureEvent, "person", "exposure records"),
-        (StandDown, "person", "stand-downs"),
+        (ScreeningRequest, "person", ("screening request", "screening requests")),
+        (
+            ScreeningRecord,
+            "person",
+            (
+                "screening, with its clinical notes and restrictions",
+                "screenings, with their clinical notes and restrictions",
+            ),
+        ),
+        (ExposureEvent, "person", ("exposure record", "exposure records")),
+        (StandDown, "person", ("stand-down", "stand-downs")),
     ),
 }
 KIND_WORDS = rules.RECORD_WORDS
@@ -121,10 +136,17 @@ def records_held(person: User, kind: str) -> dict[str, int]:
     return counts
 
 
+def count_words(kind: str, label: str, count: int) -> str:
+    """So many rows of one model of a kind of records, in words: "1 vetting record", "9 vetting checks"."""
+    words = next((what for model, _, what in RECORD_MODELS[kind] if model._meta.label == label), None)
+    if words is None:  # a model no longer listed: its own name
+        return f"{count}: {label}"
+    return f"{count} {words[0] if count == 1 else words[1]}"
+
+
 def records_held_words(person: User, kind: str) -> list[str]:
-    """`records_held` in words: "2 vetting records", "9 vetting checks"…"""
-    words = {model._meta.label: what for model, _, what in RECORD_MODELS[kind]}
-    return [f"{count} {words[label]}" for label, count in records_held(person, kind).items()]
+    """`records_held` in words: "1 vetting record", "9 vetting checks"…"""
+    return [count_words(kind, label, count) for label, count in records_held(person, kind).items()]
 
 
 # --- the review list ---------------------------------------------------------------------------------------------
@@ -308,7 +330,7 @@ def person_disposal_approve(*, proposal: PersonDisposalProposal, by: User) -> Pe
         files: list[str] = []
         codes: list[str] = []
         lines = []
-        for model, path, words in RECORD_MODELS[kind]:
+        for model, path, _words in RECORD_MODELS[kind]:
             rows = _rows(model, path, person, keep)
             if model is Certificate:
                 for code, pdf_path in rows.values_list("code", "pdf_path"):
@@ -318,7 +340,7 @@ def person_disposal_approve(*, proposal: PersonDisposalProposal, by: User) -> Pe
             deleted, _ = rows.delete()
             if deleted:
                 counts[model._meta.label] = deleted
-                lines.append(f"{deleted} {words}")
+                lines.append(count_words(kind, model._meta.label, deleted))
         now = timezone.now()
         # The dates the lower apps copy from these records for their lists go with them.
         if kind == "vetting":

@@ -25,7 +25,9 @@ from retention.forms import DecideDisposalForm, ProposePersonDisposalForm
 from retention.models import PersonDisposalProposal, PersonTombstone
 from retention.person_disposal import (
     KIND_WORDS,
+    RECORD_MODELS,
     PersonDisposalRefused,
+    count_words,
     person_disposal_approve,
     person_disposal_propose,
     person_disposal_refuse,
@@ -226,7 +228,7 @@ class PersonTombstoneAdmin(TombstoneAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin
         "kind",
         "left_on",
         "what_disposed",
-        "counts",
+        "records_deleted",
         "disposed_at",
         "proposed_by",
         "approved_by",
@@ -239,12 +241,21 @@ class PersonTombstoneAdmin(TombstoneAdminMixin, ReadOnlyAdmin, SchemeScopedAdmin
         "person_email": "E-mail address",
         "kind": "Records",
         "left_on": "Left the scheme on",
-        "counts": "Records deleted",
         "earliest": "Could be disposed of from",
     }
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(kind__in=person_record_kinds_for(request.user))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PersonTombstone | None = None) -> list:
+        return [*super().get_readonly_fields(request, obj), "records_deleted"]
+
+    @admin.display(description="Records deleted")
+    def records_deleted(self, obj: PersonTombstone) -> str:
+        order = [model._meta.label for model, _, _ in RECORD_MODELS.get(obj.kind, ())]  # jsonb keeps no order
+        labels = sorted(obj.counts, key=lambda label: order.index(label) if label in order else len(order))
+        counted = [count_words(obj.kind, label, obj.counts[label]) for label in labels]
+        return "; ".join(counted) if counted else "None: none were held any more."
 
     certificate_pending = (
         "Not issued yet: the portal issues it once the records' stored files have gone and the scheme's signing key "

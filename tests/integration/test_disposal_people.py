@@ -295,6 +295,9 @@ def test_vetting_disposal_keeps_only_the_status_change_recording_that_she_left(g
     assert not VettingRecord.objects.filter(volunteer=gone).exists()
     assert not VettingCheck.objects.filter(record__volunteer=gone).exists()
     assert tombstone.counts["volunteers.VettingCheck"] == len(VettingCheck.Kind.values)
+    # Counted in words, one or many: "1 vetting record", never "1 vetting records".
+    assert tombstone.counts["volunteers.VettingRecord"] == 1 and "1 vetting record;" in tombstone.what
+    assert f"{len(VettingCheck.Kind.values)} vetting checks" in tombstone.what
     gone.refresh_from_db()
     assert gone.current_clearance_expires is None and gone.user.is_active
 
@@ -430,6 +433,8 @@ def test_officers_review_propose_and_approve_on_the_pages_after_giving_the_passw
     page = text_of(olive_client.get(reverse("admin:retention_persontombstone_change", args=[tombstone.pk])))
     assert "Download certificate DCP-" in page
     assert tombstone.rule not in page and "Retention rule" in page and "Left the scheme on" in page
+    assert "Records deleted: 7 vetting checks; 1 vetting record; 3 status changes" in page
+    assert "volunteers." not in page.lower()  # no model labels
     download = olive_client.get(reverse("admin:retention_persontombstone_certificate", args=[tombstone.pk]))
     assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"%PDF")
     assert AuditEvent.objects.filter(action="retention.disposal_certificate_downloaded", actor_id=olive.pk).exists()
