@@ -18,7 +18,7 @@ WRAPPER = re.compile(
 
 def _page_templates() -> list[Path]:
     found = []
-    for folder in ("portal", "volunteers", "training", "evidence"):
+    for folder in ("portal", "volunteers", "training", "evidence", "retention"):
         for path in (BASE / folder).rglob("templates/**/*.html"):
             name = path.as_posix()
             if name.endswith("_pdf.html") or "/templates/evidence/bundle/" in name:
@@ -42,4 +42,4 @@ def test_every_table_on_a_page_scrolls_in_its_own_focusable_box():
 
 def test_the_templates_are_found():
     names = {path.name for path in _page_templates()}
-    assert {"welfare_console.html", "bundle_inbox.html", "module.html"} <= names
+    assert {"welfare_console.html", "bundle_inbox.html", "module.html", "disposal_review_people.html"} <= names
