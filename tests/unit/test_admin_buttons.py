@@ -29,7 +29,7 @@ def test_every_button_in_an_admin_template_has_the_admins_button_style():
             if not classes or not {"button", "govuk-button"} & set(classes.group(1).split()):
                 line = path.read_text().count("\n", 0, match.start()) + 1
                 bare.append(f"{path.relative_to(BASE)}:{line}")
-    assert not bare, f"bare <button>s in admin templates (add class=\"button\"): {bare}"
+    assert not bare, f'bare <button>s in admin templates (add class="button"): {bare}'
 
 
 def test_the_templates_are_found():
