@@ -183,15 +183,15 @@ def _certificate_problem(tombstone) -> str | None:
             "it is disposed of, but its signed disposal certificate has not been issued "
             "(run `python manage.py complete_disposals`)"
         )
-    problem = _stored_problem(certificate.pdf_name, certificate.pdf_sha256)
+    problem = stored_file_problem(certificate.pdf_name, certificate.pdf_sha256)
     return f"its disposal certificate {certificate.number}: {problem}" if problem else None
 
 
 def _file_problem(exhibit: Exhibit) -> str | None:
-    return _stored_problem(exhibit.stored_name, exhibit.sha256)
+    return stored_file_problem(exhibit.stored_name, exhibit.sha256)
 
 
-def _stored_problem(name: str, sha256: str) -> str | None:
+def stored_file_problem(name: str, sha256: str) -> str | None:
     """Whether a stored file is there, readable, and still the file whose SHA-256 was recorded."""
     if not default_storage.exists(name):
         return "the stored file is missing"

@@ -29,7 +29,7 @@ from portal.models import User
 from portal.storage import delete_every_version
 from portal.text import require_storable
 from retention import rules
-from retention.models import LegalHold, PersonDisposalProposal, PersonTombstone
+from retention.models import DisposalCertificate, LegalHold, PersonDisposalProposal, PersonTombstone
 from retention.periods import periods_for
 from retention.policy import may_approve_person_disposal, may_propose_person_disposal, person_record_kinds_for
 from retention.selectors import LEFT, DisposalStatus, person_records_status
@@ -453,6 +453,33 @@ def complete_person_disposals() -> list[str]:
             whose = tombstone.person_name or tombstone.person_email
             problems.append(f"{tombstone.get_kind_display()} of {whose}: {message}")
     return problems
+
+
+def person_disposals_verify() -> tuple[int, list[str]]:
+    """For `verify_custody`: every disposal of people's records still holds — its signed certificate is stored
+    and unchanged, the stored files it removed are gone, and no records of that kind are held of the person
+    again. Returns how many were checked and a line for each that does not hold."""
+    from evidence.custody import stored_file_problem
+
+    checked, problems = 0, []
+    for tombstone in PersonTombstone.objects.select_related("person").order_by("pk"):
+        checked += 1
+        whose = f"The {KIND_WORDS[tombstone.kind]} of {tombstone.person_name or tombstone.person_email}"
+        certificate = DisposalCertificate.objects.filter(person_tombstone=tombstone).first()
+        if certificate is None:
+            problems.append(
+                f"{whose}: disposed of, but the signed disposal certificate has not been issued "
+                "(run `python manage.py complete_disposals`)"
+            )
+        elif problem := stored_file_problem(certificate.pdf_name, certificate.pdf_sha256):
+            problems.append(f"{whose}: disposal certificate {certificate.number}: {problem}")
+        left = [name for name in tombstone.files if default_storage.exists(name)]
+        if left:
+            problems.append(f"{whose}: disposed of, but {len(left)} of its stored files are still stored")
+        held = records_held_words(tombstone.person, tombstone.kind)
+        if held:
+            problems.append(f"{whose}: disposed of, but records of that kind are held again: {'; '.join(held)}")
+    return checked, problems
 
 
 def people_to_review(user: User) -> tuple[list[PersonCandidate], list[PersonDisposalProposal]]:

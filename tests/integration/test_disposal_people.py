@@ -510,3 +510,35 @@ def test_each_decider_finds_the_list_from_where_they_start_and_sees_only_their_k
     assert review in olive_home and reverse("admin:retention_person_disposal_decide", args=[vetting.pk]) in olive_home
     assert "welfare records of" not in olive_home.lower()
     assert "awaiting yours" not in wendy_client.get(reverse("welfare_console")).content.decode()
+
+
+def test_verify_custody_checks_every_disposal_of_peoples_records(gone, owen, olive):
+    """The custody check a data protection officer runs also proves each disposal of people's records holds:
+    the certificate unchanged, its files gone, no records of that kind back (restored from a backup, say)."""
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    tombstone = person_disposal_approve(
+        proposal=person_disposal_propose(person=gone.user, kind="training", by=owen, reason=REASON), by=olive
+    )
+    out = io.StringIO()
+    call_command("verify_custody", stdout=out)
+    assert "1 disposals of people's records verified" in out.getvalue()
+
+    certificate = DisposalCertificate.objects.get(person_tombstone=tombstone)
+    with default_storage.open(certificate.pdf_name, "rb") as handle:
+        pdf = handle.read()
+    default_storage.delete(certificate.pdf_name)
+    default_storage.save(certificate.pdf_name, ContentFile(pdf[:-1] + bytes([pdf[-1] ^ 1])))
+    with pytest.raises(CommandError, match=rf"of Vera Gone: disposal certificate {certificate.number}"):
+        call_command("verify_custody", stdout=io.StringIO())
+    default_storage.delete(certificate.pdf_name)
+    default_storage.save(certificate.pdf_name, ContentFile(pdf))
+    call_command("verify_custody", stdout=io.StringIO())
+
+    from training.models import ModuleVersion
+
+    Attempt.objects.create(user=gone.user, version=ModuleVersion.objects.first(), seed=1)
+    with pytest.raises(CommandError, match="records of that kind are held again: 1 training attempt"):
+        call_command("verify_custody", stdout=io.StringIO())

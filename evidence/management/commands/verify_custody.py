@@ -1,5 +1,5 @@
-"""Verify every exhibit's custody chain, its time-stamped anchors and its stored file; exit non-zero naming
-the first failure."""
+"""Verify every exhibit's custody chain, its time-stamped anchors and its stored file, and every disposal of
+people's records; exit non-zero naming the first failure."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -10,7 +10,8 @@ from portal.anchors import anchors_check
 class Command(BaseCommand):
     help = (
         "Re-compute each exhibit's custody chain, check it still passes through every head an RFC 3161 "
-        "time-stamp anchored, and re-compute the SHA-256 of each stored file."
+        "time-stamp anchored, and re-compute the SHA-256 of each stored file; then check that every disposal of "
+        "people's records still holds (its certificate unchanged, nothing it removed held again)."
     )
 
     def handle(self, *args, **options) -> None:
@@ -28,6 +29,17 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{disposed} of the exhibits were disposed of: each chain ends with its disposal, its tombstone "
                 "agrees with the exhibit's SHA-256 and size, and no content is left in storage (verified disposed)."
+            )
+        from retention.person_disposal import person_disposals_verify
+
+        people, problems = person_disposals_verify()
+        if problems:
+            listed = "\n".join(f"- {problem}" for problem in problems)
+            raise CommandError(f"Disposals of people's records NOT shown intact:\n{listed}")
+        if people:
+            self.stdout.write(
+                f"{people} disposals of people's records verified: each certificate is stored and unchanged, and "
+                "nothing it says was removed is held."
             )
         if report.newest is None:
             why = (
