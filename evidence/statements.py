@@ -11,14 +11,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from pypdf import PdfReader
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from evidence.models import Exhibit, Statement, StatementDraft, Tasking
 from evidence.policy import submission_decision
 from portal.audit import audit_record
 from portal.models import User
+from portal.pdf import render_pdf
 from portal.text import require_storable
 
 # Criminal Justice Act 1967 s.9 and CrimPR 16.2: the declaration, with the page count of the signed document.
@@ -92,10 +90,12 @@ def render_mg11(statement: Statement, *, pages: int, signed_at) -> bytes:
     )
     # Tagged, with the document's language and title (from mg11_pdf.html), so that screen readers and
     # reflow can read the statement a court or a witness is given.
-    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf(pdf_tags=True)
+    return render_pdf(html)
 
 
 def _page_count(pdf: bytes) -> int:
+    from pypdf import PdfReader
+
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
 

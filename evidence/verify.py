@@ -27,13 +27,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyhanko.keys import load_cert_from_pemder
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature, validate_pdf_timestamp
-from pyhanko_certvalidator import ValidationContext
-from pypdf import PdfReader
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 
 @dataclass
@@ -220,6 +217,14 @@ def _verify(
     where: str = "",
     tsa_cert: str | Path | None = None,
 ) -> Report:
+    # pyHanko and pypdf are loaded when a file is verified, not when the portal starts (portal/pdf.py says why).
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+    from pypdf import PdfReader
+
     report = Report()
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
@@ -359,6 +364,9 @@ def _timing(stamp, timestamps: list, tsa_context, *, tsa_given: bool) -> str:
     """Where the signing time comes from: an RFC 3161 timestamp (checked against the TSA's certificate when
     it is given), and every document timestamp after the signature intact and covering what follows it."""
     from datetime import UTC
+
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_timestamp
 
     if stamp is None:
         if timestamps:

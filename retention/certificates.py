@@ -21,14 +21,12 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from pypdf import PdfReader
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from evidence.models import CustodyEvent
 from evidence.urn import display_urn
 from portal.audit import audit_record
 from portal.display import file_size_exact, when
+from portal.pdf import render_pdf
 from retention import rules, selectors
 from retention.display import outcome_words
 from retention.models import DisposalCertificate, PersonTombstone, Tombstone
@@ -122,8 +120,7 @@ def render_disposal_certificate(tombstone: Tombstone | PersonTombstone) -> bytes
     """The certificate as an unsigned, tagged PDF/A-3b."""
     context = _person_context(tombstone) if isinstance(tombstone, PersonTombstone) else _context(tombstone)
     html = render_to_string("retention/disposal_certificate_pdf.html", context)
-    document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"]))  # needs nothing from outside
-    return document.write_pdf(pdf_variant="pdf/a-3b", pdf_tags=True)
+    return render_pdf(html, variant="pdf/a-3b")
 
 
 def _sign(pdf: bytes, folder: Path) -> tuple[Path, str]:
@@ -144,6 +141,8 @@ def _sign(pdf: bytes, folder: Path) -> tuple[Path, str]:
 def issue_disposal_certificate(tombstone: Tombstone | PersonTombstone) -> DisposalCertificate:
     """Render, sign and store the certificate of a disposal whose content has gone, once (idempotent: an issued
     certificate is returned as it is). Raises ValidationError if the scheme's signing key is missing or revoked."""
+    from pypdf import PdfReader  # not at import: the web process never loads it (portal/pdf.py)
+
     person = isinstance(tombstone, PersonTombstone)
     target = {"person_tombstone": tombstone} if person else {"tombstone": tombstone}
     existing = DisposalCertificate.objects.filter(**target).first()

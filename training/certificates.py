@@ -9,9 +9,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.urls import reverse
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
+from portal.pdf import render_pdf
 from training.models import Certificate
 
 
@@ -28,9 +27,7 @@ def render_certificate_pdf(certificate: Certificate) -> bytes:
             "check_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("certificate_check"),
         },
     )
-    fetcher = URLFetcher(allowed_protocols=["data"])  # the template needs nothing from outside
-    # Tagged, with the page's language and title, so a screen reader reads it in order.
-    return HTML(string=html, url_fetcher=fetcher).write_pdf(pdf_tags=True)
+    return render_pdf(html)
 
 
 def certificate_store_pdf(certificate: Certificate) -> Certificate:

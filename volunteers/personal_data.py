@@ -10,11 +10,10 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from portal import roles
 from portal.models import User
+from portal.pdf import render_pdf
 from training.api import training_record
 from volunteers.models import (
     CodeOfConductAcceptance,
@@ -224,8 +223,7 @@ def personal_data_json(data: dict[str, Any]) -> bytes:
 def personal_data_pdf(data: dict[str, Any]) -> bytes:
     """The same record as a tagged PDF for people to read, rendered like the portal's other PDFs."""
     html = render_to_string("volunteers/personal_data_pdf.html", {"data": data})
-    # The template needs nothing from outside: WeasyPrint may fetch nothing but data: URLs.
-    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf(pdf_tags=True)
+    return render_pdf(html)
 
 
 def file_name(data: dict[str, Any], extension: str) -> str:

@@ -21,25 +21,64 @@ removes every file of the bundle holding its content (the record stays). Everyth
 from here.
 """
 
-from evidence.bundles.assemble import bundle_assemble, bundle_build, sign_pdf, sign_pdf_file
-from evidence.bundles.plan import WorkArea, bundle_manifest, bundle_plan, chunk_cost, native_name
-from evidence.bundles.render import bundle_chunks_done, bundle_render_chunk, bundle_single_pass_pdf
-from evidence.bundles.requests import (
-    BundleRefused,
-    bundle_fail,
-    bundle_job,
-    bundle_missing,
-    bundle_request,
-    bundle_retry,
-    bundle_start,
-    newer_version,
-)
-from evidence.bundles.withdraw import (
-    BundleWithdrawalRefused,
-    bundle_files_holding,
-    bundles_withdrawn_for,
-    withdraw_bundles_holding,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Where each name lives. Loaded on first use (PEP 562), not when evidence.bundles is imported: rendering and
+# signing bring WeasyPrint and pyHanko, which a web worker that never builds a bundle should not carry.
+_SOURCES = {
+    "assemble": ("bundle_assemble", "bundle_build", "sign_pdf", "sign_pdf_file"),
+    "plan": ("WorkArea", "bundle_manifest", "bundle_plan", "chunk_cost", "native_name"),
+    "render": ("bundle_chunks_done", "bundle_render_chunk", "bundle_single_pass_pdf"),
+    "requests": (
+        "BundleRefused",
+        "bundle_fail",
+        "bundle_job",
+        "bundle_missing",
+        "bundle_request",
+        "bundle_retry",
+        "bundle_start",
+        "newer_version",
+    ),
+    "withdraw": (
+        "BundleWithdrawalRefused",
+        "bundle_files_holding",
+        "bundles_withdrawn_for",
+        "withdraw_bundles_holding",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+
+if TYPE_CHECKING:
+    from evidence.bundles.assemble import bundle_assemble, bundle_build, sign_pdf, sign_pdf_file
+    from evidence.bundles.plan import WorkArea, bundle_manifest, bundle_plan, chunk_cost, native_name
+    from evidence.bundles.render import bundle_chunks_done, bundle_render_chunk, bundle_single_pass_pdf
+    from evidence.bundles.requests import (
+        BundleRefused,
+        bundle_fail,
+        bundle_job,
+        bundle_missing,
+        bundle_request,
+        bundle_retry,
+        bundle_start,
+        newer_version,
+    )
+    from evidence.bundles.withdraw import (
+        BundleWithdrawalRefused,
+        bundle_files_holding,
+        bundles_withdrawn_for,
+        withdraw_bundles_holding,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once loaded, an ordinary attribute (tests may replace it)
+    return value
+
 
 __all__ = [
     "BundleRefused",
