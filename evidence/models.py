@@ -784,6 +784,11 @@ class ResumableUpload(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
     exhibit = models.ForeignKey(Exhibit, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # The partial file's own data key, wrapped by the key-encryption key with this id (portal.spoolcrypt):
+    # the file on disk is ciphertext. Empty on an upload started before partial files were encrypted,
+    # whose partial file is plaintext (evidence.resumable reads both).
+    spool_kek_id = models.BinaryField(max_length=8, null=True, blank=True, editable=False)
+    spool_key = models.BinaryField(max_length=40, null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"Upload of {self.name or 'a file'}: {self.offset} of {self.length} bytes"

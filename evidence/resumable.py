@@ -5,20 +5,25 @@ PATCH requests, each starting where the server's copy ends. After a dropped conn
 or a closed laptop lid, the client asks (HEAD) how much the server holds and sends the rest: nothing is
 sent twice and nothing is lost but the bytes of an interrupted request that never reached the disk.
 
-The bytes live in `resumable-<id>.part` in PORTAL_UPLOAD_TEMP_DIR; the database row records how many of
-them are durable (written and fsynced at the end of each request). On the next request a file longer than
-the row (the server was killed mid-request) is cut back to the row's offset, so what is kept has always
-been written completely. When the last byte arrives, the file is hashed in one pass from the start (so
-the SHA-256 covers the whole file exactly once, however many requests and restarts it took), sniffed, and
-submitted through the one rule (`evidence.services.exhibit_submit`), which can still refuse: a volunteer
-whose permission lapsed meanwhile is refused with the policy's reasons and the partial file is removed.
-The policy is also asked at creation and before each request's bytes are taken.
+The bytes live in `resumable-<id>.part` in PORTAL_UPLOAD_TEMP_DIR, encrypted: AES-256-CTR under a data key
+of the upload's own, wrapped by the key-encryption key (PORTAL_FILE_KEYS) and kept in the database row, not
+beside the file (portal/spoolcrypt.py), so a stolen disk holds no original bytes even of an upload
+abandoned mid-way. Byte N of the file is byte N of the original, encrypted: pieces append at any offset.
+The row records how many bytes are durable (written and fsynced every CHECKPOINT_BYTES and at the end of
+each request). On the next request a file longer than the row (the server was killed mid-request) is cut
+back to the row's offset, so what is kept has always been written completely. When the last byte arrives,
+the file is decrypted in one pass from the start, hashed (so the SHA-256 covers the whole file exactly once,
+however many requests and restarts it took) and sealed in the stored format into a temporary file beside
+it, as the one-request path spools; then it is sniffed and submitted through the one rule
+(`evidence.services.exhibit_submit`), which can still refuse: a volunteer whose permission lapsed meanwhile
+is refused with the policy's reasons and the partial file is removed. The policy is also asked at creation
+and before each request's bytes are taken. An upload started before partial files were encrypted (its row
+has no key) has a plaintext partial file, and is continued and completed as such.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import tempfile
@@ -36,15 +41,20 @@ from evidence.models import Exhibit, ResumableUpload, Tasking
 from evidence.policy import submission_decision
 from evidence.uploads import (
     CHUNK_SIZE,
-    HEAD_SIZE,
     HashedUpload,
     NoSpaceForUpload,
     UploadTooLarge,
+    discard,
     is_no_space,
     max_upload_bytes,
+    spool_pieces,
+    stores_sealed,
 )
+from portal.encrypted_storage import file_keys
+from portal.filecrypt import FileDecryptionError
 from portal.models import User
 from portal.partial_uploads import upload_temp_dir
+from portal.spoolcrypt import WrappedSpoolKey, keystream_at, spool_key_new, spool_key_unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +70,11 @@ class ResumableRefused(Exception):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__(" ".join(reasons))
         self.reasons = reasons
+
+
+class PartUnreadable(Exception):
+    """The partial file's data key no longer unwraps (its key-encryption key was removed from
+    PORTAL_FILE_KEYS, or the row was altered): the bytes held cannot be read. The partial upload is gone."""
 
 
 class OffsetMismatch(Exception):
@@ -93,7 +108,10 @@ def resumable_create(
     limit = max_upload_bytes()
     if length > limit:
         raise UploadTooLarge(limit=limit, size=length, declared=True)
+    _, wrapped = spool_key_new(file_keys()[0])
     upload = ResumableUpload.objects.create(
+        spool_kek_id=wrapped.kek_id,
+        spool_key=wrapped.wrapped,
         user=user,
         tasking=tasking,
         length=length,
@@ -125,6 +143,21 @@ def resumable_offset(upload: ResumableUpload) -> int:
     return upload.offset
 
 
+def _part_key_or_discard(upload: ResumableUpload) -> bytes | None:
+    """The partial file's data key; None when the row has none: an upload started before partial files
+    were encrypted, whose partial file is plaintext. A key that no longer unwraps makes the bytes held
+    unreadable: the upload is discarded (the client then starts again) and PartUnreadable raised."""
+    if upload.spool_key is None:
+        return None
+    wrapped = WrappedSpoolKey(kek_id=bytes(upload.spool_kek_id or b""), wrapped=bytes(upload.spool_key))
+    try:
+        return spool_key_unwrap(wrapped, file_keys())
+    except FileDecryptionError as exc:
+        logger.error("Resumable upload %s was removed: %s.", upload.pk, exc)
+        resumable_discard(upload)
+        raise PartUnreadable(str(exc)) from exc
+
+
 def _checkpoint(upload: ResumableUpload, fh, offset: int) -> None:
     """Make the bytes so far durable, then record them: a server killed after this resumes from here."""
     fh.flush()
@@ -150,12 +183,14 @@ def resumable_append(
     room = upload.length - expected
     if declared is not None and declared > room:
         raise UploadTooLarge(limit=upload.length, size=expected + declared, declared=True)
+    key = _part_key_or_discard(upload)
     path = part_path(upload)
     written = 0
     interrupted: BaseException | None = None
     try:
         with open(path, "r+b") as fh:
             fh.seek(expected)
+            keystream = keystream_at(key, expected) if key is not None else None
             since_checkpoint = 0
             while written < room:
                 try:
@@ -165,7 +200,7 @@ def resumable_append(
                     break
                 if not data:
                     break
-                fh.write(data)
+                fh.write(keystream.update(data) if keystream is not None else data)
                 written += len(data)
                 since_checkpoint += len(data)
                 if since_checkpoint >= CHECKPOINT_BYTES:
@@ -193,36 +228,42 @@ class Completed:
 def resumable_complete(
     *, upload: ResumableUpload, accept: Callable[[HashedUpload, dict[str, Any]], Exhibit]
 ) -> Completed:
-    """The last byte is in: hash the whole file once, then hand it to `accept` (which sniffs it and asks
-    the one rule). Afterwards the partial file is gone; the row stays, naming the exhibit, if it was
-    accepted (so asking again is answered with the same exhibit), and goes if it was refused."""
+    """The last byte is in: decrypt the whole file once, hashing it and sealing it (for a storage that
+    encrypts) into a received upload beside it, then hand that to `accept` (which sniffs it and asks the
+    one rule), as the one-request path does. Afterwards the partial file is gone; the row stays, naming the
+    exhibit, if it was accepted (so asking again is answered with the same exhibit), and goes if it was
+    refused."""
     path = part_path(upload)
     accepted = False
+    received: HashedUpload | None = None
     try:
-        sha = hashlib.sha256()
-        head = b""
-        with open(path, "rb") as fh:
-            while data := fh.read(CHUNK_SIZE):
-                if len(head) < HEAD_SIZE:
-                    head += data[: HEAD_SIZE - len(head)]
-                sha.update(data)
-        received = HashedUpload(
-            temp_path=str(path), size=upload.length, sha256=sha.hexdigest(), head=head, name=upload.name or None
-        )
         reasons = _refusal(upload.user, upload.tasking)
         if reasons:
             raise ResumableRefused(reasons)
+        key = _part_key_or_discard(upload)
+        with contextlib.closing(_original_pieces(path, key)) as pieces:
+            received = spool_pieces(pieces, temp_dir=upload_temp_dir(), seal=stores_sealed(), name=upload.name or None)
         exhibit = accept(received, upload.details)
         accepted = True
     finally:
+        if received is not None:
+            discard(received)  # promote() moved it into storage already, if it was accepted
         if accepted:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)  # promote() moved it into storage already; this covers a copy
+                os.unlink(path)
         else:
             resumable_discard(upload)
     ResumableUpload.objects.filter(pk=upload.pk).update(exhibit=exhibit, offset=upload.length)
     upload.exhibit, upload.offset = exhibit, upload.length
     return Completed(exhibit=exhibit, sha256=received.sha256)
+
+
+def _original_pieces(path: Path, key: bytes | None):
+    """The partial file's original bytes, a chunk at a time (a plaintext partial file's as they are)."""
+    keystream = keystream_at(key, 0) if key is not None else None
+    with open(path, "rb") as fh:
+        while data := fh.read(CHUNK_SIZE):
+            yield keystream.update(data) if keystream is not None else data
 
 
 def resumable_discard(upload: ResumableUpload) -> None:
@@ -258,6 +299,7 @@ def resumable_expire(*, now=None) -> int:
 __all__ = [
     "Completed",
     "OffsetMismatch",
+    "PartUnreadable",
     "ResumableRefused",
     "resumable_append",
     "resumable_complete",

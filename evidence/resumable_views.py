@@ -32,6 +32,7 @@ from evidence.forms import ExhibitForm
 from evidence.models import ResumableUpload
 from evidence.resumable import (
     OffsetMismatch,
+    PartUnreadable,
     ResumableRefused,
     resumable_append,
     resumable_complete,
@@ -47,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
 OFFSET_TYPE = "application/offset+octet-stream"
+PART_UNREADABLE = (
+    "The part of this file already sent can no longer be read by the portal (the key it was encrypted under "
+    "has been withdrawn). Nothing was stored. Upload the file again."
+)
 SIGNED_OUT = (
     "You have been signed out, or the page is out of date. Nothing was stored. Reload the page, sign in if "
     "asked, and upload the file again."
@@ -194,6 +199,9 @@ def _patch(request: HttpRequest, found: ResumableUpload) -> HttpResponse:
     except OffsetMismatch:
         _drain(request)
         return _tus(HttpResponse(status=409), found)
+    except PartUnreadable:
+        _drain(request)
+        return _errors(410, [PART_UNREADABLE])  # the upload is gone: the client starts a new one
     except UploadTooLarge:
         _drain(request)
         return _errors(413, ["The upload sent more bytes than its declared length. Nothing was stored."])
@@ -215,6 +223,10 @@ def _complete(request: HttpRequest, found: ResumableUpload) -> HttpResponse:
         )
     except ResumableRefused as exc:
         return _errors(403, [f"Nothing was stored: {reason}" for reason in exc.reasons])
+    except PartUnreadable:
+        return _errors(410, [PART_UNREADABLE])
+    except NoSpaceForUpload:  # decrypting the partial file into a received upload found the disk full
+        return _errors(507, [NO_SPACE])
     except services.SubmissionRefused as exc:
         return _errors(403, [f"Nothing was stored: {exc}"])
     except ValidationError as exc:

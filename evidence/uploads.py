@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -38,6 +38,7 @@ __all__ = [
     "max_upload_bytes",
     "promote",
     "receive_stream",
+    "spool_pieces",
     "stores_sealed",
     "upload_temp_dir",
 ]
@@ -456,6 +457,20 @@ def receive_stream(
         # request's own stream stops at its Content-Length).
         _drain(stream, stop_after - spool.size, chunk_size)
         raise
+    except BaseException:
+        spool.abort()
+        raise
+
+
+def spool_pieces(pieces: Iterable[bytes], *, temp_dir: str | None, seal: bool, name: str | None = None) -> HashedUpload:
+    """Spool original bytes that arrived earlier (a resumable upload's partial file, decrypted) as a received
+    upload, hashed and measured in the same pass, and sealed for a storage that encrypts, as receive_stream
+    does. Memory is one piece. On any error nothing is left on disk (NoSpaceForUpload for a full disk)."""
+    spool = _Spool(temp_dir, seal=seal)
+    try:
+        for piece in pieces:
+            spool.write(piece)
+        return spool.finish(name=name)
     except BaseException:
         spool.abort()
         raise
