@@ -58,6 +58,9 @@ def page(browser):
 def axe_violations(page) -> list[dict]:
     """Run axe-core for WCAG 2.0/2.1/2.2 A and AA rules on the current page."""
     require(AXE.exists(), "axe-core is not installed: run npm ci")
+    # A click that follows a link returns once the next page starts loading: check that page whole, never
+    # one half-parsed (axe could not even be added to a document with no head yet).
+    page.wait_for_load_state("load")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         """async () => await axe.run(document, {runOnly: {type: 'tag',
