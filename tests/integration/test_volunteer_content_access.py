@@ -18,6 +18,12 @@ PERSONA = "'Mia', 13, from Leeds"  # make_tasking's persona
 OBJECTIVE = "Identify adults grooming."
 
 
+def served(response) -> str:
+    """The page as served, attributes included, less its random CSRF tokens: 64 letters and digits hold "Mia"
+    about once in 4,000 pages, a chance match and not a leak (it failed a clean-clone run once)."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+
+
 @pytest.fixture
 def long_tasking(lantern, owen):
     """Open for 90 days, so a month can pass without the tasking itself ending."""
@@ -123,7 +129,7 @@ def test_she_sees_the_tasking_status_and_whom_to_contact_but_not_its_briefing_or
     client, tasking, exhibit, _, code = refused
     response = client.get(f"/taskings/{tasking.pk}/")
     assert response.status_code == 200
-    body = response.content.decode()
+    body = served(response)
     assert "This tasking is not open to you now" in body
     assert owen.get_full_name() in body and owen.email in body
     for content in ("Mia", OBJECTIVE, tasking.permitted_conduct, tasking.platforms, exhibit.description, "19:00"):
@@ -192,9 +198,7 @@ def test_every_page_of_the_tasking_shows_its_status_and_nothing_of_the_operation
     path, status, attempted = PAGES[name]
     response = client.get(path.format(t=tasking.pk, s=draft.pk))
     assert response.status_code == status
-    # The page as served, attributes included, less its random CSRF tokens: 64 letters and digits hold "Mia"
-    # about once in 4,000 pages, which is a chance match, not a leak.
-    body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+    body = served(response)
     assert "This tasking is not open to you now" in body
     for content in ("Mia", OBJECTIVE, tasking.permitted_conduct, exhibit.description, exhibit.sha256, "19:00"):
         assert content not in body, content
@@ -233,7 +237,7 @@ def test_the_safeguarding_page_shows_nothing_of_the_operation_to_a_stood_down_vo
     client.login(email=volunteer.user.email, password=PASSWORD)
     response = client.get(f"/taskings/{tasking.pk}/safeguarding/")
     assert response.status_code == 200
-    body = response.content.decode()
+    body = served(response)
     assert "Alert my supervising officer now" in body and tasking.reference in body
     for content in ("Mia", OBJECTIVE, tasking.title, exhibit.description):
         assert content not in body, content
