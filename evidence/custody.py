@@ -139,10 +139,11 @@ def disposed_notice(exhibit: Exhibit) -> str:
         return f"Exhibit {exhibit.reference} was disposed of on {when(exhibit.disposed_at)}."
     detail = event.detail or {}
     rule = detail.get("reason") or detail.get("rule", "its retention rule")
-    source = f" ({detail['source']})" if detail.get("source") else ""
+    # One sentence a phone shows in a few lines: the legal source and the SHA-256 are on the tombstone and the
+    # signed disposal certificate, and beside this notice wherever the exhibit's record is shown.
     return (
-        f"Exhibit {exhibit.reference} was disposed of on {when(event.at)} under the retention rule: {rule}{source}. "
-        f"Its content is gone; its reference, SHA-256 ({exhibit.sha256}), size and custody history are kept."
+        f"Exhibit {exhibit.reference} was disposed of on {when(event.at)} under the retention rule: {rule}. "
+        "Its content is gone; its reference, SHA-256, size and custody history are kept."
     )
 
 

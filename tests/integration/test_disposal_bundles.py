@@ -409,6 +409,10 @@ def test_every_download_of_the_withdrawn_bundle_answers_410_naming_the_exhibit(
         assert "because exhibit VD/3, which it held, was disposed of" in text
         assert f"Exhibit VD/3 was disposed of on {disposed_on}" in text and "under the retention rule" in text
         assert shared.pdf_sha256 in text and "not affected by this portal" in text
+        # Each is pointed where they can learn more: officers to the tombstone, others to the officers.
+        officer = user == owen
+        assert ("tombstone and its signed disposal certificate" in text) == officer
+        assert ("ask the scheme's supervising officers" in text) == (not officer)
         assert response.get("Content-Disposition") is None
     assert not BundleAccess.objects.filter(bundle=shared).exists()  # nothing was downloaded
 
